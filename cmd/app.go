@@ -1,0 +1,240 @@
+// Package cmd wires streamctl's command line to the consume and produce
+// libraries: flags and environment variables, the sarama configuration,
+// colour per writer, and the mapping of errors to exit codes. It is the only
+// package that knows about urfave/cli and fatih/color.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at link time with -ldflags "-X github.com/streamctl/streamctl/cmd.Version=...".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Streams are the standard streams a run reads and writes, injected once.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// Getenv looks up environment variables (os.Getenv in main, a map in tests).
+	Getenv func(string) string
+}
+
+// Run runs streamctl with the given arguments (args[0] is the program name)
+// and returns the process exit code. Errors are printed to s.Err, once.
+func Run(ctx context.Context, args []string, s Streams) int {
+	if s.Getenv == nil {
+		s.Getenv = func(string) string { return "" }
+	}
+	app := newApp(s)
+	args, err := normalizeArgs(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
+	if err != nil {
+		printError(s.Err, err)
+	}
+	return ExitCode(err)
+}
+
+// printError writes "streamctl: msg" and any hint lines to w.
+func printError(w io.Writer, err error) {
+	msg := err.Error()
+	var h hinted
+	if errors.As(err, &h) {
+		msg = h.err.Error()
+	}
+	fmt.Fprintf(w, "streamctl: %s\n", msg)
+	if errors.As(err, &h) {
+		for _, line := range strings.Split(h.hint, "\n") {
+			fmt.Fprintf(w, "hint: %s\n", line)
+		}
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(w, "hint: run 'streamctl --help' or 'streamctl COMMAND --help' for usage")
+	}
+}
+
+// hinted is an error with a knowable fix.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h hinted) Error() string { return h.err.Error() + " (hint: " + h.hint + ")" }
+func (h hinted) Unwrap() error { return h.err }
+
+// withHint attaches a hint line to err.
+func withHint(err error, format string, args ...any) error {
+	return hinted{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// envVars names the environment variable for a flag: STREAMCTL_<FLAG>.
+func envVars(flag string) []string {
+	return []string{"STREAMCTL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+func newApp(s Streams) *cli.App {
+	app := &cli.App{
+		Name:    "streamctl",
+		Usage:   "produce to and consume from Apache Kafka, in shell pipes and CI scripts",
+		Version: version(),
+		Description: `streamctl reads and writes Kafka topics from the command line. Data goes to
+stdout, everything else to stderr, and exit codes tell how a run ended:
+
+   0  normal stop (input sent and acknowledged, a stop condition met, SIGINT/SIGTERM)
+   1  runtime error (broker, topic, decoding, delivery)
+   2  usage error (unknown flag or command, bad value)
+   3  --timeout or --idle-timeout reached before -n or -e was satisfied
+
+Every flag can also be set with an environment variable STREAMCTL_<FLAG>,
+for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
+		Reader:                 s.In,
+		Writer:                 s.Out,
+		ErrWriter:              s.Err,
+		Flags:                  globalFlags(),
+		HideHelpCommand:        true,
+		UseShortOptionHandling: false,
+		Suggest:                true,
+		// urfave/cli exits the process unless this is set; only main exits.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{
+			consumeCommand(s),
+			produceCommand(s),
+			brokerCommand(s),
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			_ = cli.ShowAppHelp(c)
+			return usagef("no command given")
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}
+
+// normalizeArgs lets flags go anywhere, as with every peer tool: urfave/cli
+// v2 stops at the first positional argument and would take later flags for
+// topic names (urfave/cli issue 1177). It moves the global flags that follow
+// the command in front of it, puts the command's flags before its positional
+// arguments, and ends the flags with "--" so that a topic named "-x" after a
+// user's own "--" stays a topic.
+func normalizeArgs(app *cli.App, args []string) ([]string, error) {
+	if len(args) < 2 {
+		return args, nil
+	}
+	globals := flagTable(app.Flags)
+	globals["help"], globals["h"], globals["version"], globals["v"] = false, false, false, false
+	out := []string{args[0]}
+	i := 1
+	for ; i < len(args) && isFlag(args[i]); i++ {
+		if args[i] == "--" {
+			return args, nil
+		}
+		out = append(out, args[i])
+		if takesValue(globals, args[i]) && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	if i == len(args) {
+		return out, nil
+	}
+	var command *cli.Command
+	for _, c := range app.Commands {
+		if c.HasName(args[i]) {
+			command = c
+		}
+	}
+	if command == nil {
+		return nil, usagef("unknown command %q (want consume, produce or broker)", args[i])
+	}
+	local := flagTable(command.Flags)
+	local["help"], local["h"] = false, false
+	var flags, positional []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			positional = append(positional, rest[j+1:]...)
+			break
+		}
+		if !isFlag(a) {
+			positional = append(positional, a)
+			continue
+		}
+		name := flagName(a)
+		_, isLocal := local[name]
+		_, isGlobal := globals[name]
+		table, dst := local, &flags
+		if isGlobal && !isLocal {
+			table, dst = globals, &out
+		}
+		*dst = append(*dst, a)
+		if takesValue(table, a) && j+1 < len(rest) {
+			j++
+			*dst = append(*dst, rest[j])
+		}
+	}
+	out = append(out, command.Name)
+	out = append(out, flags...)
+	if len(positional) > 0 {
+		out = append(out, "--")
+		out = append(out, positional...)
+	}
+	return out, nil
+}
+
+func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+func flagName(a string) string {
+	a = strings.TrimLeft(a, "-")
+	if k := strings.IndexByte(a, '='); k >= 0 {
+		a = a[:k]
+	}
+	return a
+}
+
+// takesValue says whether the flag a is followed by a separate value.
+func takesValue(table map[string]bool, a string) bool {
+	return !strings.Contains(a, "=") && table[flagName(a)]
+}
+
+// flagTable maps every name and alias of flags to whether it takes a value.
+func flagTable(flags []cli.Flag) map[string]bool {
+	t := map[string]bool{}
+	for _, f := range flags {
+		v := true
+		if d, ok := f.(cli.DocGenerationFlag); ok {
+			v = d.TakesValue()
+		}
+		for _, n := range f.Names() {
+			t[n] = v
+		}
+	}
+	return t
+}

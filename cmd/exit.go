@@ -1,0 +1,54 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/streamctl/streamctl/consume"
+)
+
+// The exit codes of streamctl, the one place that says which code means what.
+// The README's exit-code table mirrors this list.
+const (
+	// ExitOK is a normal stop: the input was sent, a stop condition was met,
+	// or SIGINT/SIGTERM asked it to stop.
+	ExitOK = 0
+	// ExitError is a runtime failure: broker, topic, decoding, delivery.
+	ExitError = 1
+	// ExitUsage is a command line that cannot be run: unknown flag or command,
+	// missing topic, bad flag value.
+	ExitUsage = 2
+	// ExitTimeout means --timeout or --idle-timeout ran out before the
+	// requested -n count or -e end was reached.
+	ExitTimeout = 3
+)
+
+// usageError marks a mistake on the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error (exit 2).
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// ExitCode maps an error returned by a command to the process exit code.
+func ExitCode(err error) int {
+	var u usageError
+	var t *consume.TimeoutError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &u):
+		return ExitUsage
+	case errors.As(err, &t):
+		return ExitTimeout
+	case errors.Is(err, context.Canceled):
+		return ExitOK
+	default:
+		return ExitError
+	}
+}

@@ -1,0 +1,50 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// result is what one streamctl run printed and how it exited.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// run runs streamctl in-process with args (without the program name) and
+// the given stdin, bounded by 60 seconds.
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runReader(t, strings.NewReader(stdin), args...)
+}
+
+func runReader(t *testing.T, stdin io.Reader, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return runCtx(ctx, stdin, args...)
+}
+
+func runCtx(ctx context.Context, stdin io.Reader, args ...string) result {
+	var out, errb bytes.Buffer
+	env := map[string]string{}
+	code := Run(ctx, append([]string{"streamctl"}, args...), Streams{
+		In: stdin, Out: &out, Err: &errb,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// mustRun is run that fails t unless the exit code is want.
+func mustRun(t *testing.T, want int, stdin string, args ...string) result {
+	t.Helper()
+	r := run(t, stdin, args...)
+	if r.Code != want {
+		t.Fatalf("streamctl %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, want, r.Stdout, r.Stderr)
+	}
+	return r
+}
