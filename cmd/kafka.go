@@ -165,7 +165,7 @@ func (s *scramClient) Begin(user, pass, authzID string) error {
 }
 
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
-func (s *scramClient) Done() bool                              { return s.conv.Done() }
+func (s *scramClient) Done() bool                            { return s.conv.Done() }
 
 // connect opens a client to the brokers, failing within the connect timeout
 // with an error that says what went wrong and never the password.
