@@ -55,7 +55,7 @@
 //   - An instance of any class, such as datetime.datetime, decimal.Decimal
 //     or a user's own, becomes
 //     {"__class__": "module.Name", "args": [...], "state": ...}: args are
-//     what the class was called with (absent when the pickle gave none),
+//     what the class was called with (absent when there were none),
 //     state what was set on the instance afterwards, usually its __dict__
 //     (absent when none). "kwargs" appears for keyword arguments; "items"
 //     and "dictitems" appear for subclasses of list, set and dict, such as

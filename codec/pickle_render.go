@@ -186,7 +186,9 @@ func (r *renderer) instance(o *pyObject) error {
 		v    any
 		ok   bool
 	}{
-		{"args", o.args, o.args != nil},
+		// Protocols 0 and 1 create instances without arguments where 2 and
+		// later pass an empty tuple; dropping empty args renders both alike.
+		{"args", o.args, o.args != nil && !isEmptyTuple(o.args)},
 		{"kwargs", o.kwargs, o.kwargs != nil},
 		{"state", o.state, o.hasState},
 	}
@@ -215,6 +217,11 @@ func (r *renderer) instance(o *pyObject) error {
 	}
 	r.buf = append(r.buf, '}')
 	return nil
+}
+
+func isEmptyTuple(v any) bool {
+	t, ok := v.(pyTuple)
+	return ok && len(t) == 0
 }
 
 // String is the dotted name Python's repr would show for the class, with
