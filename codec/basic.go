@@ -72,7 +72,8 @@ func (binaryCodec) Decode(wire []byte) ([]byte, error) {
 // dropping it, because that byte is almost always a sign the value is not
 // base64 at all, and the user should hear about it.
 func decodeBase64(wire []byte) ([]byte, error) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(wire)))
+	// RawStdEncoding's bound is the larger one, and the slow path needs it.
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(wire)))
 	if n, err := base64.StdEncoding.Decode(out, wire); err == nil {
 		return out[:n], nil
 	}
