@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 )
 
 // jsonObject keeps an object's keys in order, because Python dicts do and
@@ -100,10 +101,11 @@ type pickler struct {
 	frameStart int // offset of the open frame's header, -1 when none
 	framing    bool
 	nmemo      int
-	// keyMemo mirrors json.loads, which hands out one str object per
-	// distinct key; pickle.dumps then writes repeated keys as memo
-	// references.
-	keyMemo map[string]int
+	// strMemo holds the strings CPython would see as one object each time
+	// they recur, which pickle.dumps then writes as memo references: every
+	// dict key (json.loads hands out one str per distinct key) and the
+	// empty and one-character Latin-1 strings (CPython caches those).
+	strMemo map[string]int
 }
 
 // EncodePickle turns JSON text into raw pickle bytes (not base64) of the
@@ -118,7 +120,7 @@ func EncodePickle(text []byte, protocol int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pickler{frameStart: -1, keyMemo: map[string]int{}}
+	p := &pickler{frameStart: -1, strMemo: map[string]int{}}
 	p.out = append(make([]byte, 0, len(text)+16), opProto, byte(protocol))
 	p.framing = protocol >= 4
 	if err := p.save(v, protocol); err != nil {
@@ -213,7 +215,11 @@ func (p *pickler) save(v any, protocol int) error {
 	case json.Number:
 		return p.saveNumber(t)
 	case string:
-		p.saveStr(t)
+		if cachedByCPython(t) {
+			p.saveKey(t)
+		} else {
+			p.saveStr(t)
+		}
 	case []any:
 		p.write(opEmptyList)
 		p.memoize()
@@ -274,13 +280,24 @@ func (p *pickler) saveBatches(vals []any, keys []string, protocol int) error {
 	return nil
 }
 
+// saveKey writes a string that may already be in the memo.
 func (p *pickler) saveKey(k string) {
-	if idx, ok := p.keyMemo[k]; ok {
+	if idx, ok := p.strMemo[k]; ok {
 		p.writeGet(idx)
 		return
 	}
-	p.keyMemo[k] = p.nmemo
+	p.strMemo[k] = p.nmemo
 	p.saveStr(k)
+}
+
+// cachedByCPython reports whether CPython uses a single shared object for
+// every occurrence of s.
+func cachedByCPython(s string) bool {
+	if s == "" {
+		return true
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	return size == len(s) && r < 0x100 && r != utf8.RuneError
 }
 
 func (p *pickler) saveStr(s string) {
