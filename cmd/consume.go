@@ -1,7 +1,179 @@
 package cmd
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/codec"
+	"github.com/streamctl/streamctl/consume"
+	"github.com/streamctl/streamctl/internal/format"
+	"github.com/urfave/cli/v2"
+)
 
 func consumeCommand(s Streams) *cli.Command {
-	return &cli.Command{Name: "consume", Usage: "print messages from topics", Action: func(*cli.Context) error { return usagef("not yet") }}
+	return &cli.Command{
+		Name:      "consume",
+		Usage:     "print messages from one or more topics",
+		ArgsUsage: "TOPIC [TOPIC...]",
+		Description: `Subscribes to the topics (creating a missing one, unless --no-create), decodes
+each message with the chosen serializers and prints it. With no stop condition
+it waits for new messages until interrupted; -n, -e, --idle-timeout and
+--timeout stop it, in any combination.
+
+Output: into a pipe, each value and a newline, nothing else; on a terminal, a
+readable form with topic, partition, offset, time and key; -f prints a
+kcat-style format, -J one lossless JSON object per message.
+
+Exit codes: 0 stopped normally (also on SIGINT/SIGTERM), 1 error, 2 usage,
+3 --timeout/--idle-timeout reached before -n or -e was satisfied.
+
+Examples:
+   streamctl consume example_kafka_topic                    # follow, like the Faust worker
+   streamctl consume orders -e | wc -l                      # count what is there now
+   streamctl consume orders -s json -J -e | jq .value.id    # JSON values, embedded
+   streamctl consume orders -o -10 -e -f '%p:%o %k=%s\n'    # the last 10 of each partition
+   streamctl consume orders -g billing -n 1 --timeout 30s   # wait for one message in CI
+   streamctl consume orders -o @-1h -e                      # the last hour`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
+				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed"},
+			&cli.IntFlag{Name: "num", Aliases: []string{"n"}, EnvVars: envVars("num"),
+				Usage: "stop after `N` messages in all"},
+			&cli.BoolFlag{Name: "exit", Aliases: []string{"e"}, EnvVars: envVars("exit"),
+				Usage: "stop at the end: once every partition reached the end offset it had at start"},
+			&cli.DurationFlag{Name: "idle-timeout", EnvVars: envVars("idle-timeout"),
+				Usage: "stop after this long without a message (exit 3 if -n or -e was not satisfied)"},
+			&cli.DurationFlag{Name: "timeout", EnvVars: envVars("timeout"),
+				Usage: "stop after this long in all (exit 3 if -n or -e was not satisfied)"},
+			&cli.StringFlag{Name: "partitions", Aliases: []string{"p"}, EnvVars: envVars("partitions"),
+				Usage: "read only these partitions, `0,2,5`"},
+			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, EnvVars: envVars("group"),
+				Usage: "consume as a member of consumer group `ID`: resume from its committed offsets and commit what was printed"},
+			&cli.StringFlag{Name: "value-serializer", Aliases: []string{"s"}, Value: "raw", EnvVars: envVars("value-serializer"),
+				Usage: "decode values with: " + codecList() + ", or a Faust chain such as json|binary (Faust apps default to json)"},
+			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
+				Usage: "decode keys with the same codecs (Faust apps default to raw)"},
+			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
+				Usage: "report messages that do not decode on stderr and go on (default: stop with exit 1)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: envVars("format"),
+				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %h headers; \\n \\t \\xHH escapes"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
+				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
+			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
+				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
+		}, topicFlags()...),
+		Action: func(c *cli.Context) error { return runConsume(c, s) },
+	}
+}
+
+func codecList() string { return strings.Join(codec.Names(), ", ") }
+
+func runConsume(c *cli.Context, s Streams) error {
+	topics := c.Args().Slice()
+	if len(topics) == 0 {
+		return usagef("consume needs at least one topic")
+	}
+	o := consume.Options{
+		Topics:      topics,
+		Num:         c.Int("num"),
+		Exit:        c.Bool("exit"),
+		IdleTimeout: c.Duration("idle-timeout"),
+		Timeout:     c.Duration("timeout"),
+		Group:       c.String("group"),
+		SkipInvalid: c.Bool("skip-invalid"),
+		Warn:        func(msg string) { fmt.Fprintf(s.Err, "streamctl: %s\n", msg) },
+	}
+	if o.Num < 0 || o.IdleTimeout < 0 || o.Timeout < 0 {
+		return usagef("-n, --idle-timeout and --timeout must not be negative")
+	}
+	var err error
+	if o.Start, err = consume.ParseOffset(c.String("offset"), time.Now()); err != nil {
+		return usagef("--offset: %v", err)
+	}
+	if o.Partitions, err = parsePartitions(c.String("partitions")); err != nil {
+		return err
+	}
+	if o.ValueCodec, err = codec.Parse(c.String("value-serializer")); err != nil {
+		return usagef("--value-serializer: %v", err)
+	}
+	if o.KeyCodec, err = codec.Parse(c.String("key-serializer")); err != nil {
+		return usagef("--key-serializer: %v", err)
+	}
+	term := isTerminal(s.Out)
+	switch c.String("faust-meta") {
+	case "show":
+	case "hide":
+		o.HideFaustMeta = true
+	case "auto":
+		o.HideFaustMeta = term
+	default:
+		return usagef("--faust-meta: want show, hide or auto, got %q", c.String("faust-meta"))
+	}
+	colors, err := useColor(c.String("color"), s.Out, s.Getenv)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Bool("json") && c.IsSet("format"):
+		return usagef("-J and -f are two output forms; choose one")
+	case c.Bool("json"):
+		o.Format = format.JSON{}
+	case c.IsSet("format"):
+		if o.Format, err = format.ParseTemplate(c.String("format")); err != nil {
+			return usagef("--format: %v", err)
+		}
+	case term || colors:
+		o.Format = format.Pretty{Palette: palette(colors)}
+	default:
+		o.Format = format.Plain{}
+	}
+
+	warn := func(msg string) { fmt.Fprintf(s.Err, "streamctl: %s\n", msg) }
+	conf, err := kafkaConfig(c, warn)
+	if err != nil {
+		return err
+	}
+	conf.Consumer.Return.Errors = true
+	conf.Consumer.Fetch.Default = 4 << 20
+	conf.Consumer.MaxWaitTime = 100 * time.Millisecond
+	conf.ChannelBufferSize = 1024
+	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
+	conf.Consumer.Offsets.AutoCommit.Enable = true
+	conf.Consumer.Offsets.AutoCommit.Interval = time.Second
+	conf.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+
+	client, err := connect(c.Context, c, conf)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := ensureTopics(c.Context, c, client, topics, warn); err != nil {
+		return err
+	}
+	_, err = consume.Run(c.Context, client, o, s.Out)
+	if err != nil && !isTimeout(err) {
+		return fmt.Errorf("consume: %w", err)
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	_, ok := err.(*consume.TimeoutError)
+	return ok
+}
+
+// parsePartitions reads "0,2,5".
+func parsePartitions(s string) ([]int32, error) {
+	var out []int32
+	for _, f := range splitList(s) {
+		n, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || n < 0 {
+			return nil, usagef("--partitions: %q is not a partition number (want a list such as 0,2,5)", f)
+		}
+		out = append(out, int32(n))
+	}
+	return out, nil
 }

@@ -1,9 +1,501 @@
 // Package consume reads records from Kafka partitions and writes them,
 // decoded and formatted, to an io.Writer. It owns start offsets, stop
-// conditions and offset commits.
+// conditions and, in group mode, offset commits (only of what was written).
 package consume
 
-// TimeoutError says a timeout cut short a stop condition the user asked for.
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/codec"
+	"github.com/streamctl/streamctl/internal/envelope"
+	"github.com/streamctl/streamctl/internal/format"
+)
+
+// TimeoutError says a timeout cut short a stop condition the user asked for
+// (-n or -e). cmd maps it to exit code 3.
 type TimeoutError struct{ Msg string }
 
 func (e *TimeoutError) Error() string { return e.Msg }
+
+// Options say what to consume, how to print it and when to stop.
+type Options struct {
+	Topics []string
+	// Partitions limits consuming to these partition numbers (nil: all).
+	Partitions []int32
+	// Start is where to begin where no group offset is committed.
+	Start Offset
+	// Num stops after this many messages were written (0: no limit).
+	Num int
+	// Exit stops once every partition reached the end offset it had at start.
+	Exit bool
+	// IdleTimeout stops after this long without a message (0: never).
+	IdleTimeout time.Duration
+	// Timeout stops after this long in all (0: never).
+	Timeout time.Duration
+	// Group consumes as a member of this consumer group (empty: no group).
+	Group string
+	// KeyCodec and ValueCodec decode keys and values (nil: raw).
+	KeyCodec, ValueCodec *codec.Chain
+	// HideFaustMeta strips Faust's "__faust" model metadata from JSON values.
+	HideFaustMeta bool
+	// SkipInvalid reports undecodable messages through Warn and goes on;
+	// without it the first one stops the run with an error.
+	SkipInvalid bool
+	// Format turns a record into output bytes.
+	Format format.Formatter
+	// Warn reports a problem that does not stop the run (on stderr).
+	Warn func(string)
+}
+
+// Stats count what a run did.
+type Stats struct {
+	Written, Skipped int
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+func (tp topicPartition) String() string { return fmt.Sprintf("%s/%d", tp.topic, tp.partition) }
+
+// partState tracks one partition's position against its end offset.
+type partState struct {
+	next, end int64
+	done      bool
+	last      time.Time // when it last delivered, for the caught-up probe
+}
+
+type item struct {
+	msg  *sarama.ConsumerMessage
+	sess sarama.ConsumerGroupSession
+}
+
+// assignment tells the loop which partitions it now reads and their ends.
+type assignment struct {
+	parts map[topicPartition]*partState
+	sess  sarama.ConsumerGroupSession
+	ack   chan struct{}
+}
+
+type runner struct {
+	o       Options
+	client  sarama.Client
+	out     *bufio.Writer
+	buf     []byte
+	rec     envelope.Record
+	msgs    chan item
+	assign  chan assignment
+	errs    chan error
+	parts   map[topicPartition]*partState
+	stats   Stats
+	pending []item
+	sess    sarama.ConsumerGroupSession
+	start   time.Time
+}
+
+// Run consumes until a stop condition is met, ctx is done (a clean stop), or
+// an error occurs. Output is buffered and flushed whenever the consumer has
+// nothing more in hand, so a follower sees each message promptly.
+func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Stats, error) {
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	if o.Format == nil {
+		o.Format = format.Plain{}
+	}
+	r := &runner{
+		o:      o,
+		client: client,
+		out:    bufio.NewWriterSize(w, 64<<10),
+		msgs:   make(chan item, 4096),
+		assign: make(chan assignment),
+		errs:   make(chan error, 16),
+		parts:  map[topicPartition]*partState{},
+		start:  time.Now(),
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stop func()
+	var err error
+	if o.Group != "" {
+		stop, err = r.startGroup(ctx)
+	} else {
+		stop, err = r.startPartitions(ctx)
+	}
+	if err != nil {
+		return r.stats, err
+	}
+	err = r.loop(ctx)
+	cancel()
+	stop()
+	return r.stats, err
+}
+
+// partitions lists the partitions of topic to read, checking requested ones exist.
+func (r *runner) partitions(topic string) ([]int32, error) {
+	all, err := r.client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("topic %q: %w", topic, err)
+	}
+	if len(r.o.Partitions) == 0 {
+		return all, nil
+	}
+	var out []int32
+	for _, p := range r.o.Partitions {
+		if !slices.Contains(all, p) {
+			return nil, fmt.Errorf("topic %q has no partition %d (hint: it has partitions 0-%d)", topic, p, len(all)-1)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// bounds returns the oldest and end offsets of a partition.
+func (r *runner) bounds(tp topicPartition) (oldest, newest int64, err error) {
+	if oldest, err = r.client.GetOffset(tp.topic, tp.partition, sarama.OffsetOldest); err != nil {
+		return 0, 0, fmt.Errorf("partition %s: oldest offset: %w", tp, err)
+	}
+	if newest, err = r.client.GetOffset(tp.topic, tp.partition, sarama.OffsetNewest); err != nil {
+		return 0, 0, fmt.Errorf("partition %s: end offset: %w", tp, err)
+	}
+	return oldest, newest, nil
+}
+
+func (r *runner) resolve(tp topicPartition, oldest, newest int64) (int64, error) {
+	return r.o.Start.resolve(oldest, newest, func(ms int64) (int64, error) {
+		return r.client.GetOffset(tp.topic, tp.partition, ms)
+	})
+}
+
+// startPartitions reads the chosen partitions directly, without a group.
+func (r *runner) startPartitions(ctx context.Context) (func(), error) {
+	consumer, err := sarama.NewConsumerFromClient(r.client)
+	if err != nil {
+		return nil, err
+	}
+	var pcs []sarama.PartitionConsumer
+	stop := func() {
+		for _, pc := range pcs {
+			pc.AsyncClose()
+		}
+		consumer.Close()
+	}
+	for _, topic := range r.o.Topics {
+		ps, err := r.partitions(topic)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		for _, p := range ps {
+			tp := topicPartition{topic, p}
+			oldest, newest, err := r.bounds(tp)
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			start, err := r.resolve(tp, oldest, newest)
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("partition %s: %w", tp, err)
+			}
+			st := &partState{next: start, end: newest, last: time.Now()}
+			r.parts[tp] = st
+			if r.o.Exit && start >= newest {
+				st.done = true
+				continue
+			}
+			pc, err := consumer.ConsumePartition(topic, p, start)
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("partition %s: %w", tp, err)
+			}
+			pcs = append(pcs, pc)
+			go r.forward(ctx, pc.Messages(), nil)
+			go func() {
+				for e := range pc.Errors() {
+					r.o.Warn(fmt.Sprintf("partition %s: %v", tp, e.Err))
+				}
+			}()
+		}
+	}
+	return stop, nil
+}
+
+func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage, sess sarama.ConsumerGroupSession) {
+	for m := range in {
+		select {
+		case r.msgs <- item{m, sess}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *runner) loop(ctx context.Context) error {
+	var idleC, deadlineC, probeC <-chan time.Time
+	var idle *time.Timer
+	if r.o.IdleTimeout > 0 {
+		idle = time.NewTimer(r.o.IdleTimeout)
+		defer idle.Stop()
+		idleC = idle.C
+	}
+	if r.o.Timeout > 0 {
+		deadline := time.NewTimer(r.o.Timeout - time.Since(r.start))
+		defer deadline.Stop()
+		deadlineC = deadline.C
+	}
+	if r.o.Exit {
+		probe := time.NewTicker(100 * time.Millisecond)
+		defer probe.Stop()
+		probeC = probe.C
+	}
+	for {
+		if r.finished() {
+			return r.finish(nil)
+		}
+		select {
+		case it := <-r.msgs:
+			if err := r.handle(it); err != nil {
+				return r.finish(err)
+			}
+			if idle != nil {
+				idle.Reset(r.o.IdleTimeout)
+			}
+			if len(r.msgs) == 0 {
+				if err := r.flush(); err != nil {
+					return err
+				}
+			}
+		case a := <-r.assign:
+			r.parts, r.sess = a.parts, a.sess
+			close(a.ack)
+		case err := <-r.errs:
+			return r.finish(err)
+		case <-probeC:
+			if err := r.probe(); err != nil {
+				return r.finish(err)
+			}
+		case <-idleC:
+			return r.finish(r.timedOut(fmt.Sprintf("no message for %s (--idle-timeout)", r.o.IdleTimeout)))
+		case <-deadlineC:
+			return r.finish(r.timedOut(fmt.Sprintf("--timeout %s reached", r.o.Timeout)))
+		case <-ctx.Done():
+			return r.finish(nil)
+		}
+	}
+}
+
+// finished reports whether -n or -e is satisfied.
+func (r *runner) finished() bool {
+	if r.o.Num > 0 && r.stats.Written >= r.o.Num {
+		return true
+	}
+	return r.o.Exit && r.allDone()
+}
+
+func (r *runner) allDone() bool {
+	if len(r.parts) == 0 {
+		return false
+	}
+	for _, st := range r.parts {
+		if !st.done {
+			return false
+		}
+	}
+	return true
+}
+
+// timedOut is the stop of a timeout: an error (exit 3) only when it cut
+// short a -n count or a -e end; otherwise the timeout was the stop wanted.
+func (r *runner) timedOut(why string) error {
+	switch {
+	case r.o.Num > 0:
+		return &TimeoutError{fmt.Sprintf("timed out: %s after %d of %d messages", why, r.stats.Written, r.o.Num)}
+	case r.o.Exit:
+		var behind []string
+		for tp, st := range r.parts {
+			if !st.done {
+				behind = append(behind, fmt.Sprintf("%s at %d of %d", tp, st.next, st.end))
+			}
+		}
+		slices.Sort(behind)
+		if len(behind) == 0 {
+			return &TimeoutError{fmt.Sprintf("timed out: %s before any partition was assigned", why)}
+		}
+		return &TimeoutError{fmt.Sprintf("timed out: %s before the end of %s", why, strings.Join(behind, ", "))}
+	}
+	return nil
+}
+
+// finish flushes what was written, commits it in group mode, and returns err.
+func (r *runner) finish(err error) error {
+	if ferr := r.flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if r.sess != nil {
+		r.sess.Commit()
+	}
+	return err
+}
+
+// flush writes buffered output, then marks the written messages so that a
+// group commits only what reached the output (at-least-once).
+func (r *runner) flush() error {
+	if err := r.out.Flush(); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	for _, it := range r.pending {
+		it.sess.MarkMessage(it.msg, "")
+	}
+	r.pending = r.pending[:0]
+	return nil
+}
+
+func (r *runner) handle(it item) error {
+	m := it.msg
+	tp := topicPartition{m.Topic, m.Partition}
+	st := r.parts[tp]
+	if st != nil {
+		if r.o.Exit && (st.done || m.Offset >= st.end) {
+			st.done = true
+			return nil // past the end taken at start
+		}
+		st.next, st.last = m.Offset+1, time.Now()
+		if st.next >= st.end {
+			st.done = true
+		}
+	}
+	rec := &r.rec
+	*rec = envelope.Record{
+		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+		Timestamp: m.Timestamp.UnixMilli(), HasTimestamp: !m.Timestamp.IsZero(),
+		Headers: rec.Headers[:0],
+	}
+	var err error
+	if rec.Key, err = decode(r.o.KeyCodec, m.Key); err != nil {
+		return r.invalid(it, "key", err)
+	}
+	if rec.Value, err = decode(r.o.ValueCodec, m.Value); err != nil {
+		return r.invalid(it, "value", err)
+	}
+	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
+	rec.ValueJSON = r.o.ValueCodec != nil && r.o.ValueCodec.JSON()
+	if rec.ValueJSON && r.o.HideFaustMeta && rec.Value != nil {
+		if v, err := codec.StripFaustMeta(rec.Value); err == nil {
+			rec.Value = v
+		}
+	}
+	for _, h := range m.Headers {
+		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
+	}
+	r.buf = r.o.Format.Append(r.buf[:0], rec)
+	if _, err := r.out.Write(r.buf); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	r.stats.Written++
+	if it.sess != nil {
+		r.pending = append(r.pending, it)
+	}
+	return nil
+}
+
+func decode(c *codec.Chain, b []byte) ([]byte, error) {
+	if b == nil || c == nil || c.Raw() {
+		return b, nil
+	}
+	return c.Decode(b)
+}
+
+// invalid reports a message that does not decode, naming where it is.
+func (r *runner) invalid(it item, what string, err error) error {
+	m := it.msg
+	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", m.Topic, m.Partition, m.Offset, what, err)
+	if !r.o.SkipInvalid {
+		return errors.New(msg + " (hint: --skip-invalid reports such messages and goes on; -s raw shows the bytes)")
+	}
+	r.o.Warn(msg + "; skipped")
+	r.stats.Skipped++
+	if it.sess != nil {
+		r.pending = append(r.pending, it) // dealt with: the group moves past it
+	}
+	return nil
+}
+
+// probe checks partitions that went quiet short of their end: transaction
+// markers and compaction leave offsets that no record will ever fill, so a
+// partition counts as done when nothing but those lies before its end.
+func (r *runner) probe() error {
+	for tp, st := range r.parts {
+		if st.done || time.Since(st.last) < 200*time.Millisecond || len(r.msgs) > 0 {
+			continue
+		}
+		done, err := caughtUp(r.client, tp, st.next, st.end)
+		if err != nil {
+			r.o.Warn(fmt.Sprintf("partition %s: checking the end: %v", tp, err))
+			st.last = time.Now()
+			continue
+		}
+		st.done = done
+		st.last = time.Now()
+	}
+	return nil
+}
+
+// caughtUp reports whether no data record lies in [next, end) of a partition.
+func caughtUp(client sarama.Client, tp topicPartition, next, end int64) (bool, error) {
+	leader, err := client.Leader(tp.topic, tp.partition)
+	if err != nil {
+		return false, err
+	}
+	for next < end {
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20}
+		req.AddBlock(tp.topic, tp.partition, next, 1<<20, -1)
+		resp, err := leader.Fetch(req)
+		if err != nil {
+			return false, err
+		}
+		block := resp.GetBlock(tp.topic, tp.partition)
+		if block == nil {
+			return false, nil
+		}
+		if !errors.Is(block.Err, sarama.ErrNoError) {
+			return false, block.Err
+		}
+		moved := false
+		for _, recs := range block.RecordsSet {
+			switch {
+			case recs.RecordBatch != nil:
+				b := recs.RecordBatch
+				if !b.Control {
+					for _, rec := range b.Records {
+						if off := b.FirstOffset + rec.OffsetDelta; off >= next && off < end {
+							return false, nil
+						}
+					}
+				}
+				if last := b.FirstOffset + int64(b.LastOffsetDelta) + 1; last > next {
+					next, moved = last, true
+				}
+			case recs.MsgSet != nil:
+				for _, mb := range recs.MsgSet.Messages {
+					if mb.Offset >= next && mb.Offset < end {
+						return false, nil
+					}
+				}
+			}
+		}
+		if !moved {
+			return true, nil
+		}
+	}
+	return true, nil
+}

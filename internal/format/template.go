@@ -1,0 +1,132 @@
+package format
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/streamctl/streamctl/internal/envelope"
+)
+
+// Template is a kcat-style format string (-f), compiled once.
+//
+//	%t topic   %p partition   %o offset   %T timestamp (ms)
+//	%k key     %K key length (-1 for null)
+//	%s value   %S value length (-1 for null)
+//	%h headers as name=value,name=value   %% a percent sign
+//	\n \r \t \\ \xHH escapes
+type Template struct {
+	ops []op
+}
+
+type op struct {
+	verb byte   // 0 for a literal
+	lit  []byte // the literal bytes
+}
+
+// ParseTemplate compiles a format string, naming the position of any
+// unknown verb or bad escape.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{}
+	var lit []byte
+	flush := func() {
+		if len(lit) > 0 {
+			t.ops = append(t.ops, op{lit: lit})
+			lit = nil
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '%':
+			if i+1 >= len(s) {
+				return nil, fmt.Errorf("format: lone %% at the end (use %%%% for a percent sign)")
+			}
+			i++
+			switch v := s[i]; v {
+			case '%':
+				lit = append(lit, '%')
+			case 't', 'p', 'o', 'T', 'k', 'K', 's', 'S', 'h':
+				flush()
+				t.ops = append(t.ops, op{verb: v})
+			default:
+				return nil, fmt.Errorf("format: unknown verb %%%c at position %d (want one of %%t %%p %%o %%T %%k %%K %%s %%S %%h %%%%)", v, i)
+			}
+		case '\\':
+			if i+1 >= len(s) {
+				return nil, fmt.Errorf("format: lone \\ at the end (use \\\\ for a backslash)")
+			}
+			i++
+			switch e := s[i]; e {
+			case 'n':
+				lit = append(lit, '\n')
+			case 'r':
+				lit = append(lit, '\r')
+			case 't':
+				lit = append(lit, '\t')
+			case '0':
+				lit = append(lit, 0)
+			case '\\':
+				lit = append(lit, '\\')
+			case 'x':
+				if i+2 >= len(s) {
+					return nil, fmt.Errorf("format: \\x at position %d needs two hex digits", i-1)
+				}
+				v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+				if err != nil {
+					return nil, fmt.Errorf("format: bad escape \\x%s at position %d", s[i+1:i+3], i-1)
+				}
+				lit = append(lit, byte(v))
+				i += 2
+			default:
+				return nil, fmt.Errorf("format: unknown escape \\%c at position %d", e, i-1)
+			}
+		default:
+			lit = append(lit, c)
+		}
+	}
+	flush()
+	return t, nil
+}
+
+// Append implements Formatter.
+func (t *Template) Append(dst []byte, r *envelope.Record) []byte {
+	for _, o := range t.ops {
+		switch o.verb {
+		case 0:
+			dst = append(dst, o.lit...)
+		case 't':
+			dst = append(dst, r.Topic...)
+		case 'p':
+			dst = strconv.AppendInt(dst, int64(r.Partition), 10)
+		case 'o':
+			dst = strconv.AppendInt(dst, r.Offset, 10)
+		case 'T':
+			dst = strconv.AppendInt(dst, r.Timestamp, 10)
+		case 'k':
+			dst = append(dst, r.Key...)
+		case 'K':
+			dst = appendLen(dst, r.Key)
+		case 's':
+			dst = append(dst, r.Value...)
+		case 'S':
+			dst = appendLen(dst, r.Value)
+		case 'h':
+			for i, h := range r.Headers {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, h.Key...)
+				dst = append(dst, '=')
+				dst = append(dst, h.Value...)
+			}
+		}
+	}
+	return dst
+}
+
+func appendLen(dst, b []byte) []byte {
+	if b == nil {
+		return append(dst, "-1"...)
+	}
+	return strconv.AppendInt(dst, int64(len(b)), 10)
+}
