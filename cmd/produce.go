@@ -1,7 +1,443 @@
 package cmd
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/mattn/go-isatty"
+	"github.com/streamctl/streamctl/codec"
+	"github.com/streamctl/streamctl/produce"
+	"github.com/urfave/cli/v2"
+)
+
+// defaultMaxMessageBytes is assumed when the topic's max.message.bytes
+// cannot be read (no DescribeConfigs permission).
+const defaultMaxMessageBytes = 1 << 20
 
 func produceCommand(s Streams) *cli.Command {
-	return &cli.Command{Name: "produce", Usage: "publish stdin or files to a topic", Action: func(*cli.Context) error { return usagef("not yet") }}
+	return &cli.Command{
+		Name:      "produce",
+		Usage:     "publish stdin or files to a topic, and tell whether every message was acknowledged",
+		ArgsUsage: "TOPIC",
+		Description: `Sends each line of stdin (or of the -F files) as one message to TOPIC, then
+says on stderr how many were sent and acknowledged. It exits 0 only when every
+message was acknowledged; any failed message, or a bad input line, exits 1 and
+names the input lines. stdout stays empty unless --print-offsets is given.
+
+A missing key is a null key (never ""), so keyless messages spread over the
+partitions; keyed messages land where the Java client, Faust and librdkafka's
+murmur2_random put them. A missing topic is created (see --create-partitions).
+
+Examples:
+   echo hello | streamctl produce greetings
+   streamctl produce orders -K: < keyed.txt                  # "key:value" lines
+   streamctl produce events -F a.jsonl -F b.jsonl -s json    # validate and compact JSON
+   streamctl produce t -D '\0' -F records.bin                # NUL-separated records
+   streamctl consume A -J -e | streamctl produce B -J        # copy a topic, keys, headers, nulls and all
+   echo '{"id":1}' | streamctl produce deploys -k ci -H source=ci --print-offsets
+   streamctl produce users -K: -Z < deletes.txt              # "key:" lines become tombstones`,
+		Flags: append([]cli.Flag{
+			&cli.GenericFlag{Name: "file", Aliases: []string{"F"}, Value: &stringList{}, EnvVars: envVars("file"),
+				Usage: "read messages from `PATH` instead of stdin (repeatable; - is stdin)"},
+			&cli.StringFlag{Name: "delimiter", Aliases: []string{"D"}, Value: `\n`, EnvVars: envVars("delimiter"),
+				Usage: "message delimiter, one or more bytes, with escapes \\n \\r \\t \\0 \\\\ \\xHH"},
+			&cli.StringFlag{Name: "key-delimiter", Aliases: []string{"K"}, EnvVars: envVars("key-delimiter"),
+				Usage: "split each message into key and value at the first `DELIM` (same escapes; no delimiter: null key)"},
+			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, EnvVars: envVars("key"),
+				Usage: "key of every message (default: null)"},
+			&cli.GenericFlag{Name: "header", Aliases: []string{"H"}, Value: &stringList{}, EnvVars: envVars("header"),
+				Usage: "add header `NAME=VALUE` to every message (repeatable, order kept)"},
+			&cli.BoolFlag{Name: "tombstone", Aliases: []string{"Z"}, EnvVars: envVars("tombstone"),
+				Usage: "send an empty value (and an empty -K key) as null: a tombstone on compacted topics"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
+				Usage: "each line is the JSON envelope 'consume -J' prints (key, value, headers, partition, timestamp)"},
+			&cli.StringFlag{Name: "value-serializer", Aliases: []string{"s"}, Value: "raw", EnvVars: envVars("value-serializer"),
+				Usage: "encode values with `CODEC`: raw, json (validate and compact), binary, pickle, hex, or a chain like json|binary"},
+			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
+				Usage: "encode keys with `CODEC` (as --value-serializer)"},
+			&cli.StringFlag{Name: "faust-record", EnvVars: envVars("faust-record"),
+				Usage: "values are JSON objects of the Faust Record `NAMESPACE` (adds \"__faust\"; implies -s json)"},
+			&cli.IntFlag{Name: "partition", Aliases: []string{"p"}, Value: -1, EnvVars: envVars("partition"),
+				Usage: "send every message to partition `N` (default: the envelope's with -J, else the partitioner's)", DefaultText: "partitioner"},
+			&cli.StringFlag{Name: "partitioner", Value: "murmur2", EnvVars: envVars("partitioner"),
+				Usage: "how keys pick partitions: murmur2 (Java client, Faust, librdkafka murmur2_random), fnv1a, random or roundrobin"},
+			&cli.StringFlag{Name: "acks", Value: "all", EnvVars: envVars("acks"),
+				Usage: "acknowledgement to wait for: all (idempotent where the broker allows), leader or none"},
+			&cli.StringFlag{Name: "compression", Aliases: []string{"z"}, Value: "none", EnvVars: envVars("compression"),
+				Usage: "compress batches: none, gzip, snappy, lz4 or zstd"},
+			&cli.BoolFlag{Name: "print-offsets", EnvVars: envVars("print-offsets"),
+				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order"},
+			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
+				Usage: "report invalid input lines and go on, instead of stopping at the first"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: envVars("verbose"),
+				Usage: "say how many messages were sent and acknowledged even when stderr is not a terminal"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: envVars("quiet"),
+				Usage: "print nothing on stderr but errors"},
+		}, topicFlags()...),
+		Action: func(c *cli.Context) error { return runProduce(c, s) },
+	}
+}
+
+// stringList is a repeatable flag whose values may hold commas (urfave's
+// StringSliceFlag splits on them, which would cut "-H tags=a,b").
+type stringList struct{ values []string }
+
+func (l *stringList) Set(v string) error { l.values = append(l.values, v); return nil }
+func (l *stringList) String() string     { return strings.Join(l.values, ", ") }
+
+func listFlag(c *cli.Context, name string) []string {
+	if l, ok := c.Generic(name).(*stringList); ok {
+		return l.values
+	}
+	return nil
+}
+
+// produceSetup is what the flags say, checked before connecting.
+type produceSetup struct {
+	topic       string
+	format      produce.Format
+	partition   int32
+	partitioner sarama.PartitionerConstructor
+	acks        sarama.RequiredAcks
+	compression sarama.CompressionCodec
+	files       []string
+}
+
+func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil, usagef("produce needs a topic: streamctl produce TOPIC")
+	}
+	if len(args) > 1 {
+		return nil, usagef("produce takes one topic, got %d arguments (%s); -F names input files", len(args), strings.Join(args, " "))
+	}
+	ps := &produceSetup{topic: args[0], partition: -1, files: listFlag(c, "file")}
+	if ps.topic == "" {
+		return nil, usagef("the topic name is empty")
+	}
+	f := &ps.format
+	var err error
+	if f.Delimiter, err = produce.ParseDelimiter(c.String("delimiter")); err != nil {
+		return nil, usagef("-D/--delimiter: %v", err)
+	}
+	if c.IsSet("key-delimiter") {
+		if f.KeyDelimiter, err = produce.ParseDelimiter(c.String("key-delimiter")); err != nil {
+			return nil, usagef("-K/--key-delimiter: %v", err)
+		}
+	}
+	if c.IsSet("key") {
+		f.Key = []byte(c.String("key"))
+	}
+	f.Envelope = c.Bool("json")
+	if f.Envelope && (c.IsSet("key-delimiter") || c.IsSet("key")) {
+		return nil, usagef("-J reads keys from the envelope: drop -K and -k")
+	}
+	if c.IsSet("key-delimiter") && c.IsSet("key") {
+		return nil, usagef("-k sets one key for all messages and -K reads one per line: use one of them")
+	}
+	for _, h := range listFlag(c, "header") {
+		name, value, ok := strings.Cut(h, "=")
+		if !ok || name == "" {
+			return nil, usagef("-H/--header %q: want NAME=VALUE", h)
+		}
+		f.Headers = append(f.Headers, sarama.RecordHeader{Key: []byte(name), Value: []byte(value)})
+	}
+	f.Tombstone = c.Bool("tombstone")
+
+	valueSpec := c.String("value-serializer")
+	if ns := c.String("faust-record"); ns != "" {
+		if !c.IsSet("value-serializer") {
+			valueSpec = "json"
+		}
+		f.ValueMeta = func(text []byte) ([]byte, error) { return codec.AddFaustMeta(text, ns) }
+	}
+	if f.ValueEncoder, err = encoder(valueSpec); err != nil {
+		return nil, usagef("-s/--value-serializer: %v", err)
+	}
+	if f.KeyEncoder, err = encoder(c.String("key-serializer")); err != nil {
+		return nil, usagef("--key-serializer: %v", err)
+	}
+
+	if c.IsSet("partition") {
+		p := c.Int("partition")
+		if p < 0 || p > 1<<31-1 {
+			return nil, usagef("-p/--partition %d: want a partition number, 0 or more", p)
+		}
+		ps.partition = int32(p)
+	}
+	f.IgnorePartition = c.IsSet("partition") || c.IsSet("partitioner")
+	if ps.partitioner, err = produce.NewPartitioner(c.String("partitioner")); err != nil {
+		return nil, usagef("--partitioner: %v", err)
+	}
+	switch a := c.String("acks"); a {
+	case "all", "-1":
+		ps.acks = sarama.WaitForAll
+	case "leader", "1":
+		ps.acks = sarama.WaitForLocal
+	case "none", "0":
+		ps.acks = sarama.NoResponse
+	default:
+		return nil, usagef("--acks %q: want all, leader or none", a)
+	}
+	switch z := c.String("compression"); z {
+	case "none", "":
+		ps.compression = sarama.CompressionNone
+	case "gzip":
+		ps.compression = sarama.CompressionGZIP
+	case "snappy":
+		ps.compression = sarama.CompressionSnappy
+	case "lz4":
+		ps.compression = sarama.CompressionLZ4
+	case "zstd":
+		ps.compression = sarama.CompressionZSTD
+	default:
+		return nil, usagef("-z/--compression %q: want none, gzip, snappy, lz4 or zstd", z)
+	}
+	if c.Bool("quiet") && c.Bool("verbose") {
+		return nil, usagef("-q/--quiet and -v/--verbose contradict each other: use one")
+	}
+	return ps, nil
+}
+
+// encoder returns the codec chain named spec, or nil for raw (the hot path
+// skips it).
+func encoder(spec string) (produce.Encoder, error) {
+	ch, err := codec.Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Raw() {
+		return nil, nil
+	}
+	return ch, nil
+}
+
+// producerConfig sets the delivery side of the sarama configuration:
+// batches large enough for full speed on big inputs, flushed every few
+// milliseconds so that an interactive line goes out at once.
+func producerConfig(conf *sarama.Config, ps *produceSetup) {
+	p := &conf.Producer
+	p.RequiredAcks = ps.acks
+	p.Return.Successes = true
+	p.Return.Errors = true
+	p.Partitioner = ps.partitioner
+	p.Compression = ps.compression
+	p.Flush.Bytes = 1 << 20
+	p.Flush.Frequency = 2 * time.Millisecond
+	p.Flush.MaxMessages = 0
+	p.Retry.Max = 5
+	p.Retry.Backoff = 100 * time.Millisecond
+	conf.ChannelBufferSize = 4096
+	if ps.acks == sarama.WaitForAll {
+		p.Idempotent = true
+		conf.Net.MaxOpenRequests = 1
+	}
+}
+
+func runProduce(c *cli.Context, s Streams) error {
+	ps, err := parseProduceFlags(c)
+	if err != nil {
+		return err
+	}
+	quiet, verbose := c.Bool("quiet"), c.Bool("verbose")
+	stderr := &lockedWriter{w: s.Err}
+	tty := produceIsTerminal(s.Err)
+	say := func(msg string) {
+		if !quiet {
+			fmt.Fprintf(stderr, "streamctl: %s\n", msg)
+		}
+	}
+	debug := func(msg string) {
+		if verbose {
+			fmt.Fprintf(stderr, "streamctl: %s\n", msg)
+		}
+	}
+	warn := func(msg string) { fmt.Fprintf(stderr, "streamctl: %s\n", msg) }
+
+	var inputs []produce.Input
+	for _, name := range ps.files {
+		if name == "-" {
+			inputs = append(inputs, produce.Input{R: s.In})
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("-F: %w", err)
+		}
+		defer f.Close()
+		inputs = append(inputs, produce.Input{Name: name, R: f})
+	}
+	if len(inputs) == 0 {
+		inputs = []produce.Input{{R: s.In}}
+	}
+
+	conf, err := kafkaConfig(c, warn)
+	if err != nil {
+		return err
+	}
+	producerConfig(conf, ps)
+	ctx := c.Context
+	client, err := connect(ctx, c, conf)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := ensureTopics(ctx, c, client, []string{ps.topic}, say); err != nil {
+		return err
+	}
+	parts, err := client.Partitions(ps.topic)
+	if err != nil {
+		return fmt.Errorf("topic %q: %w", ps.topic, err)
+	}
+	n := int32(len(parts))
+	if ps.partition >= n {
+		return withHint(fmt.Errorf("partition %d does not exist in topic %q", ps.partition, ps.topic),
+			"the topic has partitions 0-%d", n-1)
+	}
+	ps.format.Partitions = n
+	ps.format.MaxBytes = maxMessageBytes(client, ps.topic, debug)
+	conf.Producer.MaxMessageBytes = ps.format.MaxBytes
+
+	ap, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil && conf.Producer.Idempotent {
+		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
+		// permission) refuse InitProducerId: acks=all still holds.
+		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
+		conf.Producer.Idempotent = false
+		conf.Net.MaxOpenRequests = 5
+		ap, err = sarama.NewAsyncProducerFromClient(client)
+	}
+	if err != nil {
+		return fmt.Errorf("starting the producer: %w", err)
+	}
+	if conf.Producer.Idempotent {
+		debug("idempotent producer: retries cannot duplicate or reorder messages")
+	}
+
+	opts := produce.Options{
+		Topic:       ps.topic,
+		Partition:   ps.partition,
+		SkipInvalid: c.Bool("skip-invalid"),
+		Invalid:     func(err error) { warn(err.Error() + " (skipped)") },
+	}
+	if c.Bool("print-offsets") {
+		opts.Offsets = s.Out
+	}
+	p := produce.New(&ps.format, opts)
+
+	stopProgress := func() {}
+	if tty && !quiet {
+		stopProgress = progress(stderr, p)
+	}
+	st, err := p.Run(ctx, inputs, ap)
+	stopProgress()
+
+	var de *produce.DeliveryError
+	if !quiet && !errors.As(err, &de) && (verbose || tty || err != nil || st.Interrupted) {
+		say(summary(ps.topic, st))
+	}
+	var le *produce.LineError
+	if errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de) {
+		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
+	}
+	return err
+}
+
+// summary is the accounting line: what was sent and what came back.
+func summary(topic string, st produce.Stats) string {
+	var b strings.Builder
+	if st.Interrupted {
+		b.WriteString("interrupted: ")
+	}
+	b.WriteString(plural(st.Sent, "message"))
+	fmt.Fprintf(&b, " sent, %d acknowledged to topic %q", st.Acked, topic)
+	if st.Skipped > 0 {
+		fmt.Fprintf(&b, ", %s skipped", plural(st.Skipped, "invalid line"))
+	}
+	return b.String()
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.FormatInt(n, 10) + " " + word + "s"
+}
+
+// progress keeps a live count on the terminal's last line until stopped.
+// It starts after a second, so short runs print only the summary.
+func progress(w io.Writer, p *produce.Producer) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		start, shown := time.Now(), false
+		for {
+			select {
+			case <-done:
+				if shown {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case now := <-t.C:
+				if now.Sub(start) < time.Second {
+					continue
+				}
+				st := p.Progress()
+				fmt.Fprintf(w, "\r\033[Kstreamctl: %d sent, %d acknowledged, %d failed", st.Sent, st.Acked, st.Failed)
+				shown = true
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// maxMessageBytes reads the topic's max.message.bytes, or assumes 1 MiB.
+func maxMessageBytes(client sarama.Client, topic string, debug func(string)) int {
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err == nil {
+		// The admin shares the client: closing it would close ours.
+		var entries []sarama.ConfigEntry
+		entries, err = admin.DescribeConfig(sarama.ConfigResource{
+			Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"},
+		})
+		for _, e := range entries {
+			if e.Name == "max.message.bytes" {
+				if n, perr := strconv.Atoi(e.Value); perr == nil && n > 0 {
+					return n
+				}
+			}
+		}
+	}
+	debug(fmt.Sprintf("cannot read max.message.bytes of topic %q (%v): assuming %d", topic, err, defaultMaxMessageBytes))
+	return defaultMaxMessageBytes
+}
+
+// produceIsTerminal says whether w is a terminal (a bytes.Buffer in tests
+// is not).
+func produceIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// lockedWriter serialises writes from the progress line, skipped-line
+// reports and the summary.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
