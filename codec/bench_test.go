@@ -1,0 +1,55 @@
+package codec
+
+import (
+	"strings"
+	"testing"
+)
+
+// benchDoc is a Faust record of a typical size.
+const benchDoc = `{"id":12345,"customer":"ada@example.com","items":[{"sku":"A-1","qty":2,"price":9.99},{"sku":"B-7","qty":1,"price":24.5}],"paid":true,"note":null,"__faust":{"ns":"shop.models.Order"}}`
+
+func benchDecode(b *testing.B, spec string, text string) {
+	c := mustParse(b, spec)
+	wire, err := c.Encode([]byte(text))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wire)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Decode(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeRaw(b *testing.B)        { benchDecode(b, "raw", benchDoc) }
+func BenchmarkDecodeJSON(b *testing.B)       { benchDecode(b, "json", benchDoc) }
+func BenchmarkDecodeBinary(b *testing.B)     { benchDecode(b, "binary", benchDoc) }
+func BenchmarkDecodeJSONBinary(b *testing.B) { benchDecode(b, "json|binary", benchDoc) }
+func BenchmarkDecodeHex(b *testing.B)        { benchDecode(b, "hex", benchDoc) }
+func BenchmarkDecodePickle(b *testing.B)     { benchDecode(b, "pickle", benchDoc) }
+
+func BenchmarkDecodePickleLarge(b *testing.B) {
+	benchDecode(b, "pickle", "["+strings.TrimSuffix(strings.Repeat(benchDoc+",", 1000), ",")+"]")
+}
+
+func BenchmarkEncodePickle(b *testing.B) {
+	c := mustParse(b, "pickle")
+	b.SetBytes(int64(len(benchDoc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Encode([]byte(benchDoc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStripFaustMeta(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := StripFaustMeta([]byte(benchDoc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

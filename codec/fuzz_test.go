@@ -1,0 +1,85 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzPickleDecode feeds arbitrary bytes to the pickle reader: it may fail
+// but must not panic, hang or allocate without bound, and what it renders
+// must be JSON.
+func FuzzPickleDecode(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.b64"))
+	for _, file := range files {
+		wire, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(wire)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add(billionLaughs(20))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := DecodePickle(raw)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("DecodePickle(%q) = %s, which is not JSON", raw, out)
+		}
+	})
+}
+
+// FuzzChainRoundTrip checks that what Encode writes, Decode reads back.
+func FuzzChainRoundTrip(f *testing.F) {
+	specs := []string{"binary", "hex", "binary|binary", "hex|binary", "json", "json|binary", "json|hex", "pickle"}
+	for i := range specs {
+		f.Add(uint8(i), []byte(`{"a":[1,2.5,"x"],"b":null}`))
+		f.Add(uint8(i), []byte("\x00\xff plain"))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, text []byte) {
+		spec := specs[int(which)%len(specs)]
+		c, err := Parse(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire, err := c.Encode(text)
+		if err != nil {
+			if c.JSON() && !json.Valid(text) {
+				return // only JSON text can be encoded as JSON
+			}
+			t.Fatalf("%s: Encode(%q): %v", spec, text, err)
+		}
+		got, err := c.Decode(wire)
+		if err != nil {
+			t.Fatalf("%s: Decode(Encode(%q)) = %q: %v", spec, text, wire, err)
+		}
+		if !c.JSON() {
+			if !bytes.Equal(got, text) {
+				t.Fatalf("%s: round trip of %q gave %q", spec, text, got)
+			}
+			return
+		}
+		// JSON comes back equivalent, not identical: compacted, and for
+		// pickle with floats in Python's spelling.
+		var want, have any
+		if err := json.Unmarshal(text, &want); err != nil {
+			return // valid per json.Valid but e.g. invalid UTF-8 handled differently
+		}
+		if err := json.Unmarshal(got, &have); err != nil {
+			t.Fatalf("%s: Decode gave invalid JSON %q", spec, got)
+		}
+		wantJSON, _ := json.Marshal(want)
+		haveJSON, _ := json.Marshal(have)
+		if !bytes.Equal(wantJSON, haveJSON) {
+			t.Fatalf("%s: round trip of %s gave %s", spec, text, got)
+		}
+	})
+}
