@@ -74,17 +74,20 @@ func Append(dst []byte, r *Record) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"key":`...)
-		dst = appendString(dst, h.Key)
+		dst = appendField(append(dst, '{'), "key", []byte(h.Key), false)
 		dst = appendField(dst, "value", h.Value, false)
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
 }
 
-// appendField writes ,"name":<value> and, where it is not text, ,"name_encoding":"...".
+// appendField writes ,"name":<value> and, where it is not text,
+// ,"name_encoding":"..." (without the first comma right after a '{').
 func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
-	dst = append(dst, ',', '"')
+	if dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
 	dst = append(dst, name...)
 	dst = append(dst, `":`...)
 	enc := Text
@@ -163,7 +166,8 @@ type wire struct {
 }
 
 type wireHeader struct {
-	Key           *string         `json:"key"`
+	Key           json.RawMessage `json:"key"`
+	KeyEncoding   string          `json:"key_encoding"`
 	Value         json.RawMessage `json:"value"`
 	ValueEncoding string          `json:"value_encoding"`
 }
@@ -205,14 +209,18 @@ func Parse(line []byte) (Record, error) {
 		return r, err
 	}
 	for i, h := range w.Headers {
-		if h.Key == nil {
+		k, _, err := field(fmt.Sprintf("headers[%d].key", i), h.Key, h.KeyEncoding)
+		if err != nil {
+			return r, err
+		}
+		if k == nil {
 			return r, fmt.Errorf("headers[%d]: missing key", i)
 		}
 		v, _, err := field(fmt.Sprintf("headers[%d].value", i), h.Value, h.ValueEncoding)
 		if err != nil {
 			return r, err
 		}
-		r.Headers = append(r.Headers, Header{Key: *h.Key, Value: v})
+		r.Headers = append(r.Headers, Header{Key: string(k), Value: v})
 	}
 	return r, nil
 }

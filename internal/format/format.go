@@ -53,10 +53,9 @@ type Palette struct {
 
 // Pretty is the terminal form: a dimmed line with topic, partition, offset,
 // time, key and headers, then the value, JSON values indented and coloured.
+// Times are in UTC, so that output does not depend on where it runs.
 type Pretty struct {
 	Palette Palette
-	// UTC prints timestamps in UTC instead of local time.
-	UTC bool
 }
 
 // Append implements Formatter.
@@ -68,10 +67,7 @@ func (p Pretty) Append(dst []byte, r *envelope.Record) []byte {
 	meta = append(meta, " @"...)
 	meta = strconv.AppendInt(meta, r.Offset, 10)
 	if r.HasTimestamp {
-		ts := time.UnixMilli(r.Timestamp)
-		if p.UTC {
-			ts = ts.UTC()
-		}
+		ts := time.UnixMilli(r.Timestamp).UTC()
 		meta = append(meta, "  "...)
 		meta = ts.AppendFormat(meta, "2006-01-02T15:04:05.000Z07:00")
 	}

@@ -1,0 +1,156 @@
+package envelope
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestAppendForms(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rec  Record
+		want string
+	}{
+		{"text", Record{Topic: "t", Partition: 1, Offset: 7, Timestamp: 5, Key: []byte("k"), Value: []byte("v\n\"q\"")},
+			`{"topic":"t","partition":1,"offset":7,"timestamp":5,"key":"k","value":"v\n\"q\"","headers":[]}`},
+		{"null and empty", Record{Topic: "t", Key: nil, Value: []byte{}},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":"","headers":[]}`},
+		{"binary", Record{Topic: "t", Value: []byte{0xff, 0x00, 0x01}},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":"/wAB","value_encoding":"base64","headers":[]}`},
+		{"json embedded", Record{Topic: "t", Value: []byte(`{"a": 1}`), ValueJSON: true},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":{"a": 1},"value_encoding":"json","headers":[]}`},
+		{"json multi-line compacted", Record{Topic: "t", Value: []byte("{\n \"a\": 1\n}"), ValueJSON: true},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":{"a":1},"value_encoding":"json","headers":[]}`},
+		{"invalid json falls back to text", Record{Topic: "t", Value: []byte(`{oops`), ValueJSON: true},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":"{oops","headers":[]}`},
+		{"control chars", Record{Topic: "t", Value: []byte("\x00\x1f\x7f\t")},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":"\u0000\u001f\u007f\t","headers":[]}`},
+		{"headers in order with duplicates", Record{Topic: "t", Headers: []Header{{"a", []byte("1")}, {"a", nil}, {"b", []byte{0xfe}}}},
+			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":null,"value":null,"headers":[{"key":"a","value":"1"},{"key":"a","value":null},{"key":"b","value":"/g==","value_encoding":"base64"}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(Append(nil, &tc.rec))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Errorf("not valid JSON: %s", got)
+			}
+		})
+	}
+}
+
+func TestParseJSONNullIsNotNullMessage(t *testing.T) {
+	r, err := Parse([]byte(`{"value":null,"value_encoding":"json"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Value) != "null" || !r.ValueJSON {
+		t.Errorf("value = %q (json %v), want the JSON text null", r.Value, r.ValueJSON)
+	}
+	r, err = Parse([]byte(`{"value":null}`))
+	if err != nil || r.Value != nil {
+		t.Errorf("value = %q, %v; want a null value", r.Value, err)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	r, err := Parse([]byte(`{"value":"v"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Partition != -1 || r.Offset != -1 || r.HasTimestamp || r.Key != nil {
+		t.Errorf("got %+v, want partition -1, offset -1, no timestamp, null key", r)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`not json`, "invalid envelope"},
+		{`{"value":1}`, `field "value"`},
+		{`{"value":"x","value_encoding":"rot13"}`, "unknown encoding"},
+		{`{"value":"!!","value_encoding":"base64"}`, "invalid base64"},
+		{`{"partition":"zero"}`, `"partition"`},
+		{`{"headers":[{"value":"v"}]}`, "missing key"},
+		{`{"value":"a"} {"value":"b"}`, "more than one"},
+	} {
+		_, err := Parse([]byte(tc.line))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s) = %v, want an error containing %q", tc.line, err, tc.want)
+		}
+	}
+}
+
+// TestRoundTripRandom is a property test: whatever bytes a record holds,
+// Append then Parse gives the same record back.
+func TestRoundTripRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	randBytes := func() []byte {
+		switch rng.Intn(5) {
+		case 0:
+			return nil
+		case 1:
+			return []byte{}
+		case 2:
+			return []byte("plain text ✓ \"quoted\"\n")
+		}
+		b := make([]byte, rng.Intn(40))
+		rng.Read(b)
+		return b
+	}
+	for i := 0; i < 2000; i++ {
+		in := Record{Topic: "t", Partition: int32(rng.Intn(10)), Offset: rng.Int63n(1e9), Timestamp: rng.Int63n(2e12), HasTimestamp: true,
+			Key: randBytes(), Value: randBytes()}
+		for n := rng.Intn(4); n > 0; n-- {
+			in.Headers = append(in.Headers, Header{Key: string(randBytes()), Value: randBytes()})
+		}
+		line := Append(nil, &in)
+		out, err := Parse(line)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", line, err)
+		}
+		if !same(in.Key, out.Key) || !same(in.Value, out.Value) || out.Partition != in.Partition || out.Timestamp != in.Timestamp || len(out.Headers) != len(in.Headers) {
+			t.Fatalf("round trip of %s:\n in %+v\nout %+v", line, in, out)
+		}
+		for j := range in.Headers {
+			if in.Headers[j].Key != out.Headers[j].Key || !same(in.Headers[j].Value, out.Headers[j].Value) {
+				t.Fatalf("header %d: in %+v out %+v", j, in.Headers[j], out.Headers[j])
+			}
+		}
+	}
+}
+
+// same compares bytes keeping null apart from empty.
+func same(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"topic":"t","key":"k","value":{"a":1},"value_encoding":"json","headers":[{"key":"h","value":"v"}]}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		r, err := Parse(line)
+		if err != nil {
+			return
+		}
+		// What parses must survive a second trip unchanged.
+		again, err := Parse(Append(nil, &r))
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		if !same(r.Key, again.Key) || (!r.ValueJSON && !same(r.Value, again.Value)) {
+			t.Fatalf("second trip changed the record: %+v -> %+v", r, again)
+		}
+	})
+}
+
+func BenchmarkAppend(b *testing.B) {
+	r := &Record{Topic: "topic", Partition: 3, Offset: 123456, Timestamp: 1714564800123, Key: []byte("key-1"),
+		Value: bytes.Repeat([]byte("x"), 100), Headers: []Header{{"h", []byte("v")}}}
+	buf := make([]byte, 0, 512)
+	for i := 0; i < b.N; i++ {
+		buf = Append(buf[:0], r)
+	}
+}
