@@ -1,0 +1,115 @@
+package cmd
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// golden compares got with testdata/<test name>/<name>.golden, or rewrites
+// it under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "cmd", strings.Split(t.Name(), "/")[0], name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// goldenRecords are the records every output form is shown with: text,
+// JSON, binary, null and empty fields, and repeated headers.
+func goldenRecords() []kafkatest.Message {
+	ts := time.Date(2024, 5, 1, 12, 0, 0, 123e6, time.UTC)
+	return []kafkatest.Message{
+		{Key: []byte("alice"), Value: []byte(`{"user":"alice","n":1,"tags":["a","b"],"ok":true,"__faust":{"ns":"app.Event"}}`), Timestamp: ts,
+			Headers: []sarama.RecordHeader{{Key: []byte("trace"), Value: []byte("t-1")}, {Key: []byte("trace"), Value: []byte("t-2")}}},
+		{Key: nil, Value: []byte("plain text"), Timestamp: ts.Add(time.Second)},
+		{Key: []byte(""), Value: []byte{}, Timestamp: ts.Add(2 * time.Second)},
+		{Key: []byte("k"), Value: nil, Timestamp: ts.Add(3 * time.Second)},
+		{Key: []byte{0xff, 0xfe}, Value: []byte{0x00, 0xff, 0x10}, Timestamp: ts.Add(4 * time.Second),
+			Headers: []sarama.RecordHeader{{Key: []byte("bin"), Value: []byte{0xff}}, {Key: []byte("nil"), Value: nil}}},
+	}
+}
+
+func TestConsumeGolden(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, goldenRecords()...)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", nil},
+		{"json", []string{"-J"}},
+		{"format", []string{"-f", `%t|%p|%o|%T|%k|%K|%s|%S|%h\n`}},
+		{"pretty-color", []string{"--color", "always"}},
+		{"pretty-color-faust-show", []string{"--color", "always", "--faust-meta", "show", "-n", "1", "-s", "json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)
+			r := mustRun(t, 0, "", args...)
+			golden(t, tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
+		})
+	}
+}
+
+func TestConsumeGoldenJSONSerializer(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, goldenRecords()[0])
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"json-envelope", []string{"-s", "json", "-J"}},
+		{"json-envelope-hide-meta", []string{"-s", "json", "-J", "--faust-meta", "hide"}},
+		{"pretty", []string{"-s", "json", "--color", "always"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)
+			r := mustRun(t, 0, "", args...)
+			golden(t, tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
+		})
+	}
+}
+
+func TestConsumeInvalidJSONStopsWithPosition(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values(`{"ok":1}`, `not json`, `{"ok":2}`)...)
+	r := mustRun(t, ExitError, "", "consume", topic, "-b", addr, "-e", "-s", "json")
+	if r.Stdout != "{\"ok\":1}\n" {
+		t.Errorf("stdout = %q, want the message before the bad one", r.Stdout)
+	}
+	for _, want := range []string{topic, "partition 0", "offset 1", "--skip-invalid"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.Stderr, want)
+		}
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-s", "json", "--skip-invalid")
+	if r.Stdout != "{\"ok\":1}\n{\"ok\":2}\n" {
+		t.Errorf("--skip-invalid stdout = %q, want both good messages", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "offset 1") || !strings.Contains(r.Stderr, "skipped") {
+		t.Errorf("--skip-invalid stderr = %q, want a report naming offset 1", r.Stderr)
+	}
+}

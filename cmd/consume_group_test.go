@@ -1,0 +1,73 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+func TestConsumeGroupResumesAfterRestart(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("1", "2", "3", "4", "5", "6")...)
+	group := kafkatest.Topic(t) + "-g"
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-n", "2"}, "1\n2\n"},
+		{[]string{"-n", "2"}, "3\n4\n"},
+		{[]string{"-e"}, "5\n6\n"},
+		{[]string{"-e"}, ""},
+	} {
+		args := append([]string{"consume", topic, "-b", addr, "-g", group}, step.args...)
+		r := mustRun(t, 0, "", args...)
+		if r.Stdout != step.want {
+			t.Fatalf("streamctl %s: stdout %q, want %q (stderr %s)", strings.Join(args, " "), r.Stdout, step.want, r.Stderr)
+		}
+	}
+}
+
+func TestConsumeGroupFallsBackToOffset(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b", "c", "d")...)
+	group := kafkatest.Topic(t) + "-g"
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-o", "-2", "-e")
+	if r.Stdout != "c\nd\n" {
+		t.Fatalf("first run: stdout %q, want the last two", r.Stdout)
+	}
+	// Now the group has a committed offset, which wins over --offset.
+	kafkatest.Produce(t, addr, topic, kafkatest.Message{Value: []byte("e")})
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-o", "start", "-e")
+	if r.Stdout != "e\n" {
+		t.Fatalf("second run: stdout %q, want only the new message", r.Stdout)
+	}
+}
+
+func TestConsumeGroupExitManyPartitions(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 3,
+		kafkatest.Message{Partition: 0, Value: []byte("x")},
+		kafkatest.Message{Partition: 2, Value: []byte("y")},
+	)
+	group := kafkatest.Topic(t) + "-g"
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e")
+	if got := sortedLines(strings.Fields(r.Stdout)); strings.Join(got, ",") != "x,y" {
+		t.Fatalf("stdout %q, want x and y", r.Stdout)
+	}
+}
+
+func TestConsumeGroupTimeoutBeforeNum(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("only")...)
+	group := kafkatest.Topic(t) + "-g"
+	r := mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-g", group, "-n", "5", "--idle-timeout", "2s")
+	if r.Stdout != "only\n" {
+		t.Fatalf("stdout %q, want the one message", r.Stdout)
+	}
+	// What was printed was committed: the group does not see it again.
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e")
+	if r.Stdout != "" {
+		t.Fatalf("after restart stdout %q, want nothing", r.Stdout)
+	}
+}
