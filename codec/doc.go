@@ -73,7 +73,7 @@
 // package refuses to do.
 //
 // A pickle that is malformed or truncated, asks for out-of-band buffers,
-// or would expand through shared references into more than 128 MiB of JSON
+// or would expand through shared references into more than 64 MiB of JSON
 // is an error; none of these panics.
 //
 // # Faust records

@@ -65,7 +65,7 @@ const (
 	maxLongBytes   = 1 << 16 // two's complement bytes in one LONG1/LONG4
 	maxLongDigits  = 1 << 16 // decimal digits in one protocol 0 LONG
 	maxPickleDepth = 10000   // nesting when rendering
-	maxRenderBytes = 1 << 27 // JSON output, since the memo allows sharing that grows exponentially
+	maxRenderBytes = 1 << 26 // JSON output, since the memo allows sharing that grows exponentially
 	maxProtocol    = 5
 )
 
