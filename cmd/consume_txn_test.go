@@ -1,0 +1,64 @@
+package cmd
+
+import (
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+// produceTxn writes values in one committed (or aborted) transaction, so the
+// log ends with a control record no consumer ever receives.
+func produceTxn(t *testing.T, addr, topic string, commit bool, vals ...string) {
+	t.Helper()
+	conf := kafkatest.Config()
+	conf.Producer.Idempotent = true
+	conf.Producer.Transaction.ID = topic + "-txn"
+	conf.Net.MaxOpenRequests = 1
+	conf.Producer.Partitioner = sarama.NewManualPartitioner
+	p, err := sarama.NewSyncProducer([]string{addr}, conf)
+	if err != nil {
+		t.Fatalf("transactional producer: %v", err)
+	}
+	defer p.Close()
+	if err := p.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vals {
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if commit {
+		err = p.CommitTxn()
+	} else {
+		err = p.AbortTxn()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsumeExitPastTransactionMarker is the hang kcl PR #64 fixed: the
+// last offset below the end is a commit marker, not a record.
+func TestConsumeExitPastTransactionMarker(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	produceTxn(t, addr, topic, true, "t1", "t2")
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--timeout", "30s")
+	if r.Stdout != "t1\nt2\n" {
+		t.Errorf("stdout = %q, want the two committed messages", r.Stdout)
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-g", topic+"-g", "--timeout", "30s")
+	if r.Stdout != "t1\nt2\n" {
+		t.Errorf("group: stdout = %q, want the two committed messages", r.Stdout)
+	}
+}
+
+func TestConsumeExitAfterAbortedTransactionOnly(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	produceTxn(t, addr, topic, false, "gone")
+	// Starting at the marker (-o -1) leaves nothing but the marker below the end.
+	mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-o", "-1", "--timeout", "30s")
+}
