@@ -223,6 +223,9 @@ func (r *Reader) keep(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
+	if len(b) == 0 {
+		return []byte{} // empty, not null
+	}
 	const slab = 1 << 20
 	if len(b) > slab/4 {
 		return append(make([]byte, 0, len(b)), b...)
