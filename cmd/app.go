@@ -11,6 +11,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 )
@@ -22,7 +23,7 @@ func version() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
 	return "devel"
@@ -91,7 +92,12 @@ func envVars(flag string) []string {
 	return []string{"STREAMCTL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
 
+var versionFlagOnce sync.Once
+
 func newApp(s Streams) *cli.App {
+	// -v is produce's --verbose; the version is --version only. urfave/cli
+	// keeps the flag in a package variable, so set it once.
+	versionFlagOnce.Do(func() { cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} })
 	app := &cli.App{
 		Name:    "streamctl",
 		Usage:   "produce to and consume from Apache Kafka, in shell pipes and CI scripts",
@@ -148,7 +154,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		return args, nil
 	}
 	globals := flagTable(app.Flags)
-	globals["help"], globals["h"], globals["version"], globals["v"] = false, false, false, false
+	globals["help"], globals["h"], globals["version"] = false, false, false
 	out := []string{args[0]}
 	i := 1
 	for ; i < len(args) && isFlag(args[i]); i++ {

@@ -1,0 +1,74 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/urfave/cli/v2"
+)
+
+func TestNormalizeArgs(t *testing.T) {
+	app := newApp(Streams{})
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{[]string{"s", "consume", "t", "-e", "-n", "5"}, []string{"s", "consume", "-e", "-n", "5", "--", "t"}},
+		{[]string{"s", "consume", "t", "-b", "h:1", "-e"}, []string{"s", "-b", "h:1", "consume", "-e", "--", "t"}},
+		{[]string{"s", "-b", "h:1", "consume", "t1", "t2"}, []string{"s", "-b", "h:1", "consume", "--", "t1", "t2"}},
+		{[]string{"s", "consume", "-o", "-10", "t"}, []string{"s", "consume", "-o", "-10", "--", "t"}},
+		{[]string{"s", "consume", "--brokers=h:1", "t"}, []string{"s", "--brokers=h:1", "consume", "--", "t"}},
+		{[]string{"s", "consume", "-e", "--", "-weird-topic"}, []string{"s", "consume", "-e", "--", "-weird-topic"}},
+		{[]string{"s", "produce", "t", "-v"}, []string{"s", "produce", "-v", "--", "t"}},
+		{[]string{"s", "consume", "t", "--bogus"}, []string{"s", "consume", "--bogus", "--", "t"}},
+		{[]string{"s", "--version"}, []string{"s", "--version"}},
+		{[]string{"s"}, []string{"s"}},
+	} {
+		got, err := normalizeArgs(app, tc.in)
+		if err != nil {
+			t.Errorf("normalizeArgs(%q): %v", tc.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("normalizeArgs(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
+
+func TestEveryFlagHasAnEnvironmentVariable(t *testing.T) {
+	app := newApp(Streams{})
+	check := func(where string, flags []cli.Flag) {
+		for _, f := range flags {
+			name := f.Names()[0]
+			ev, ok := f.(interface{ GetEnvVars() []string })
+			if !ok || len(ev.GetEnvVars()) == 0 {
+				t.Errorf("%s flag --%s has no STREAMCTL_ environment variable", where, name)
+				continue
+			}
+			if !strings.HasPrefix(ev.GetEnvVars()[0], "STREAMCTL_") {
+				t.Errorf("%s flag --%s: env %q lacks the STREAMCTL_ prefix", where, name, ev.GetEnvVars()[0])
+			}
+		}
+	}
+	check("global", app.Flags)
+	for _, c := range app.Commands {
+		check(c.Name, c.Flags)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	r := mustRun(t, 0, "", "--version")
+	if !strings.HasPrefix(r.Stdout, "streamctl version ") {
+		t.Errorf("--version printed %q", r.Stdout)
+	}
+	for _, cmd := range []string{"consume", "produce", "broker"} {
+		r := mustRun(t, 0, "", cmd, "--help")
+		if !strings.Contains(r.Stdout, "Examples:") {
+			t.Errorf("%s --help has no examples:\n%s", cmd, r.Stdout)
+		}
+	}
+	r = mustRun(t, ExitUsage, "")
+	if !strings.Contains(r.Stderr, "no command") {
+		t.Errorf("no command: stderr %q", r.Stderr)
+	}
+}
