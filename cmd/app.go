@@ -193,6 +193,10 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 			positional = append(positional, a)
 			continue
 		}
+		if split := splitShort(a, local, globals); split != nil {
+			rest = append(append(append([]string(nil), rest[:j]...), split...), rest[j+1:]...)
+			a = rest[j]
+		}
 		name := flagName(a)
 		_, isLocal := local[name]
 		_, isGlobal := globals[name]
@@ -216,6 +220,41 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 }
 
 func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+// splitShort expands kcat-style short flags: "-K:" is "-K" ":", "-n5" is
+// "-n" "5", and "-eJ" is "-e" "-J". It returns nil when a is not such a
+// group (a long flag, a known name, or letters that are not all flags).
+func splitShort(a string, tables ...map[string]bool) []string {
+	if len(a) < 3 || a[1] == '-' || strings.Contains(a, "=") {
+		return nil
+	}
+	lookup := func(name string) (takesValue, ok bool) {
+		for _, t := range tables {
+			if v, found := t[name]; found {
+				return v, true
+			}
+		}
+		return false, false
+	}
+	if _, ok := lookup(a[1:]); ok {
+		return nil
+	}
+	var out []string
+	for i := 1; i < len(a); i++ {
+		v, ok := lookup(a[i : i+1])
+		if !ok {
+			return nil
+		}
+		out = append(out, "-"+a[i:i+1])
+		if v {
+			if i+1 < len(a) {
+				out = append(out, a[i+1:])
+			}
+			return out
+		}
+	}
+	return out
+}
 
 func flagName(a string) string {
 	a = strings.TrimLeft(a, "-")

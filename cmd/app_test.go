@@ -22,6 +22,10 @@ func TestNormalizeArgs(t *testing.T) {
 		{[]string{"s", "produce", "t", "-v"}, []string{"s", "produce", "-v", "--", "t"}},
 		{[]string{"s", "consume", "t", "--bogus"}, []string{"s", "consume", "--bogus", "--", "t"}},
 		{[]string{"s", "--version"}, []string{"s", "--version"}},
+		{[]string{"s", "produce", "t", "-K:"}, []string{"s", "produce", "-K", ":", "--", "t"}},
+		{[]string{"s", "consume", "t", "-n5", "-eJ"}, []string{"s", "consume", "-n", "5", "-e", "-J", "--", "t"}},
+		{[]string{"s", "produce", "-D\\0", "t"}, []string{"s", "produce", "-D", "\\0", "--", "t"}},
+		{[]string{"s", "consume", "-brokers", "h:1", "t"}, []string{"s", "-brokers", "h:1", "consume", "--", "t"}},
 		{[]string{"s"}, []string{"s"}},
 	} {
 		got, err := normalizeArgs(app, tc.in)
