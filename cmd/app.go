@@ -43,6 +43,12 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	if s.Getenv == nil {
 		s.Getenv = func(string) string { return "" }
 	}
+	if s.Getenv("GOMEMLIMIT") == "" {
+		// Keep peak memory flat and small however much flows through: the
+		// garbage collector works harder near the limit instead of letting
+		// the heap double.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	app := newApp(s)
 	args, err := normalizeArgs(app, args)
 	if err == nil {
@@ -93,6 +99,10 @@ func envVars(flag string) []string {
 }
 
 var versionFlagOnce sync.Once
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// says otherwise.
+const defaultMemoryLimit = 64 << 20
 
 func newApp(s Streams) *cli.App {
 	// -v is produce's --verbose; the version is --version only. urfave/cli

@@ -137,7 +137,7 @@ func runConsume(c *cli.Context, s Streams) error {
 		return err
 	}
 	conf.Consumer.Return.Errors = true
-	conf.Consumer.Fetch.Default = 4 << 20
+	conf.Consumer.Fetch.Default = 1 << 20
 	conf.Consumer.MaxWaitTime = 100 * time.Millisecond
 	conf.ChannelBufferSize = 1024
 	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
