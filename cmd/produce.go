@@ -89,8 +89,19 @@ Examples:
 // StringSliceFlag splits on them, which would cut "-H tags=a,b").
 type stringList struct{ values []string }
 
-func (l *stringList) Set(v string) error { l.values = append(l.values, v); return nil }
-func (l *stringList) String() string     { return strings.Join(l.values, ", ") }
+// selfCopy is what urfave/cli passes back to Set when it copies a flag's
+// value to its alias; both names share this one value, so there is nothing
+// to copy (StringSlice uses the same trick).
+const selfCopy = "\x00streamctl:alias-copy"
+
+func (l *stringList) Set(v string) error {
+	if v != selfCopy {
+		l.values = append(l.values, v)
+	}
+	return nil
+}
+func (l *stringList) String() string    { return strings.Join(l.values, ", ") }
+func (l *stringList) Serialize() string { return selfCopy }
 
 func listFlag(c *cli.Context, name string) []string {
 	if l, ok := c.Generic(name).(*stringList); ok {
@@ -299,7 +310,7 @@ func runProduce(c *cli.Context, s Streams) error {
 	n := int32(len(parts))
 	if ps.partition >= n {
 		return withHint(fmt.Errorf("partition %d does not exist in topic %q", ps.partition, ps.topic),
-			"the topic has partitions 0-%d", n-1)
+			"the topic has %s", produce.PartitionRange(n))
 	}
 	ps.format.Partitions = n
 	ps.format.MaxBytes = maxMessageBytes(client, ps.topic, debug)

@@ -155,7 +155,7 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 		key, value = env.Key, env.Value
 		if env.Partition >= 0 && !f.IgnorePartition {
 			if f.Partitions > 0 && env.Partition >= f.Partitions {
-				return rec, fmt.Errorf("partition %d does not exist (the topic has partitions 0-%d)", env.Partition, f.Partitions-1)
+				return rec, fmt.Errorf("partition %d does not exist (the topic has %s)", env.Partition, PartitionRange(f.Partitions))
 			}
 			rec.Partition = env.Partition
 		}
@@ -236,6 +236,15 @@ func (r *Reader) keep(b []byte) []byte {
 	n := len(r.arena)
 	r.arena = append(r.arena, b...)
 	return r.arena[n:len(r.arena):len(r.arena)]
+}
+
+// PartitionRange describes a topic's n partitions for messages:
+// "only partition 0" or "partitions 0-5".
+func PartitionRange(n int32) string {
+	if n == 1 {
+		return "only partition 0"
+	}
+	return fmt.Sprintf("partitions 0-%d", n-1)
 }
 
 // ParseDelimiter reads a delimiter as given on the command line, with the
