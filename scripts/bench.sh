@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# streamctl against kcat (C, librdkafka) on the same broker, in the same run:
+# consume drain, produce from a file, peak memory at two sizes and time to
+# first message. Writes the medians and the ratios streamctl/kcat into
+# docs/BENCHMARKS.md, replacing only the section of the broker it measured.
+#
+#   scripts/bench.sh [BIN]                         built-in broker (kfake), started here
+#   BENCH_BROKER=host:port scripts/bench.sh BIN    an existing broker, e.g. scripts/kafka/start.sh
+#   BENCH_BROKER=kafka scripts/bench.sh BIN        start a private Apache Kafka (scripts/kafka), stop it after
+#
+# Knobs: BENCH_RUNS (3: runs per tool and case), BENCH_TTFM_RUNS (5),
+# BENCH_MICRO=1 (also go test -bench), BENCH_OUT (docs/BENCHMARKS.md),
+# BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
+# quick smoke run: 10x fewer messages; not written to BENCH_OUT).
+set -euo pipefail
+
+bin=${1:-bin/streamctl}
+[[ $bin == */* ]] || bin=./$bin
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+root=$(cd "$(dirname "$0")/.." && pwd)
+runs=${BENCH_RUNS:-3}
+ttfm_runs=${BENCH_TTFM_RUNS:-5}
+out=${BENCH_OUT:-$root/docs/BENCHMARKS.md}
+tmp=${BENCH_TMP:-/tmp/streamctl-bench}
+broker=${BENCH_BROKER:-builtin}
+scale=1
+[[ ${BENCH_SMALL:-} == 1 ]] && scale=10
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+[[ -x $bin ]] || die "no streamctl binary at $bin (hint: make build)"
+mkdir -p "$tmp"
+work=$(mktemp -d "$tmp/run.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  [[ -n ${kafka_state:-} ]] && STREAMCTL_KAFKA_STATE=$kafka_state "$root/scripts/kafka/stop.sh" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- tools -----------------------------------------------------------------
+apt_install() { # package: installs it when we are root and apt is there
+  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || return 1
+  say "installing $1 (apt-get)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"; } >/dev/null 2>&1
+}
+[[ -x /usr/bin/time ]] || apt_install time || die "/usr/bin/time is missing (hint: apt-get install time)"
+kcat=$(command -v kcat || command -v kafkacat || true)
+if [[ -z $kcat ]] && apt_install kcat; then kcat=$(command -v kcat || true); fi
+[[ -n $kcat ]] || say "kcat not found and not installable here: measuring streamctl only"
+
+# --- broker ----------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+  echo $((20000 + RANDOM % 20000)); }
+wait_port() { # host:port
+  local i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "broker at $1 does not accept connections"
+}
+kafka_version=""
+case $broker in
+  builtin)
+    addr=127.0.0.1:$(free_port)
+    "$bin" broker --listen "$addr" --partitions 10 2>"$work/broker.log" &
+    pids+=($!)
+    wait_port "$addr"
+    section=builtin
+    broker_desc="built-in broker (\`streamctl broker\`, franz-go kfake, in memory) on $addr, **on the same 2 cores as the clients**: its CPU competes with the client measured"
+    ;;
+  kafka)
+    kafka_state=$tmp/kafka
+    export STREAMCTL_KAFKA_STATE=$kafka_state
+    say "starting a private Apache Kafka in $kafka_state"
+    STREAMCTL_KAFKA_PORT=$(free_port) STREAMCTL_KAFKA_SASL_PORT=$(free_port) STREAMCTL_KAFKA_SSL_PORT=$(free_port) \
+      STREAMCTL_KAFKA_MTLS_PORT=$(free_port) STREAMCTL_KAFKA_CONTROLLER_PORT=$(free_port) \
+      STREAMCTL_KAFKA_HEAP=${STREAMCTL_KAFKA_HEAP:-1g} "$root/scripts/kafka/start.sh" >"$work/kafka.log" 2>&1 ||
+      { cat "$work/kafka.log" >&2; die "scripts/kafka/start.sh failed"; }
+    unset STREAMCTL_KAFKA_STATE
+    addr=$(. "$kafka_state/env"; echo "$STREAMCTL_TEST_KAFKA")
+    kafka_version=$(. "$kafka_state/env"; echo "${STREAMCTL_TEST_KAFKA_VERSION:-}")
+    section=external
+    broker_desc="Apache Kafka ${kafka_version} (scripts/kafka/start.sh: single KRaft node, JVM heap ${STREAMCTL_KAFKA_HEAP:-1g}) on $addr, on the same machine"
+    ;;
+  *:*)
+    addr=$broker
+    wait_port "$addr"
+    section=external
+    kafka_version=${BENCH_KAFKA_VERSION:-${STREAMCTL_TEST_KAFKA_VERSION:-}}
+    broker_desc="${BENCH_BROKER_DESC:-existing broker${kafka_version:+ (Apache Kafka $kafka_version)}} at $addr"
+    ;;
+  *) die "BENCH_BROKER=$broker: want builtin, kafka or host:port" ;;
+esac
+say "broker: $addr ($section)"
+
+# --- inputs, generated once and cached ---------------------------------------
+n_small=$((1000000 / scale))   # 100-byte messages
+n_flat=$((100000 / scale))     # the same, 10x fewer, for memory flatness
+n_large=$((10000 / scale))     # 10 KB messages
+gen() { # file count size: numbered lines of exactly size bytes (newline not counted)
+  local f=$tmp/$1
+  if [[ ! -s $f ]]; then
+    awk -v n="$2" -v size="$3" 'BEGIN {
+      while (length(pad) < size - 10) pad = pad "x"
+      for (i = 0; i < n; i++) printf "%09d:%s\n", i, pad }' >"$f.tmp" && mv "$f.tmp" "$f"
+  fi
+  echo "$f"
+}
+in_small=$(gen "m100x$n_small.txt" "$n_small" 100)
+in_flat=$(gen "m100x$n_flat.txt" "$n_flat" 100)
+in_large=$(gen "m10240x$n_large.txt" "$n_large" 10240)
+
+# --- measuring -----------------------------------------------------------------
+run_id=bench$(date +%s)$$
+topics=()
+topic() { echo "$run_id-$1"; }
+create_topics() { # names...: 10 partitions each, empty (consume -e on an empty topic exits at once)
+  "$bin" consume "$@" -b "$addr" -e --create-partitions 10 >/dev/null 2>"$work/create.log" ||
+    { cat "$work/create.log" >&2; die "creating topics failed"; }
+}
+
+# measure label tool cmd...: one timed run; appends "label tool wall user sys rss_kb"
+results=$work/results
+measure() {
+  local label=$1 tool=$2; shift 2
+  local t0 t1 rc=0
+  t0=$(date +%s%N)
+  /usr/bin/time -f '%U %S %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || rc=$?
+  t1=$(date +%s%N)
+  if [[ $rc != 0 ]]; then
+    cat "$work/err" >&2
+    die "$label/$tool failed (exit $rc): $*"
+  fi
+  read -r u s m < <(tail -n 1 "$work/time")
+  printf '%s %s %s %s %s %s\n' "$label" "$tool" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')" "$u" "$s" "$m" >>"$results"
+  say "$(printf '%-14s %-9s wall %6.3fs cpu %6.2fs rss %4d MB' "$label" "$tool" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print (b-a)/1e9}')" "$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')" $((m / 1024)))"
+}
+
+# count topic: messages in it, read back by kcat (or streamctl): proves a produce delivered all
+count() {
+  if [[ -n $kcat ]]; then "$kcat" -b "$addr" -C -t "$1" -e -o beginning -q -f '\n' | wc -l
+  else "$bin" consume "$1" -b "$addr" -e -f '\n' | wc -l; fi
+}
+check_count() { # topic want
+  local got
+  got=$(count "$1")
+  [[ $got == "$2" ]] || die "topic $1 holds $got messages, want $2"
+}
+
+# produce_case label input n: fresh empty topic per run, alternating who goes first
+produce_case() {
+  local label=$1 input=$2 n=$3 i first ts tk
+  local names=()
+  for i in $(seq 1 "$runs"); do names+=("$(topic "$label-s$i")" "$(topic "$label-k$i")"); done
+  create_topics "${names[@]}"
+  for i in $(seq 1 "$runs"); do
+    ts=$(topic "$label-s$i"); tk=$(topic "$label-k$i")
+    for first in $( ((i % 2)) && echo "s k" || echo "k s"); do
+      if [[ $first == s ]]; then
+        measure "$label" streamctl "$bin" produce "$ts" -b "$addr" --acks all -q <"$input"
+      elif [[ -n $kcat ]]; then
+        measure "$label" kcat "$kcat" -b "$addr" -P -t "$tk" -X acks=all -l "$input"
+      fi
+    done
+  done
+  check_count "$(topic "$label-s1")" "$n"
+  [[ -z $kcat ]] || check_count "$(topic "$label-k1")" "$n"
+}
+
+# consume_case label topic: drain a full topic to /dev/null, exit at the end
+consume_case() {
+  local label=$1 t=$2 i first
+  for i in $(seq 1 "$runs"); do
+    for first in $( ((i % 2)) && echo "s k" || echo "k s"); do
+      if [[ $first == s ]]; then
+        measure "$label" streamctl "$bin" consume "$t" -b "$addr" -e
+      elif [[ -n $kcat ]]; then
+        measure "$label" kcat "$kcat" -b "$addr" -C -t "$t" -e -o beginning -q
+      fi
+    done
+  done
+}
+
+ttfm_case() {
+  local label=$1 t=$2 i first
+  for i in $(seq 1 "$ttfm_runs"); do
+    for first in $( ((i % 2)) && echo "s k" || echo "k s"); do
+      if [[ $first == s ]]; then
+        measure "$label" streamctl "$bin" consume "$t" -b "$addr" -n 1
+      elif [[ -n $kcat ]]; then
+        measure "$label" kcat "$kcat" -b "$addr" -C -t "$t" -c 1 -o beginning -q
+      fi
+    done
+  done
+}
+
+started=$(date +%s)
+: >"$results"
+say "produce: $n_small x 100 B, $n_flat x 100 B, $n_large x 10 KB; $runs runs each"
+produce_case produce-100B "$in_small" "$n_small"
+produce_case produce-100B-flat "$in_flat" "$n_flat"
+produce_case produce-10KB "$in_large" "$n_large"
+# The topics streamctl filled in its first produce run are the consume
+# sources, read by both tools (the count check above proved them full).
+consume_case consume-100B "$(topic produce-100B-s1)"
+consume_case consume-100B-flat "$(topic produce-100B-flat-s1)"
+consume_case consume-10KB "$(topic produce-10KB-s1)"
+ttfm_case first-message "$(topic produce-100B-s1)"
+elapsed=$(($(date +%s) - started))
+say "measured in ${elapsed}s"
+
+# --- report ----------------------------------------------------------------------
+# summary: "label tool wall cpu rss_mb" with medians over the runs
+summary=$work/summary
+awk '
+  function median(list,   a, n, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { k = $1 " " $2; if (!(k in wall)) order[++n] = k
+    wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
+  END { for (i = 1; i <= n; i++) { k = order[i]
+    printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
+' "$results" >"$summary"
+
+get() { awk -v l="$1" -v t="$2" -v f="$3" '$1 == l && $2 == t { print $f }' "$summary"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+x() { [[ $1 == - ]] && echo "-" || echo "${1}x"; }
+verdict() { # value limit
+  [[ $1 == - ]] && { echo "n/a"; return; }
+  awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l ? "met" : "**missed**") }'
+}
+
+go_version=$(go version 2>/dev/null | awk '{print $3}' || true)
+st_version=$("$bin" --version 2>&1 | awk '{print $NF}')
+kcat_version="not installed"
+if [[ -n $kcat ]]; then
+  # "Version 1.7.1 (JSON, ..., librdkafka 2.0.2 builtin.features=...)"
+  kcat_version=$("$kcat" -V 2>&1 | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\) .*/\1 with librdkafka \2/p')
+  pkg=$(dpkg-query -W -f '${Version}' kcat 2>/dev/null || true)
+  kcat_version="$kcat_version${pkg:+ (Debian package $pkg)}"
+fi
+cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+
+table=$work/table.md
+{
+  echo "### $( [[ $section == builtin ]] && echo "Built-in broker" || echo "Apache Kafka")"
+  echo
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') in ${elapsed}s: $broker_desc."
+  echo
+  echo "- machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, Linux $(uname -r)"
+  echo "- streamctl $st_version built with $go_version; kcat $kcat_version"
+  echo "- medians of $runs runs per tool and case ($ttfm_runs for time to first message), streamctl and kcat alternating, each producing into its own fresh 10-partition topic and draining the same full one"
+  echo "- wall: elapsed time of the process; CPU: its user+sys (the broker's is not counted); RSS: its peak resident set"
+  echo "- commands (T a topic, B the broker, FILE numbered lines of 100 B or 10 KB):"
+  echo "  - consume: \`streamctl consume T -b B -e > /dev/null\` vs \`kcat -b B -C -t T -e -o beginning -q > /dev/null\`"
+  echo "  - produce: \`streamctl produce T -b B --acks all -q < FILE\` vs \`kcat -b B -P -t T -X acks=all -l FILE\`"
+  echo "  - first message: \`streamctl consume T -b B -n 1\` vs \`kcat -b B -C -t T -c 1 -o beginning -q\` (process start, connection and fetch)"
+  echo
+  echo "| case | streamctl wall | kcat wall | ratio | streamctl CPU | kcat CPU | ratio | streamctl RSS | kcat RSS |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for l in consume-100B consume-100B-flat consume-10KB produce-100B produce-100B-flat produce-10KB first-message; do
+    case $l in
+      consume-100B) d="consume $n_small x 100 B" ;; consume-100B-flat) d="consume $n_flat x 100 B" ;;
+      consume-10KB) d="consume $n_large x 10 KB" ;; produce-100B) d="produce $n_small x 100 B" ;;
+      produce-100B-flat) d="produce $n_flat x 100 B" ;; produce-10KB) d="produce $n_large x 10 KB" ;;
+      first-message) d="time to first message" ;;
+    esac
+    sw=$(get $l streamctl 3); kw=$(get $l kcat 3); sc=$(get $l streamctl 4); kc=$(get $l kcat 4)
+    sr=$(get $l streamctl 5); kr=$(get $l kcat 5)
+    printf '| %s | %ss | %s | %s | %ss | %s | %s | %s MB | %s |\n' "$d" "$sw" "${kw:+${kw}s}" "$(ratio "$sw" "$kw")" \
+      "$sc" "${kc:+${kc}s}" "$(ratio "$sc" "$kc")" "$sr" "${kr:+$kr MB}"
+  done
+  echo
+  echo "Targets (ratios streamctl/kcat, same broker, same run):"
+  echo
+  echo "| target | measured | verdict |"
+  echo "| --- | --- | --- |"
+  for l in consume-100B consume-10KB; do
+    w=$(ratio "$(get $l streamctl 3)" "$(get $l kcat 3)"); c=$(ratio "$(get $l streamctl 4)" "$(get $l kcat 4)")
+    echo "| $l: wall ≤ 0.5x kcat | $(x "$w") | $(verdict "$w" 0.5) |"
+    echo "| $l: CPU ≤ 1.0x kcat | $(x "$c") | $(verdict "$c" 1.0) |"
+  done
+  for l in produce-100B produce-10KB; do
+    w=$(ratio "$(get $l streamctl 3)" "$(get $l kcat 3)"); c=$(ratio "$(get $l streamctl 4)" "$(get $l kcat 4)")
+    echo "| $l: wall ≤ 1.0x kcat | $(x "$w") | $(verdict "$w" 1.0) |"
+    echo "| $l: CPU ≤ 1.5x kcat | $(x "$c") | $(verdict "$c" 1.5) |"
+  done
+  for kind in consume produce; do
+    big=$(get $kind-100B streamctl 5); small=$(get $kind-100B-flat streamctl 5)
+    flat=$(awk -v a="$big" -v b="$small" 'BEGIN { print (a <= 100 && a <= b * 1.25 + 5 ? "met" : "**missed**") }')
+    echo "| $kind peak RSS flat in messages (within 25%) and < 100 MB | $n_flat: $small MB, $n_small: $big MB | $flat |"
+  done
+  t=$(ratio "$(get first-message streamctl 3)" "$(get first-message kcat 3)")
+  echo "| time to first message ≤ 1.0x kcat | $(x "$t") | $(verdict "$t" 1.0) |"
+  echo
+  echo "<details><summary>every run (label, tool, wall s, user s, sys s, peak RSS KB)</summary>"
+  echo
+  echo '```'
+  cat "$results"
+  echo '```'
+  echo "</details>"
+} >"$table"
+
+micro=""
+if [[ ${BENCH_MICRO:-} == 1 ]]; then
+  say "go test -bench (BENCH_MICRO=1)"
+  micro=$work/micro.md
+  {
+    echo "### Go micro-benchmarks"
+    echo
+    echo "\`go test -run '^\$' -bench . -benchmem ./codec ./internal/... ./produce ./consume\` ($(date -u '+%Y-%m-%d'), $go_version, $(nproc) CPUs, $cpu_model):"
+    echo
+    echo '```'
+    (cd "$root" && go test -run '^$' -bench . -benchmem ./codec ./internal/... ./produce ./consume 2>&1) |
+      grep -E '^(Benchmark|ok|FAIL|pkg:|---)' || true
+    echo '```'
+  } >"$micro"
+fi
+
+cat "$table" >&2
+if [[ $scale != 1 ]]; then
+  say "BENCH_SMALL=1: not writing $out"
+  exit 0
+fi
+
+# docs/BENCHMARKS.md is made of marked blocks; replace ours, keep the others
+# (the other broker's table, the hand-written analysis).
+block() { # name file: replace the block named name in $out with file's text
+  local name=$1 file=$2
+  if grep -qF "<!-- BEGIN $name -->" "$out"; then
+    awk -v name="$name" -v f="$file" '
+      BEGIN { while ((getline l < f) > 0) text = text l "\n" }
+      $0 == "<!-- BEGIN " name " -->" { print; printf "%s", text; skip = 1; next }
+      $0 == "<!-- END " name " -->" { skip = 0 }
+      !skip { print }' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+  else
+    { echo; echo "<!-- BEGIN $name -->"; cat "$file"; echo "<!-- END $name -->"; } >>"$out"
+  fi
+}
+if [[ ! -f $out ]]; then
+  mkdir -p "$(dirname "$out")"
+  cat >"$out" <<'EOF'
+# Benchmarks: streamctl against kcat
+
+Written by `make bench` (scripts/bench.sh). Sections between BEGIN/END markers
+are replaced by the next run against the same broker; the rest is kept.
+EOF
+fi
+block "$section" "$table"
+[[ -z $micro ]] || block micro "$micro"
+say "wrote $out"
