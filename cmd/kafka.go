@@ -6,11 +6,14 @@ import (
 	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -73,14 +76,18 @@ func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 
 	useTLS := c.Bool("tls") || c.String("tls-ca") != "" || c.String("tls-cert") != "" ||
 		c.String("tls-key") != "" || c.String("tls-server-name") != "" || c.Bool("tls-insecure-skip-verify")
+	dl := &dialer{net: net.Dialer{Timeout: d, KeepAlive: conf.Net.KeepAlive}, timeout: d}
 	if useTLS {
-		tc, err := tlsConfig(c, errOut)
-		if err != nil {
+		if dl.tls, err = tlsConfig(c, errOut); err != nil {
 			return nil, err
 		}
-		conf.Net.TLS.Enable = true
-		conf.Net.TLS.Config = tc
 	}
+	// The dialer, not sarama, does the TLS handshake, so that it is bounded
+	// by --connect-timeout (sarama's runs under the 30 s read timeout, and a
+	// plaintext listener may never answer it), and so that a broker hanging
+	// up can be told apart: see dialer.
+	conf.Net.Proxy.Enable = true
+	conf.Net.Proxy.Dialer = dl
 	if err := saslConfig(c, conf); err != nil {
 		return nil, err
 	}
@@ -167,8 +174,9 @@ func (s *scramClient) Begin(user, pass, authzID string) error {
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
 func (s *scramClient) Done() bool                            { return s.conv.Done() }
 
-// connect opens a client to the brokers, failing within the connect timeout
-// with an error that says what went wrong and never the password.
+// connect opens a client to the brokers, failing within about twice the
+// connect timeout with an error that says what went wrong and never the
+// password.
 func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.Client, error) {
 	brokers := splitList(c.String("brokers"))
 	if len(brokers) == 0 {
@@ -183,46 +191,290 @@ func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.C
 		cl, err := sarama.NewClient(brokers, conf)
 		done <- result{cl, err}
 	}()
+	// Each dial and handshake is bounded by the connect timeout, but a
+	// listener that accepts and never answers a request would hold sarama
+	// for its read timeout, per retry.
+	timer := time.NewTimer(2 * conf.Net.DialTimeout)
+	defer timer.Stop()
+	abandon := func() {
+		go func() {
+			if r := <-done; r.client != nil {
+				r.client.Close()
+			}
+		}()
+	}
 	select {
 	case r := <-done:
 		if r.err != nil {
 			return nil, explainConnectError(r.err, brokers, conf)
 		}
 		return r.client, nil
+	case <-timer.C:
+		abandon()
+		return nil, explainConnectError(errNoAnswer, brokers, conf)
 	case <-ctx.Done():
-		go func() {
-			if r := <-done; r.client != nil {
-				r.client.Close()
-			}
-		}()
+		abandon()
 		return nil, ctx.Err()
 	}
 }
 
-// explainConnectError turns sarama's "run out of brokers" into the cause.
+// errNoAnswer is a bootstrap that outlasted the connect timeout.
+var errNoAnswer = errors.New("no answer")
+
+// explainConnectError turns sarama's "run out of available brokers" into
+// the cause and, where it is knowable, the fix.
 func explainConnectError(err error, brokers []string, conf *sarama.Config) error {
-	list := strings.Join(brokers, ",")
-	var certErr *tls.CertificateVerificationError
+	addr := strings.Join(brokers, ",")
+	var tr trace
+	var tlsOn, hasCert bool
+	if dl, ok := conf.Net.Proxy.Dialer.(*dialer); ok {
+		tr, tlsOn, hasCert = dl.last(), dl.tls != nil, dl.tls != nil && len(dl.tls.Certificates) > 0
+		if tr.addr != "" {
+			addr = tr.addr
+		}
+	}
+	sasl := conf.Net.SASL
+	who := fmt.Sprintf("%q (%s)", sasl.User, sasl.Mechanism)
+	saslHint := "check --sasl-user and the password (--sasl-password, or better STREAMCTL_SASL_PASSWORD), and that the listener offers --sasl-mechanism"
+	tlsHint := "is it a plaintext listener? drop --tls and the other --tls-* flags, or use the brokers' TLS port"
+	plainHint := "is it a TLS listener? add --tls (and --tls-ca FILE unless the system trusts its certificate)"
+	var he *handshakeError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
-	msg := err.Error()
+	var invalid x509.CertificateInvalidError
+	msg := scrub(cause(err).Error(), conf)
+	e := func(format string, args ...any) error { return fmt.Errorf(format, args...) }
+	hint := func(err error, h string) error { return withHint(err, "%s", h) }
 	switch {
-	case errors.Is(err, sarama.ErrSASLAuthenticationFailed) || strings.Contains(msg, "SASL Authentication failed") || strings.Contains(msg, "Authentication failed"):
-		return withHint(fmt.Errorf("authentication failed at %s: %s", list, scrub(msg, conf)),
-			"check --sasl-user, --sasl-password (or STREAMCTL_SASL_PASSWORD) and --sasl-mechanism")
-	case errors.As(err, &certErr) || errors.As(err, &unknownAuth) || strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
-		_ = hostErr
-		return withHint(fmt.Errorf("TLS handshake with %s failed: %s", list, scrub(msg, conf)),
-			"give the brokers' CA with --tls-ca, or check --tls-server-name")
-	case conf.Net.TLS.Enable && (strings.Contains(msg, "EOF") || strings.Contains(msg, "first record does not look like a TLS handshake")):
-		return withHint(fmt.Errorf("TLS connection to %s failed: %s", list, scrub(msg, conf)),
-			"is this a plaintext listener? drop --tls, or use the broker's SSL port")
-	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout"):
-		return withHint(fmt.Errorf("cannot reach brokers %s: %s", list, scrub(msg, conf)),
+	case errors.As(err, &unknownAuth):
+		return hint(e("TLS: the certificate of %s is not trusted: %s", addr, msg),
+			"give the CA that signed the brokers' certificates with --tls-ca FILE (--tls-insecure-skip-verify turns checking off, for tests only)")
+	case errors.As(err, &hostErr):
+		return hint(e("TLS: the certificate of %s does not carry the name %q: %s", addr, hostErr.Host, msg),
+			"connect by a name the certificate carries, or set --tls-server-name to one")
+	case errors.As(err, &invalid):
+		return hint(e("TLS: the certificate of %s is not valid: %s", addr, msg),
+			"check the brokers' certificates and this machine's clock")
+	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate") ||
+		strings.Contains(msg, "unknown certificate authority") || strings.Contains(msg, "certificate unknown"):
+		h := "give a client certificate the brokers accept with --tls-cert FILE and --tls-key FILE"
+		if hasCert {
+			h = "the brokers do not accept the client certificate of --tls-cert: check that their CA signed it"
+		}
+		return hint(e("TLS: %s refused the client certificate: %s", addr, msg), h)
+	case errors.As(err, &he):
+		return hint(e("TLS: no TLS handshake with %s: %s", addr, msg), tlsHint)
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		return hint(e("SASL authentication as %s failed at %s: %s", who, addr, msg), saslHint)
+	case errors.Is(err, sarama.ErrUnsupportedSASLMechanism):
+		return hint(e("the listener at %s does not offer SASL mechanism %s", addr, sasl.Mechanism),
+			"choose another --sasl-mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), or ask which the cluster offers; is it a listener without SASL?")
+	case errors.Is(err, sarama.ErrIllegalSASLState):
+		return hint(e("%s does not expect SASL authentication: %s", addr, msg),
+			"is it a listener without SASL? drop --sasl-mechanism, or use the brokers' SASL port")
+	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+		(tr.stage == stageDial && strings.Contains(msg, "i/o timeout")):
+		return hint(e("cannot reach brokers %s: %s", addr, msg),
 			"is Kafka running there? 'streamctl broker' starts a local one on 127.0.0.1:9092")
-	default:
-		return fmt.Errorf("connecting to %s: %s", list, scrub(msg, conf))
 	}
+	// The broker hung up (EOF, reset), sent something that is not Kafka, or
+	// did not answer: how far the connection got says why.
+	if errors.Is(err, errNoAnswer) {
+		msg = fmt.Sprintf("no answer within %s (--connect-timeout %s, twice)", 2*conf.Net.DialTimeout, conf.Net.DialTimeout)
+	}
+	switch {
+	case tr.tlsReply:
+		return hint(e("%s answers in TLS, and streamctl spoke plaintext: %s", addr, msg), plainHint)
+	case tr.stage == stageHandshake:
+		return hint(e("TLS: no TLS handshake with %s: %s", addr, msg), tlsHint)
+	case tr.stage == stageRequest && tr.request == keySASLHandshake && tr.answered:
+		// Sarama drops the error of a refused handshake; Kafka refuses it
+		// with ILLEGAL_SASL_STATE on a listener without SASL.
+		return hint(e("%s refused the SASL handshake for %s", addr, who),
+			"is it a listener without SASL? drop --sasl-mechanism, or use the brokers' SASL port")
+	case tr.stage == stageRequest && (tr.request == keySASLHandshake || tr.request == keySASLAuthenticate):
+		return hint(e("SASL authentication as %s failed at %s: the broker ended the exchange (%s)", who, addr, msg),
+			saslHint+"; is it a listener without SASL?")
+	case tr.stage == stageRequest && !tr.answered && tr.first:
+		h := plainHint
+		if tlsOn {
+			h = "is it a Kafka listener? check the host and port of --brokers"
+		}
+		return hint(e("%s did not answer the first Kafka request: %s", addr, msg), h)
+	case tr.stage == stageRequest && !tr.answered && !sasl.Enable:
+		return hint(e("%s ended the connection before authentication: %s", addr, msg),
+			"does the listener need SASL? give --sasl-mechanism, --sasl-user and STREAMCTL_SASL_PASSWORD")
+	case tr.stage == stageRequest && tr.first:
+		return hint(e("%s did not give a Kafka answer to the first request: %s", addr, msg),
+			"is it a Kafka listener? check the host and port of --brokers, and whether it wants --tls")
+	}
+	return e("connecting to %s: %s", addr, msg)
+}
+
+// cause is the last error sarama joined into "run out of available brokers",
+// the one from the latest attempt.
+func cause(err error) error {
+	for {
+		switch u := errors.Unwrap(err).(type) {
+		case nil:
+			return err
+		case interface{ Unwrap() []error }:
+			errs := u.Unwrap()
+			return cause(errs[len(errs)-1])
+		default:
+			if errors.Is(err, sarama.ErrOutOfBrokers) {
+				err = u
+				continue
+			}
+			return err
+		}
+	}
+}
+
+// The Kafka API keys a trace tells apart.
+const (
+	keySASLHandshake    = 17
+	keyApiVersions      = 18
+	keySASLAuthenticate = 36
+)
+
+// The stages of a connection.
+const (
+	stageDial = iota
+	stageHandshake
+	stageRequest
+)
+
+// trace is how far one connection to a broker got.
+type trace struct {
+	addr     string
+	stage    int
+	request  int16 // API key of the last request sent
+	first    bool  // whether it is the connection's first request
+	answered bool  // whether any bytes came back since
+	tlsReply bool  // whether the first bytes back were a TLS record
+}
+
+// dialer connects to brokers for sarama (as its Net.Proxy.Dialer): TCP,
+// then TLS if asked, each within the connect timeout, and it traces how far
+// the latest connection got. Sarama reports a broker hanging up as "EOF"
+// whether that happened in a TLS handshake, in a SASL exchange, or on a
+// plaintext request to a TLS port; the trace tells which.
+type dialer struct {
+	net     net.Dialer
+	tls     *tls.Config
+	timeout time.Duration
+
+	mu     sync.Mutex
+	latest *tracedConn
+	failed *trace
+}
+
+func (d *dialer) last() trace {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failed != nil {
+		return *d.failed
+	}
+	if d.latest != nil {
+		d.latest.mu.Lock()
+		defer d.latest.mu.Unlock()
+		return d.latest.trace
+	}
+	return trace{}
+}
+
+func (d *dialer) fail(t trace) {
+	d.mu.Lock()
+	d.failed, d.latest = &t, nil
+	d.mu.Unlock()
+}
+
+// Dial is sarama's proxy.Dialer.
+func (d *dialer) Dial(network, addr string) (net.Conn, error) {
+	conn, err := d.net.Dial(network, addr)
+	if err != nil {
+		d.fail(trace{addr: addr, stage: stageDial})
+		return nil, err
+	}
+	if d.tls != nil {
+		tc := d.tls
+		if tc.ServerName == "" {
+			tc = tc.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tconn := tls.Client(conn, tc)
+		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		err := tconn.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			d.fail(trace{addr: addr, stage: stageHandshake})
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no answer within %s (--connect-timeout)", d.timeout)
+			}
+			return nil, &handshakeError{err}
+		}
+		conn = tconn
+	}
+	return &tracedConn{Conn: conn, dialer: d, trace: trace{addr: addr, stage: stageRequest, request: -1}}, nil
+}
+
+// handshakeError is a TLS handshake that failed.
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
+
+// tracedConn records the API key of each request written (sarama writes a
+// request, size and header first, in one call) and whether bytes came back,
+// until the first answer to a request past authentication.
+type tracedConn struct {
+	net.Conn
+	dialer *dialer
+	mu     sync.Mutex
+	done   bool
+	trace  trace
+}
+
+func (c *tracedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	first := false
+	if !c.done && len(p) >= 6 {
+		first = c.trace.request == -1
+		c.trace.first = first
+		c.trace.request = int16(binary.BigEndian.Uint16(p[4:6]))
+		c.trace.answered = false
+	}
+	c.mu.Unlock()
+	if first {
+		// The latest connection to have sent something is the one to explain.
+		c.dialer.mu.Lock()
+		c.dialer.latest, c.dialer.failed = c, nil
+		c.dialer.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *tracedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		if c.trace.first && !c.trace.answered && n >= 2 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03 {
+			// A TLS alert or handshake record: no Kafka response is 350 MB.
+			c.trace.tlsReply = true
+		}
+		if !c.done {
+			c.trace.answered = true
+			switch c.trace.request {
+			case keyApiVersions, keySASLHandshake, keySASLAuthenticate:
+			default:
+				c.done = true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, err
 }
 
 // scrub removes the SASL password from a message, whatever printed it.
