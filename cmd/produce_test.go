@@ -119,7 +119,6 @@ func TestProduceInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			topic := newTopic(t, addr, 1)
 			r := mustRun(t, 0, c.stdin, append([]string{"produce", "-b", addr, topic}, c.args...)...)
 			if r.Stdout != "" || r.Stderr != "" {
@@ -176,7 +175,6 @@ func TestProduceUsage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			r := mustRun(t, 2, "", append([]string{"produce", "-b", "127.0.0.1:1"}, c.args...)...)
 			if r.Stdout != "" {
 				t.Errorf("stdout %q, want empty", r.Stdout)
@@ -210,7 +208,6 @@ func TestProduceBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			topic := newTopic(t, addr, 1)
 			r := mustRun(t, 1, c.stdin, append([]string{"produce", "-b", addr, topic}, c.args...)...)
 			goldenProduce(t, c.name, scrubTopic(r.Stderr, topic))
@@ -251,7 +248,6 @@ func TestProduceAccounting(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			r := mustRun(t, 0, c.stdin, append([]string{"produce", "-b", addr, topic}, c.args...)...)
 			if r.Stdout != "" {
 				t.Errorf("stdout %q, want empty", r.Stdout)
@@ -339,15 +335,17 @@ func TestProducePartitioning(t *testing.T) {
 	})
 	t.Run("keyless messages spread", func(t *testing.T) {
 		for _, p := range []string{"murmur2", "fnv1a", "random", "roundrobin"} {
-			topic := newTopic(t, addr, n)
-			mustRun(t, 0, keyless, "produce", "-b", addr, topic, "--partitioner", p)
-			seen := map[int32]int{}
-			for _, r := range kafkatest.ReadAll(t, addr, topic) {
-				seen[r.Partition]++
-			}
-			if len(seen) != n {
-				t.Errorf("%s: 200 keyless messages on partitions %v, want all %d", p, seen, n)
-			}
+			t.Run(p, func(t *testing.T) {
+				topic := newTopic(t, addr, n)
+				mustRun(t, 0, keyless, "produce", "-b", addr, topic, "--partitioner", p)
+				seen := map[int32]int{}
+				for _, r := range kafkatest.ReadAll(t, addr, topic) {
+					seen[r.Partition]++
+				}
+				if len(seen) != n {
+					t.Errorf("200 keyless messages on partitions %v, want all %d", seen, n)
+				}
+			})
 		}
 	})
 	t.Run("fnv1a is sarama's hash", func(t *testing.T) {
@@ -447,7 +445,6 @@ func TestProduceAcksAndCompression(t *testing.T) {
 	for _, acks := range []string{"all", "leader", "none"} {
 		for _, z := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 			t.Run(acks+"/"+z, func(t *testing.T) {
-				t.Parallel()
 				topic := newTopic(t, addr, 1)
 				in := strings.Repeat("compressible compressible compressible\n", 50)
 				mustRun(t, 0, in, "produce", "-b", addr, topic, "--acks", acks, "-z", z)
