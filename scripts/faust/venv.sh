@@ -45,7 +45,7 @@ hint: install Python 3.8-3.12, or point STREAMCTL_FAUST_PYTHON3 at one"
 hint: point STREAMCTL_FAUST_PYTHON3 at another python"
 
 start=$SECONDS
-say "creating $VENV with faust-streaming==$VERSION (a minute or two the first time)"
+say "creating $VENV with faust-streaming==$VERSION (15-40 s the first time: all wheels on Python 3.11, nothing to compile)"
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV" >&2 || die "$PY -m venv failed
