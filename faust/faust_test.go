@@ -517,7 +517,7 @@ func startWorker(t *testing.T, app, addr string, env map[string]string) *worker 
 		for sc.Scan() {
 			var r report
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				r = report{Event: "unreadable", line: sc.Text()}
+				r = report{Event: "unreadable"}
 			}
 			r.line = sc.Text()
 			w.reports <- r
