@@ -92,7 +92,7 @@ type runner struct {
 	out    *bufio.Writer
 	buf    []byte
 	rec    envelope.Record
-	msgs   chan []item
+	msgs   chan delivery
 	assign chan assignment
 	errs   chan error
 	parts  map[topicPartition]*partState
@@ -118,7 +118,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		o:      o,
 		client: client,
 		out:    bufio.NewWriterSize(w, 64<<10),
-		msgs:   make(chan []item, 64),
+		msgs:   make(chan delivery, 64),
 		assign: make(chan assignment),
 		errs:   make(chan error, 16),
 		parts:  map[topicPartition]*partState{},
@@ -181,56 +181,44 @@ func (r *runner) resolve(tp topicPartition, oldest, newest int64) (int64, error)
 
 // startPartitions reads the chosen partitions directly, without a group.
 func (r *runner) startPartitions(ctx context.Context) (func(), error) {
-	consumer, err := sarama.NewConsumerFromClient(r.client)
-	if err != nil {
-		return nil, err
-	}
-	var pcs []sarama.PartitionConsumer
-	stop := func() {
-		for _, pc := range pcs {
-			pc.AsyncClose()
-		}
-		consumer.Close()
-	}
+	var tps []topicPartition
 	for _, topic := range r.o.Topics {
 		ps, err := r.partitions(topic)
 		if err != nil {
-			stop()
 			return nil, err
 		}
 		for _, p := range ps {
-			tp := topicPartition{topic, p}
-			oldest, newest, err := r.bounds(tp)
-			if err != nil {
-				stop()
-				return nil, err
-			}
-			start, err := r.resolve(tp, oldest, newest)
-			if err != nil {
-				stop()
-				return nil, fmt.Errorf("partition %s: %w", tp, err)
-			}
-			st := &partState{next: start, end: newest, last: time.Now()}
-			r.parts[tp] = st
-			if r.o.Exit && start >= newest {
-				st.done = true
-				continue
-			}
-			pc, err := consumer.ConsumePartition(topic, p, start)
-			if err != nil {
-				stop()
-				return nil, fmt.Errorf("partition %s: %w", tp, err)
-			}
-			pcs = append(pcs, pc)
-			go r.forward(ctx, pc.Messages(), nil)
-			go func() {
-				for e := range pc.Errors() {
-					r.o.Warn(fmt.Sprintf("partition %s: %v", tp, e.Err))
-				}
-			}()
+			tps = append(tps, topicPartition{topic, p})
 		}
 	}
-	return stop, nil
+	oldest, newest, err := r.boundsAll(tps)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetcher{r: r, client: r.client, pos: map[topicPartition]int64{}}
+	for _, tp := range tps {
+		start, err := r.resolve(tp, oldest[tp], newest[tp])
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", tp, err)
+		}
+		st := &partState{next: start, end: newest[tp], last: time.Now()}
+		r.parts[tp] = st
+		if r.o.Exit && start >= st.end {
+			st.done = true
+			continue
+		}
+		f.pos[tp] = start
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.run(fctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}, nil
 }
 
 // forward hands a partition's messages to the loop in batches of what is
@@ -253,7 +241,7 @@ func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage,
 			}
 		}
 		select {
-		case r.msgs <- batch:
+		case r.msgs <- delivery{tp: topicPartition{m.Topic, m.Partition}, items: batch, next: -1}:
 		case <-ctx.Done():
 			return
 		}
@@ -276,7 +264,7 @@ func (r *runner) loop(ctx context.Context) error {
 		defer deadline.Stop()
 		deadlineC = deadline.C
 	}
-	if r.o.Exit {
+	if r.o.Exit && r.o.Group != "" {
 		probe := time.NewTicker(100 * time.Millisecond)
 		defer probe.Stop()
 		probeC = probe.C
@@ -286,18 +274,22 @@ func (r *runner) loop(ctx context.Context) error {
 			return r.finish(nil)
 		}
 		select {
-		case batch := <-r.msgs:
+		case d := <-r.msgs:
 			now := time.Now()
-			var st *partState
-			for i, it := range batch {
-				if i == 0 {
-					st = r.parts[topicPartition{it.msg.Topic, it.msg.Partition}]
-				}
+			st := r.parts[d.tp]
+			for _, it := range d.items {
 				if err := r.handle(it, st, now); err != nil {
 					return r.finish(err)
 				}
 				if r.finished() {
 					return r.finish(nil)
+				}
+			}
+			if st != nil && d.next > st.next {
+				// Past markers and gaps: the fetch position is the truth.
+				st.next, st.last = d.next, now
+				if st.next >= st.end {
+					r.setDone(st)
 				}
 			}
 			if idle != nil {
