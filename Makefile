@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/streamctl/streamctl/cmd.Version=$(VERSION)
 BIN := bin/streamctl
 KAFKA_STATE ?= /tmp/streamctl-kafka
 
-.PHONY: help build test test-kafka demo lint bench fuzz clean
+.PHONY: help build test test-kafka test-faust demo lint bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,17 @@ test-kafka: build ## the same suite plus security and Java interop tests against
 	  status=0; $(GO) test -count=1 -timeout 30m ./... || status=$$?; \
 	  scripts/kafka/stop.sh; exit $$status
 
+test-faust: ## streamctl against real Faust apps (faust-streaming in a cached venv): in-process broker, then a real Apache Kafka
+	@py=$${STREAMCTL_FAUST_PYTHON:-$$(scripts/faust/venv.sh)} || { \
+	  if [ -n "$$CI" ]; then echo "test-faust: cannot build the faust-streaming venv (see above)"; exit 1; fi; \
+	  echo "test-faust: SKIPPED: needs Python 3.8-3.12 with venv and pip, and the package index (see above)"; exit 0; }; \
+	export STREAMCTL_FAUST_PYTHON=$$py; \
+	$(GO) test -count=1 -timeout 10m -run Faust ./faust/ || exit $$?; \
+	export STREAMCTL_KAFKA_STATE=$(KAFKA_STATE); scripts/kafka/start.sh || exit $$?; \
+	set -a; source $(KAFKA_STATE)/env; set +a; \
+	status=0; $(GO) test -count=1 -timeout 10m -run Faust ./faust/ || status=$$?; \
+	scripts/kafka/stop.sh; exit $$status
+
 demo: build ## start the built-in broker, produce sample JSON messages, consume them to the end
 	@scripts/demo.sh $(BIN)
 
@@ -33,9 +44,12 @@ lint: ## gofmt and go vet
 bench: build ## streamctl against kcat on the same broker; writes docs/BENCHMARKS.md
 	scripts/bench.sh $(BIN)
 
-fuzz: ## run each fuzz target briefly
-	@for t in $$($(GO) test -list 'Fuzz.*' ./... | grep -E '^Fuzz' ); do :; done
-	$(GO) test -run '^$$' -fuzz FuzzParseTemplate -fuzztime 20s ./internal/format
+fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+	  done; \
+	done
 
 clean: ## remove build output
 	rm -rf bin
