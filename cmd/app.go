@@ -190,6 +190,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		return nil, usagef("unknown command %q (want consume, produce or broker)", args[i])
 	}
 	local := flagTable(command.Flags)
+	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)
 	local["help"], local["h"] = false, false
 	var flags, positional []string
 	rest := args[i+1:]
@@ -210,11 +211,11 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		name := flagName(a)
 		_, isLocal := local[name]
 		_, isGlobal := globals[name]
-		table, dst := local, &flags
+		table, dst, names := local, &flags, localNames
 		if isGlobal && !isLocal {
-			table, dst = globals, &out
+			table, dst, names = globals, &out, globalNames
 		}
-		*dst = append(*dst, a)
+		*dst = append(*dst, canonical(a, names))
 		if takesValue(table, a) && j+1 < len(rest) {
 			j++
 			*dst = append(*dst, rest[j])
@@ -230,6 +231,31 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 }
 
 func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+// flagNames maps every name and alias of flags to the flag's first name.
+func flagNames(flags []cli.Flag) map[string]string {
+	m := map[string]string{}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			m[n] = f.Names()[0]
+		}
+	}
+	return m
+}
+
+// canonical spells a flag by its first name (-H becomes --header), since
+// urfave/cli refuses a flag given by two of its names in one command line.
+func canonical(a string, names map[string]string) string {
+	name := flagName(a)
+	primary, ok := names[name]
+	if !ok {
+		return a
+	}
+	if _, value, found := strings.Cut(a, "="); found {
+		return "--" + primary + "=" + value
+	}
+	return "--" + primary
+}
 
 // splitShort expands kcat-style short flags: "-K:" is "-K" ":", "-n5" is
 // "-n" "5", and "-eJ" is "-e" "-J". It returns nil when a is not such a

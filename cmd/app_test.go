@@ -13,19 +13,20 @@ func TestNormalizeArgs(t *testing.T) {
 	for _, tc := range []struct {
 		in, want []string
 	}{
-		{[]string{"s", "consume", "t", "-e", "-n", "5"}, []string{"s", "consume", "-e", "-n", "5", "--", "t"}},
-		{[]string{"s", "consume", "t", "-b", "h:1", "-e"}, []string{"s", "-b", "h:1", "consume", "-e", "--", "t"}},
+		{[]string{"s", "consume", "t", "-e", "-n", "5"}, []string{"s", "consume", "--exit", "--num", "5", "--", "t"}},
+		{[]string{"s", "consume", "t", "-b", "h:1", "-e"}, []string{"s", "--brokers", "h:1", "consume", "--exit", "--", "t"}},
 		{[]string{"s", "-b", "h:1", "consume", "t1", "t2"}, []string{"s", "-b", "h:1", "consume", "--", "t1", "t2"}},
-		{[]string{"s", "consume", "-o", "-10", "t"}, []string{"s", "consume", "-o", "-10", "--", "t"}},
+		{[]string{"s", "consume", "-o", "-10", "t"}, []string{"s", "consume", "--offset", "-10", "--", "t"}},
 		{[]string{"s", "consume", "--brokers=h:1", "t"}, []string{"s", "--brokers=h:1", "consume", "--", "t"}},
-		{[]string{"s", "consume", "-e", "--", "-weird-topic"}, []string{"s", "consume", "-e", "--", "-weird-topic"}},
-		{[]string{"s", "produce", "t", "-v"}, []string{"s", "produce", "-v", "--", "t"}},
+		{[]string{"s", "consume", "-e", "--", "-weird-topic"}, []string{"s", "consume", "--exit", "--", "-weird-topic"}},
+		{[]string{"s", "produce", "t", "-v"}, []string{"s", "produce", "--verbose", "--", "t"}},
 		{[]string{"s", "consume", "t", "--bogus"}, []string{"s", "consume", "--bogus", "--", "t"}},
 		{[]string{"s", "--version"}, []string{"s", "--version"}},
-		{[]string{"s", "produce", "t", "-K:"}, []string{"s", "produce", "-K", ":", "--", "t"}},
-		{[]string{"s", "consume", "t", "-n5", "-eJ"}, []string{"s", "consume", "-n", "5", "-e", "-J", "--", "t"}},
-		{[]string{"s", "produce", "-D\\0", "t"}, []string{"s", "produce", "-D", "\\0", "--", "t"}},
-		{[]string{"s", "consume", "-brokers", "h:1", "t"}, []string{"s", "-brokers", "h:1", "consume", "--", "t"}},
+		{[]string{"s", "produce", "t", "-K:"}, []string{"s", "produce", "--key-delimiter", ":", "--", "t"}},
+		{[]string{"s", "consume", "t", "-n5", "-eJ"}, []string{"s", "consume", "--num", "5", "--exit", "--json", "--", "t"}},
+		{[]string{"s", "produce", "-D\\0", "t"}, []string{"s", "produce", "--delimiter", "\\0", "--", "t"}},
+		{[]string{"s", "consume", "-brokers", "h:1", "t"}, []string{"s", "--brokers", "h:1", "consume", "--", "t"}},
+		{[]string{"s", "produce", "t", "-H", "a=1", "--header", "b=2"}, []string{"s", "produce", "--header", "a=1", "--header", "b=2", "--", "t"}},
 		{[]string{"s"}, []string{"s"}},
 	} {
 		got, err := normalizeArgs(app, tc.in)
