@@ -11,7 +11,6 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 )
@@ -98,16 +97,11 @@ func envVars(flag string) []string {
 	return []string{"STREAMCTL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
 
-var versionFlagOnce sync.Once
-
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
 // says otherwise.
 const defaultMemoryLimit = 64 << 20
 
 func newApp(s Streams) *cli.App {
-	// -v is produce's --verbose; the version is --version only. urfave/cli
-	// keeps the flag in a package variable, so set it once.
-	versionFlagOnce.Do(func() { cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} })
 	app := &cli.App{
 		Name:    "streamctl",
 		Usage:   "produce to and consume from Apache Kafka, in shell pipes and CI scripts",
@@ -122,11 +116,16 @@ stdout, everything else to stderr, and exit codes tell how a run ended:
 
 Every flag can also be set with an environment variable STREAMCTL_<FLAG>,
 for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
-		Reader:                 s.In,
-		Writer:                 s.Out,
-		ErrWriter:              s.Err,
-		Flags:                  globalFlags(),
-		HideHelpCommand:        true,
+		Reader:          s.In,
+		Writer:          s.Out,
+		ErrWriter:       s.Err,
+		Flags:           append(globalFlags(), helpFlag(), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
+		HideHelpCommand: true,
+		// urfave/cli's own help and version flags are package variables
+		// that every run writes to; runs in one process (tests) would race,
+		// so each app gets flags of its own. -v stays free for --verbose.
+		HideHelp:               true,
+		HideVersion:            true,
 		UseShortOptionHandling: false,
 		Suggest:                true,
 		// urfave/cli exits the process unless this is set; only main exits.
@@ -140,6 +139,10 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			brokerCommand(s),
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintf(s.Out, "streamctl version %s\n", version())
+				return nil
+			}
 			if c.Args().Present() {
 				return usagef("unknown command %q", c.Args().First())
 			}
@@ -149,8 +152,14 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		c.HideHelp = true
+		c.Flags = append(c.Flags, helpFlag())
 	}
 	return app
+}
+
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
 }
 
 // normalizeArgs lets flags go anywhere, as with every peer tool: urfave/cli
@@ -164,7 +173,6 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		return args, nil
 	}
 	globals := flagTable(app.Flags)
-	globals["help"], globals["h"], globals["version"] = false, false, false
 	out := []string{args[0]}
 	i := 1
 	for ; i < len(args) && isFlag(args[i]); i++ {
@@ -191,7 +199,6 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	}
 	local := flagTable(command.Flags)
 	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)
-	local["help"], local["h"] = false, false
 	var flags, positional []string
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {

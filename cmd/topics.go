@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/consume"
 	"github.com/urfave/cli/v2"
 )
 
@@ -117,10 +118,18 @@ func leadersReady(client sarama.Client, topics []string) error {
 		if len(parts) == 0 {
 			return fmt.Errorf("topic %q has no partitions yet", t)
 		}
+		tps := make([]consume.TopicPartition, 0, len(parts))
 		for _, p := range parts {
 			if _, err := client.Leader(t, p); err != nil {
 				return fmt.Errorf("topic %q partition %d: %w", t, p, err)
 			}
+			tps = append(tps, consume.TopicPartition{Topic: t, Partition: p})
+		}
+		// A new topic's leader is named a moment before it serves the
+		// partition (NOT_LEADER_OR_FOLLOWER meanwhile): ask for offsets.
+		if _, err := consume.ListOffsets(client, tps, sarama.OffsetNewest); err != nil {
+			client.RefreshMetadata(t)
+			return fmt.Errorf("topic %q: %w", t, err)
 		}
 	}
 	return nil

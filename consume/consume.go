@@ -60,12 +60,13 @@ type Stats struct {
 	Written, Skipped int
 }
 
-type topicPartition struct {
-	topic     string
-	partition int32
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
 }
 
-func (tp topicPartition) String() string { return fmt.Sprintf("%s/%d", tp.topic, tp.partition) }
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
 
 // partState tracks one partition's position against its end offset.
 type partState struct {
@@ -81,7 +82,7 @@ type item struct {
 
 // assignment tells the loop which partitions it now reads and their ends.
 type assignment struct {
-	parts map[topicPartition]*partState
+	parts map[TopicPartition]*partState
 	sess  sarama.ConsumerGroupSession
 	ack   chan struct{}
 }
@@ -95,7 +96,7 @@ type runner struct {
 	msgs   chan delivery
 	assign chan assignment
 	errs   chan error
-	parts  map[topicPartition]*partState
+	parts  map[TopicPartition]*partState
 	// doneCount counts the partitions in parts that reached their end.
 	doneCount int
 	stats     Stats
@@ -121,7 +122,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		msgs:   make(chan delivery, 64),
 		assign: make(chan assignment),
 		errs:   make(chan error, 16),
-		parts:  map[topicPartition]*partState{},
+		parts:  map[TopicPartition]*partState{},
 		start:  time.Now(),
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -163,39 +164,39 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 }
 
 // bounds returns the oldest and end offsets of a partition.
-func (r *runner) bounds(tp topicPartition) (oldest, newest int64, err error) {
-	if oldest, err = r.client.GetOffset(tp.topic, tp.partition, sarama.OffsetOldest); err != nil {
+func (r *runner) bounds(tp TopicPartition) (oldest, newest int64, err error) {
+	if oldest, err = r.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest); err != nil {
 		return 0, 0, fmt.Errorf("partition %s: oldest offset: %w", tp, err)
 	}
-	if newest, err = r.client.GetOffset(tp.topic, tp.partition, sarama.OffsetNewest); err != nil {
+	if newest, err = r.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetNewest); err != nil {
 		return 0, 0, fmt.Errorf("partition %s: end offset: %w", tp, err)
 	}
 	return oldest, newest, nil
 }
 
-func (r *runner) resolve(tp topicPartition, oldest, newest int64) (int64, error) {
+func (r *runner) resolve(tp TopicPartition, oldest, newest int64) (int64, error) {
 	return r.o.Start.resolve(oldest, newest, func(ms int64) (int64, error) {
-		return r.client.GetOffset(tp.topic, tp.partition, ms)
+		return r.client.GetOffset(tp.Topic, tp.Partition, ms)
 	})
 }
 
 // startPartitions reads the chosen partitions directly, without a group.
 func (r *runner) startPartitions(ctx context.Context) (func(), error) {
-	var tps []topicPartition
+	var tps []TopicPartition
 	for _, topic := range r.o.Topics {
 		ps, err := r.partitions(topic)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range ps {
-			tps = append(tps, topicPartition{topic, p})
+			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
 	oldest, newest, err := r.boundsAll(tps)
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{r: r, client: r.client, pos: map[topicPartition]int64{}}
+	f := &fetcher{r: r, client: r.client, pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
 		start, err := r.resolve(tp, oldest[tp], newest[tp])
 		if err != nil {
@@ -241,7 +242,7 @@ func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage,
 			}
 		}
 		select {
-		case r.msgs <- delivery{tp: topicPartition{m.Topic, m.Partition}, items: batch, next: -1}:
+		case r.msgs <- delivery{tp: TopicPartition{m.Topic, m.Partition}, items: batch, next: -1}:
 		case <-ctx.Done():
 			return
 		}
@@ -342,7 +343,7 @@ func (r *runner) setDone(st *partState) {
 
 // setParts replaces the tracked partitions (at start, or a group's new
 // assignment) and recounts those already at their end.
-func (r *runner) setParts(parts map[topicPartition]*partState) {
+func (r *runner) setParts(parts map[TopicPartition]*partState) {
 	r.parts, r.doneCount = parts, 0
 	for _, st := range parts {
 		if st.done {
@@ -490,19 +491,19 @@ func (r *runner) probe() error {
 }
 
 // caughtUp reports whether no data record lies in [next, end) of a partition.
-func caughtUp(client sarama.Client, tp topicPartition, next, end int64) (bool, error) {
-	leader, err := client.Leader(tp.topic, tp.partition)
+func caughtUp(client sarama.Client, tp TopicPartition, next, end int64) (bool, error) {
+	leader, err := client.Leader(tp.Topic, tp.Partition)
 	if err != nil {
 		return false, err
 	}
 	for next < end {
 		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20}
-		req.AddBlock(tp.topic, tp.partition, next, 1<<20, -1)
+		req.AddBlock(tp.Topic, tp.Partition, next, 1<<20, -1)
 		resp, err := leader.Fetch(req)
 		if err != nil {
 			return false, err
 		}
-		block := resp.GetBlock(tp.topic, tp.partition)
+		block := resp.GetBlock(tp.Topic, tp.Partition)
 		if block == nil {
 			return false, nil
 		}

@@ -15,7 +15,7 @@ import (
 // message (transaction markers, compacted gaps), which is what tells -e
 // that a partition reached its end.
 type delivery struct {
-	tp    topicPartition
+	tp    TopicPartition
 	items []item
 	// next is the offset the partition's next fetch starts at, or -1 when
 	// the sender does not know it (sarama's partition consumers).
@@ -30,7 +30,7 @@ type fetcher struct {
 	client sarama.Client
 
 	mu  sync.Mutex
-	pos map[topicPartition]int64 // next offset to fetch per partition
+	pos map[TopicPartition]int64 // next offset to fetch per partition
 }
 
 const (
@@ -43,11 +43,11 @@ const (
 // when leadership changes.
 func (f *fetcher) run(ctx context.Context) {
 	for ctx.Err() == nil && len(f.pos) > 0 {
-		byLeader := map[*sarama.Broker][]topicPartition{}
+		byLeader := map[*sarama.Broker][]TopicPartition{}
 		var leaderErr error
 		f.mu.Lock()
 		for tp := range f.pos {
-			leader, err := f.client.Leader(tp.topic, tp.partition)
+			leader, err := f.client.Leader(tp.Topic, tp.Partition)
 			if err != nil {
 				leaderErr = fmt.Errorf("partition %s: %w", tp, err)
 				continue
@@ -82,7 +82,7 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		topics := map[string]bool{}
 		for tp := range f.pos {
-			topics[tp.topic] = true
+			topics[tp.Topic] = true
 		}
 		for t := range topics {
 			_ = f.client.RefreshMetadata(t)
@@ -92,7 +92,7 @@ func (f *fetcher) run(ctx context.Context) {
 
 // loop fetches tps from one leader until ctx is done or something asks for
 // a regrouping (an error, or a partition that moved).
-func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []topicPartition) error {
+func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []TopicPartition) error {
 	for ctx.Err() == nil {
 		req := &sarama.FetchRequest{
 			Version:     4,
@@ -103,7 +103,7 @@ func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []topicPa
 		}
 		f.mu.Lock()
 		for _, tp := range tps {
-			req.AddBlock(tp.topic, tp.partition, f.pos[tp], fetchPartitionMax, -1)
+			req.AddBlock(tp.Topic, tp.Partition, f.pos[tp], fetchPartitionMax, -1)
 		}
 		f.mu.Unlock()
 		resp, err := leader.Fetch(req)
@@ -111,14 +111,14 @@ func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []topicPa
 			return err
 		}
 		for _, tp := range tps {
-			block := resp.GetBlock(tp.topic, tp.partition)
+			block := resp.GetBlock(tp.Topic, tp.Partition)
 			if block == nil {
 				continue
 			}
 			switch {
 			case errors.Is(block.Err, sarama.ErrNoError):
 			case errors.Is(block.Err, sarama.ErrOffsetOutOfRange):
-				oldest, err := f.client.GetOffset(tp.topic, tp.partition, sarama.OffsetOldest)
+				oldest, err := f.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest)
 				if err != nil {
 					return err
 				}
@@ -142,13 +142,13 @@ func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []topicPa
 	return nil
 }
 
-func (f *fetcher) get(tp topicPartition) int64 {
+func (f *fetcher) get(tp TopicPartition) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.pos[tp]
 }
 
-func (f *fetcher) set(tp topicPartition, off int64) {
+func (f *fetcher) set(tp TopicPartition, off int64) {
 	f.mu.Lock()
 	f.pos[tp] = off
 	f.mu.Unlock()
@@ -156,7 +156,7 @@ func (f *fetcher) set(tp topicPartition, off int64) {
 
 // parse turns a fetch block into a delivery and advances the position.
 // It reports false when the position did not move (nothing new).
-func (f *fetcher) parse(tp topicPartition, block *sarama.FetchResponseBlock) (delivery, bool) {
+func (f *fetcher) parse(tp TopicPartition, block *sarama.FetchResponseBlock) (delivery, bool) {
 	start := f.get(tp)
 	next := start
 	n := 0
@@ -184,7 +184,7 @@ func (f *fetcher) parse(tp topicPartition, block *sarama.FetchResponseBlock) (de
 						ts = b.MaxTimestamp
 					}
 					msgs = append(msgs, sarama.ConsumerMessage{
-						Topic: tp.topic, Partition: tp.partition, Offset: off,
+						Topic: tp.Topic, Partition: tp.Partition, Offset: off,
 						Key: rec.Key, Value: rec.Value, Timestamp: ts, Headers: rec.Headers,
 					})
 					next = off + 1
@@ -199,7 +199,7 @@ func (f *fetcher) parse(tp topicPartition, block *sarama.FetchResponseBlock) (de
 					continue
 				}
 				msgs = append(msgs, sarama.ConsumerMessage{
-					Topic: tp.topic, Partition: tp.partition, Offset: mb.Offset,
+					Topic: tp.Topic, Partition: tp.Partition, Offset: mb.Offset,
 					Key: mb.Msg.Key, Value: mb.Msg.Value, Timestamp: mb.Msg.Timestamp,
 				})
 				next = mb.Offset + 1
@@ -219,39 +219,39 @@ func (f *fetcher) parse(tp topicPartition, block *sarama.FetchResponseBlock) (de
 
 // boundsAll returns the oldest and end offsets of many partitions with one
 // ListOffsets request per leader and kind, instead of two per partition.
-func (r *runner) boundsAll(tps []topicPartition) (oldest, newest map[topicPartition]int64, err error) {
-	if oldest, err = listOffsets(r.client, tps, sarama.OffsetOldest); err != nil {
+func (r *runner) boundsAll(tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
+	if oldest, err = ListOffsets(r.client, tps, sarama.OffsetOldest); err != nil {
 		return nil, nil, fmt.Errorf("oldest offsets: %w", err)
 	}
-	if newest, err = listOffsets(r.client, tps, sarama.OffsetNewest); err != nil {
+	if newest, err = ListOffsets(r.client, tps, sarama.OffsetNewest); err != nil {
 		return nil, nil, fmt.Errorf("end offsets: %w", err)
 	}
 	return oldest, newest, nil
 }
 
-// listOffsets asks each leader once for the offsets of its partitions at
+// ListOffsets asks each leader once for the offsets of its partitions at
 // time (sarama.OffsetOldest, sarama.OffsetNewest, or milliseconds).
-func listOffsets(client sarama.Client, tps []topicPartition, time int64) (map[topicPartition]int64, error) {
-	byLeader := map[*sarama.Broker][]topicPartition{}
+func ListOffsets(client sarama.Client, tps []TopicPartition, time int64) (map[TopicPartition]int64, error) {
+	byLeader := map[*sarama.Broker][]TopicPartition{}
 	for _, tp := range tps {
-		leader, err := client.Leader(tp.topic, tp.partition)
+		leader, err := client.Leader(tp.Topic, tp.Partition)
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
 		byLeader[leader] = append(byLeader[leader], tp)
 	}
-	out := make(map[topicPartition]int64, len(tps))
+	out := make(map[TopicPartition]int64, len(tps))
 	for leader, group := range byLeader {
 		req := &sarama.OffsetRequest{Version: 1}
 		for _, tp := range group {
-			req.AddBlock(tp.topic, tp.partition, time, 1)
+			req.AddBlock(tp.Topic, tp.Partition, time, 1)
 		}
 		resp, err := leader.GetAvailableOffsets(req)
 		if err != nil {
 			return nil, err
 		}
 		for _, tp := range group {
-			b := resp.GetBlock(tp.topic, tp.partition)
+			b := resp.GetBlock(tp.Topic, tp.Partition)
 			if b == nil {
 				return nil, fmt.Errorf("partition %s: no offset in the response", tp)
 			}

@@ -62,13 +62,13 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	if err != nil {
 		return err
 	}
-	parts := map[topicPartition]*partState{}
+	parts := map[TopicPartition]*partState{}
 	for topic, ps := range sess.Claims() {
 		for _, p := range ps {
 			if len(r.o.Partitions) > 0 && !containsPartition(r.o.Partitions, p) {
 				continue
 			}
-			tp := topicPartition{topic, p}
+			tp := TopicPartition{topic, p}
 			oldest, newest, err := r.bounds(tp)
 			if err != nil {
 				return err
@@ -116,7 +116,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 }
 
 // committed fetches the group's committed offsets for the claimed partitions.
-func (r *runner) committed(claims map[string][]int32) (map[topicPartition]int64, error) {
+func (r *runner) committed(claims map[string][]int32) (map[TopicPartition]int64, error) {
 	coord, err := r.client.Coordinator(r.o.Group)
 	if err != nil {
 		return nil, fmt.Errorf("group %q coordinator: %w", r.o.Group, err)
@@ -131,7 +131,7 @@ func (r *runner) committed(claims map[string][]int32) (map[topicPartition]int64,
 	if err != nil {
 		return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, err)
 	}
-	out := map[topicPartition]int64{}
+	out := map[TopicPartition]int64{}
 	for topic, ps := range claims {
 		for _, p := range ps {
 			b := resp.GetBlock(topic, p)
@@ -142,7 +142,7 @@ func (r *runner) committed(claims map[string][]int32) (map[topicPartition]int64,
 				return nil, fmt.Errorf("group %q offset of %s/%d: %w", r.o.Group, topic, p, b.Err)
 			}
 			if b.Offset >= 0 {
-				out[topicPartition{topic, p}] = b.Offset
+				out[TopicPartition{topic, p}] = b.Offset
 			}
 		}
 	}

@@ -43,7 +43,16 @@ func Topic(t testing.TB) string {
 	t.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	name := strings.NewReplacer("/", "-", " ", "_", "#", "_").Replace(t.Name())
+	// Kafka allows [A-Za-z0-9._-] in topic names; subtest names have more.
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		case r == '/':
+			return '-'
+		}
+		return '_'
+	}, t.Name())
 	if len(name) > 150 {
 		name = name[:150]
 	}
@@ -59,6 +68,8 @@ func Config() *sarama.Config {
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Partitioner = sarama.NewManualPartitioner
 	c.Net.DialTimeout = 5 * time.Second
+	// Reading back should not wait out the default 500 ms fetch wait.
+	c.Consumer.MaxWaitTime = 20 * time.Millisecond
 	return c
 }
 
@@ -90,7 +101,9 @@ func CreateTopic(t testing.TB, addr, topic string, n int32) {
 		parts, err := c.Partitions(topic)
 		ok := err == nil && len(parts) == int(n)
 		for _, p := range parts {
-			if _, err := c.Leader(topic, p); err != nil {
+			// A real broker names a leader a moment before it serves the
+			// partition; asking for an offset proves it does.
+			if _, err := c.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 				ok = false
 			}
 		}
