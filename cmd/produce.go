@@ -118,6 +118,7 @@ type produceSetup struct {
 	format      produce.Format
 	partition   int32
 	partitioner sarama.PartitionerConstructor
+	partName    string
 	acks        sarama.RequiredAcks
 	compression sarama.CompressionCodec
 	files       []string
@@ -186,7 +187,8 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 		ps.partition = int32(p)
 	}
 	f.IgnorePartition = c.IsSet("partition") || c.IsSet("partitioner")
-	if ps.partitioner, err = produce.NewPartitioner(c.String("partitioner")); err != nil {
+	ps.partName = c.String("partitioner")
+	if ps.partitioner, err = produce.NewPartitioner(ps.partName); err != nil {
 		return nil, usagef("--partitioner: %v", err)
 	}
 	switch a := c.String("acks"); a {
@@ -232,36 +234,49 @@ func encoder(spec string) (produce.Encoder, error) {
 	return ch, nil
 }
 
-// producerConfig sets the delivery side of the sarama configuration:
-// batches large enough for full speed on big inputs, flushed every few
-// milliseconds so that an interactive line goes out at once.
-func producerConfig(conf *sarama.Config, ps *produceSetup) {
+// producerConfig sets the delivery side of the sarama configuration. With
+// batches (Kafka 0.11 and later) streamctl builds record batches itself
+// and sends them with the broker's produce requests, five in flight per
+// broker; sarama's AsyncProducer, for older versions, gets batches large
+// enough for full speed on big inputs, flushed every few milliseconds so
+// that an interactive line goes out at once.
+func producerConfig(conf *sarama.Config, ps *produceSetup, batches bool) {
 	p := &conf.Producer
 	p.RequiredAcks = ps.acks
+	p.Compression = ps.compression
+	p.Retry.Max = 5
+	p.Retry.Backoff = 100 * time.Millisecond
+	if batches {
+		conf.Net.MaxOpenRequests = maxInFlight
+		return
+	}
 	p.Return.Successes = true
 	p.Return.Errors = true
 	p.Partitioner = ps.partitioner
-	p.Compression = ps.compression
 	p.Flush.Bytes = 1 << 20
 	p.Flush.Frequency = 2 * time.Millisecond
 	p.Flush.MaxMessages = 0
-	p.Retry.Max = 5
-	p.Retry.Backoff = 100 * time.Millisecond
 	conf.ChannelBufferSize = 4096
-	if ps.acks == sarama.WaitForAll {
+	if ps.acks == sarama.WaitForAll && conf.Version.IsAtLeast(sarama.V0_11_0_0) {
 		p.Idempotent = true
 		conf.Net.MaxOpenRequests = 1
 	}
 }
+
+// maxInFlight is how many produce requests may await an answer per broker:
+// Kafka's most with idempotence.
+const maxInFlight = 5
 
 func runProduce(c *cli.Context, s Streams) error {
 	ps, err := parseProduceFlags(c)
 	if err != nil {
 		return err
 	}
-	// Every message is a few short-lived objects in sarama's pipeline:
-	// collecting less often cuts a fifth of the CPU for a few MB of heap.
+	// Every message is a few short-lived objects: collecting less often
+	// cuts a fifth of the CPU. The memory limit holds the heap (mostly
+	// records in flight, bounded by the Batcher) well under 100 MB.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
 	quiet, verbose := c.Bool("quiet"), c.Bool("verbose")
 	stderr := &lockedWriter{w: s.Err}
 	tty := produceIsTerminal(s.Err)
@@ -298,7 +313,8 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	producerConfig(conf, ps)
+	batches := conf.Version.IsAtLeast(sarama.V0_11_0_0)
+	producerConfig(conf, ps, batches)
 	ctx := c.Context
 	client, err := connect(ctx, c, conf)
 	if err != nil {
@@ -321,22 +337,6 @@ func runProduce(c *cli.Context, s Streams) error {
 	ps.format.MaxBytes = maxMessageBytes(client, ps.topic, debug)
 	conf.Producer.MaxMessageBytes = ps.format.MaxBytes
 
-	ap, err := sarama.NewAsyncProducerFromClient(client)
-	if err != nil && conf.Producer.Idempotent {
-		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
-		// permission) refuse InitProducerId: acks=all still holds.
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		conf.Producer.Idempotent = false
-		conf.Net.MaxOpenRequests = 5
-		ap, err = sarama.NewAsyncProducerFromClient(client)
-	}
-	if err != nil {
-		return fmt.Errorf("starting the producer: %w", err)
-	}
-	if conf.Producer.Idempotent {
-		debug("idempotent producer: retries cannot duplicate or reorder messages")
-	}
-
 	opts := produce.Options{
 		Topic:       ps.topic,
 		Partition:   ps.partition,
@@ -352,7 +352,22 @@ func runProduce(c *cli.Context, s Streams) error {
 	if tty && !quiet {
 		stopProgress = progress(stderr, p)
 	}
-	st, err := p.Run(ctx, inputs, ap)
+	var st produce.Stats
+	if batches {
+		var b *produce.Batcher
+		if b, err = newBatcher(client, conf, ps, n, debug); err != nil {
+			stopProgress()
+			return err
+		}
+		st, err = p.RunBatches(ctx, inputs, b)
+	} else {
+		var ap sarama.AsyncProducer
+		if ap, err = newAsyncProducer(client, conf, debug); err != nil {
+			stopProgress()
+			return err
+		}
+		st, err = p.Run(ctx, inputs, ap)
+	}
 	stopProgress()
 
 	var de *produce.DeliveryError
@@ -364,6 +379,60 @@ func runProduce(c *cli.Context, s Streams) error {
 		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
 	}
 	return err
+}
+
+// newBatcher starts the batching sender, idempotent with acks=all unless
+// the broker refuses (an old broker, or no IDEMPOTENT_WRITE permission):
+// acks=all still holds then.
+func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug func(string)) (*produce.Batcher, error) {
+	bc := produce.BatchConfig{
+		Topic:           ps.topic,
+		Partitions:      partitions,
+		Partitioner:     ps.partName,
+		Acks:            ps.acks,
+		Compression:     ps.compression,
+		Version:         conf.Version,
+		Timeout:         conf.Producer.Timeout,
+		MaxMessageBytes: ps.format.MaxBytes,
+		Idempotent:      ps.acks == sarama.WaitForAll,
+		Retries:         conf.Producer.Retry.Max,
+		RetryBackoff:    conf.Producer.Retry.Backoff,
+		MaxInFlight:     maxInFlight,
+	}
+	b, err := produce.NewBatcher(client, bc)
+	if err != nil && bc.Idempotent {
+		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
+		bc.Idempotent = false
+		b, err = produce.NewBatcher(client, bc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the producer: %w", err)
+	}
+	if b.Idempotent() {
+		debug("idempotent producer: retries cannot duplicate or reorder messages")
+	}
+	return b, nil
+}
+
+// newAsyncProducer starts sarama's AsyncProducer, for Kafka versions
+// older than record batches.
+func newAsyncProducer(client sarama.Client, conf *sarama.Config, debug func(string)) (sarama.AsyncProducer, error) {
+	ap, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil && conf.Producer.Idempotent {
+		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
+		// permission) refuse InitProducerId: acks=all still holds.
+		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
+		conf.Producer.Idempotent = false
+		conf.Net.MaxOpenRequests = 5
+		ap, err = sarama.NewAsyncProducerFromClient(client)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the producer: %w", err)
+	}
+	if conf.Producer.Idempotent {
+		debug("idempotent producer: retries cannot duplicate or reorder messages")
+	}
+	return ap, nil
 }
 
 // summary is the accounting line: what was sent and what came back.

@@ -2,6 +2,8 @@ package produce
 
 import (
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 
 	"github.com/IBM/sarama"
 )
@@ -132,4 +134,79 @@ func Murmur2(data []byte) int32 {
 	h *= m
 	h ^= h >> 15
 	return int32(h)
+}
+
+// picker chooses partitions for a Batcher as NewPartitioner's partitioners
+// do, from the key alone, without a ProducerMessage per record. Keyless
+// records under murmur2 and fnv1a, which those partitioners spread at
+// random, stick to one partition for a run of records instead, as the Java
+// client's sticky partitioner does: longer batches, the same spread.
+type picker struct {
+	name   string
+	n      int32
+	next   int32 // roundrobin's counter
+	sticky int32 // the keyless records' partition, -1 before the first
+	run    int   // records left in the sticky run
+}
+
+// stickyRun is how many keyless records go to one partition before the
+// next: short enough that a few hundred lines still reach every partition,
+// long enough that consecutive records share batches.
+const stickyRun = 32
+
+func newPicker(name string, n int32) (*picker, error) {
+	if _, err := NewPartitioner(name); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name = "murmur2"
+	}
+	return &picker{name: name, n: n, sticky: -1}, nil
+}
+
+// pick returns the partition of a record with key (nil: null).
+func (p *picker) pick(key []byte) int32 {
+	switch p.name {
+	case "random":
+		return rand.Int32N(p.n)
+	case "roundrobin":
+		part := p.next % p.n
+		p.next = (p.next + 1) % p.n
+		return part
+	}
+	if key == nil {
+		if p.run == 0 {
+			p.switchSticky()
+		}
+		p.run--
+		return p.sticky
+	}
+	if p.name == "fnv1a" {
+		// sarama.NewHashPartitioner's arithmetic, not the Java client's.
+		h := fnv.New32a()
+		h.Write(key)
+		part := int32(h.Sum32()) % p.n
+		if part < 0 {
+			part = -part
+		}
+		return part
+	}
+	return (Murmur2(key) & 0x7fffffff) % p.n
+}
+
+// closed says partition's batch is full: the sticky run moves on, so that
+// the next records start a batch elsewhere.
+func (p *picker) closed(partition int32) {
+	if partition == p.sticky {
+		p.run = 0
+	}
+}
+
+func (p *picker) switchSticky() {
+	p.run = stickyRun
+	if p.sticky < 0 {
+		p.sticky = rand.Int32N(p.n)
+		return
+	}
+	p.sticky = (p.sticky + 1) % p.n
 }

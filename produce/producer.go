@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -94,15 +95,51 @@ func (e *DeliveryError) Error() string {
 	return b.String()
 }
 
-// pending is a message in flight; its ProducerMessage's Metadata points
-// back to it so that an acknowledgement or failure finds its input line.
+// pending is a record on its way: what goes on the wire, and where it came
+// from so that its acknowledgement or failure finds its input line.
 type pending struct {
-	sarama.ProducerMessage
-	key, value sarama.ByteEncoder
+	key, value []byte
+	headers    []sarama.RecordHeader
+	timestamp  time.Time
 	seq        int64
 	input      int // index into the inputs
 	line       int
-	partition  int32
+	partition  int32 // -1: left to the partitioner
+}
+
+// message is m as sarama's AsyncProducer takes it; its Metadata points back
+// to m.
+func (m *pending) message(topic string) *sarama.ProducerMessage {
+	pm := &sarama.ProducerMessage{Topic: topic, Headers: m.headers, Timestamp: m.timestamp, Metadata: m}
+	if m.key != nil {
+		pm.Key = sarama.ByteEncoder(m.key)
+	}
+	if m.value != nil {
+		pm.Value = sarama.ByteEncoder(m.value)
+	}
+	return pm
+}
+
+// handover is what the reading goroutine passes on at once. paused says the
+// reader is about to wait for more input: what is buffered should go out
+// now, not when a batch fills.
+type handover struct {
+	msgs   []pending
+	paused bool
+}
+
+// deliverer is what Run sends records through: a Sink (sarama's
+// AsyncProducer) or a Batcher.
+type deliverer interface {
+	// start is called once, before send, with the Producer to report
+	// every outcome to.
+	start(p *Producer)
+	// send hands h over; it returns false, having handed over nothing, when
+	// ctx is done first.
+	send(ctx context.Context, h handover) bool
+	// close delivers everything sent and returns once every outcome is
+	// reported.
+	close()
 }
 
 // Producer sends the records of its inputs to a sink and accounts for them.
@@ -137,6 +174,10 @@ func (p *Producer) Progress() Stats {
 // unless the input pauses first.
 const batchSize = 512
 
+// maxHandover bounds the bytes of one handover, so that large records do
+// not pile up between the reader and the sender.
+const maxHandover = 256 << 10
+
 // Run reads every input in turn and sends its records to sink, then closes
 // sink and waits until every message sent is acknowledged or failed. It
 // stops reading when ctx is cancelled (delivering what was read), or at the
@@ -144,6 +185,16 @@ const batchSize = 512
 // the record that stopped it, a *DeliveryError when messages failed (both,
 // joined, when both happened), or the input's read error.
 func (p *Producer) Run(ctx context.Context, inputs []Input, sink Sink) (Stats, error) {
+	return p.run(ctx, inputs, &sinkDeliverer{sink: sink, topic: p.opts.Topic})
+}
+
+// RunBatches is Run with a Batcher, which builds record batches itself,
+// in place of a Sink.
+func (p *Producer) RunBatches(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
+	return p.run(ctx, inputs, b)
+}
+
+func (p *Producer) run(ctx context.Context, inputs []Input, d deliverer) (Stats, error) {
 	for _, in := range inputs {
 		p.names = append(p.names, in.Name)
 	}
@@ -151,26 +202,9 @@ func (p *Producer) Run(ctx context.Context, inputs []Input, sink Sink) (Stats, e
 		p.out = bufio.NewWriterSize(p.opts.Offsets, 64<<10)
 		p.waiting = map[int64][2]int64{}
 	}
+	d.start(p)
 
-	var acks sync.WaitGroup
-	acks.Add(2)
-	go func() {
-		defer acks.Done()
-		for m := range sink.Successes() {
-			p.ack(m.Metadata.(*pending), m.Partition, m.Offset)
-			if len(sink.Successes()) == 0 {
-				p.flushOffsets()
-			}
-		}
-	}()
-	go func() {
-		defer acks.Done()
-		for e := range sink.Errors() {
-			p.fail(e.Msg.Metadata.(*pending), e.Err)
-		}
-	}()
-
-	batches := make(chan []*pending, 8)
+	batches := make(chan handover, 8)
 	stop := make(chan struct{})
 	var readErr error
 	go func() {
@@ -179,32 +213,26 @@ func (p *Producer) Run(ctx context.Context, inputs []Input, sink Sink) (Stats, e
 	}()
 
 	interrupted := false
-	input := sink.Input()
 feed:
 	for {
 		select {
 		case <-ctx.Done():
 			interrupted = true
 			break feed
-		case b, ok := <-batches:
+		case h, ok := <-batches:
 			if !ok {
 				break feed
 			}
-			for _, m := range b {
-				p.sent.Add(1) // before the send: its ack may come at once
-				select {
-				case input <- &m.ProducerMessage:
-				case <-ctx.Done():
-					p.sent.Add(-1)
-					interrupted = true
-					break feed
-				}
+			p.sent.Add(int64(len(h.msgs))) // before the send: acks may come at once
+			if !d.send(ctx, h) {
+				p.sent.Add(-int64(len(h.msgs)))
+				interrupted = true
+				break feed
 			}
 		}
 	}
 	close(stop)
-	sink.AsyncClose()
-	acks.Wait()
+	d.close()
 	p.flushOffsets()
 
 	st := p.Progress()
@@ -222,26 +250,78 @@ feed:
 	return st, errors.Join(errs...)
 }
 
+// sinkDeliverer feeds a Sink one message at a time.
+type sinkDeliverer struct {
+	sink  Sink
+	topic string
+	p     *Producer
+	acks  sync.WaitGroup
+}
+
+func (d *sinkDeliverer) start(p *Producer) {
+	d.p = p
+	sink := d.sink
+	d.acks.Add(2)
+	go func() {
+		defer d.acks.Done()
+		for m := range sink.Successes() {
+			p.ack(m.Metadata.(*pending), m.Partition, m.Offset)
+			if len(sink.Successes()) == 0 {
+				p.flushOffsets()
+			}
+		}
+	}()
+	go func() {
+		defer d.acks.Done()
+		for e := range sink.Errors() {
+			p.fail(e.Msg.Metadata.(*pending), e.Err)
+		}
+	}()
+}
+
+func (d *sinkDeliverer) send(ctx context.Context, h handover) bool {
+	input := d.sink.Input()
+	for i := range h.msgs {
+		select {
+		case input <- h.msgs[i].message(d.topic):
+		case <-ctx.Done():
+			// The caller uncounts the whole handover: count back the
+			// messages already in the sink, which will be answered.
+			d.p.sent.Add(int64(i))
+			return false
+		}
+	}
+	return true
+}
+
+func (d *sinkDeliverer) close() {
+	d.sink.AsyncClose()
+	d.acks.Wait()
+}
+
 // read runs in its own goroutine, since reading stdin may block for good:
-// it turns records into pending messages and hands them over in batches.
-func (p *Producer) read(inputs []Input, batches chan<- []*pending, stop <-chan struct{}) error {
-	var batch []*pending
+// it turns records into pending messages and hands them over in batches,
+// and whatever it has before each read of the input, which may block.
+func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}) error {
+	batch := make([]pending, 0, batchSize)
+	batchBytes := 0
 	stopped := false
-	flush := func() {
+	flush := func(paused bool) {
 		if len(batch) == 0 || stopped {
 			return
 		}
+		batchBytes = 0
 		select {
-		case batches <- batch:
+		case batches <- handover{msgs: batch, paused: paused}:
 		case <-stop:
 			stopped = true
 		}
-		batch = make([]*pending, 0, batchSize)
+		batch = make([]pending, 0, batchSize)
 	}
 	var seq int64
 	for i, in := range inputs {
 		r := NewReader(in.R, in.Name, p.format)
-		r.split.beforeRead = flush
+		r.split.beforeRead = func() { flush(true) }
 		for !stopped {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -256,7 +336,7 @@ func (p *Producer) read(inputs []Input, batches chan<- []*pending, stop <-chan s
 					}
 					continue
 				}
-				flush()
+				flush(true)
 				if !errors.As(err, &le) && in.Name != "" {
 					err = fmt.Errorf("reading %s: %w", in.Name, err)
 				} else if !errors.As(err, &le) {
@@ -264,30 +344,20 @@ func (p *Producer) read(inputs []Input, batches chan<- []*pending, stop <-chan s
 				}
 				return err
 			}
-			m := &pending{seq: seq, input: i, line: rec.Line, partition: rec.Partition}
+			m := pending{key: rec.Key, value: rec.Value, headers: rec.Headers, timestamp: rec.Timestamp,
+				seq: seq, input: i, line: rec.Line, partition: rec.Partition}
 			seq++
 			if p.opts.Partition >= 0 {
 				m.partition = p.opts.Partition
 			}
-			m.Topic = p.opts.Topic
-			m.Metadata = m
-			m.Headers = rec.Headers
-			m.Timestamp = rec.Timestamp
-			if rec.Key != nil {
-				m.key = rec.Key
-				m.Key = &m.key
-			}
-			if rec.Value != nil {
-				m.value = rec.Value
-				m.Value = &m.value
-			}
 			batch = append(batch, m)
-			if len(batch) == batchSize {
-				flush()
+			batchBytes += len(m.key) + len(m.value)
+			if len(batch) == batchSize || batchBytes >= maxHandover {
+				flush(false)
 			}
 		}
 	}
-	flush()
+	flush(true)
 	return nil
 }
 
@@ -298,16 +368,36 @@ func (p *Producer) ack(m *pending, partition int32, offset int64) {
 	}
 }
 
+// ackRun acknowledges a batch's records: offset base, base+1, ... (or -1
+// each when base is, with acks=none).
+func (p *Producer) ackRun(from []origin, partition int32, base int64) {
+	p.acked.Add(int64(len(from)))
+	if p.out == nil {
+		return
+	}
+	for i, o := range from {
+		off := int64(-1)
+		if base >= 0 {
+			off = base + int64(i)
+		}
+		p.settle(o.seq, partition, off)
+	}
+}
+
 func (p *Producer) fail(m *pending, err error) {
+	p.failAt(origin{seq: m.seq, input: m.input, line: m.line}, err)
+}
+
+func (p *Producer) failAt(o origin, err error) {
 	p.failed.Add(1)
 	p.mu.Lock()
-	p.failures = append(p.failures, Failure{Input: p.names[m.input], Line: m.line, Err: err, seq: m.seq})
+	p.failures = append(p.failures, Failure{Input: p.names[o.input], Line: o.line, Err: err, seq: o.seq})
 	if len(p.failures) > 16*maxFailures {
 		p.failures = p.sortedFailures()
 	}
 	p.mu.Unlock()
 	if p.out != nil {
-		p.settle(m.seq, -1, -1)
+		p.settle(o.seq, -1, -1)
 	}
 }
 

@@ -1,0 +1,687 @@
+package produce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Cluster is what a Batcher needs of a Kafka client; sarama.Client has it.
+type Cluster interface {
+	Leader(topic string, partition int32) (*sarama.Broker, error)
+	RefreshMetadata(topics ...string) error
+}
+
+var _ Cluster = sarama.Client(nil)
+
+// BatchConfig says how a Batcher sends. Zero values take the defaults
+// below.
+type BatchConfig struct {
+	Topic       string
+	Partitions  int32
+	Partitioner string // as NewPartitioner takes it
+	Acks        sarama.RequiredAcks
+	Compression sarama.CompressionCodec
+	// Version is the lowest Kafka version to speak; it must be 0.11 or
+	// later (record batches).
+	Version sarama.KafkaVersion
+	// Timeout is how long the broker may wait for the in-sync replicas.
+	Timeout time.Duration
+	// MaxMessageBytes is the topic's max.message.bytes: no batch is larger.
+	MaxMessageBytes int
+	// Idempotent asks for a producer ID (with acks=all), so that a retried
+	// batch cannot be written twice or out of order.
+	Idempotent bool
+	// Retries and RetryBackoff bound resending a batch after a retriable
+	// error (a moved leader, a lost connection).
+	Retries      int
+	RetryBackoff time.Duration
+	// MaxInFlight is the most produce requests awaiting an answer per
+	// broker; the client's Net.MaxOpenRequests must allow as many.
+	MaxInFlight int
+	// MaxBuffered bounds the memory of the records read but not yet
+	// answered, which is most of a run's memory.
+	MaxBuffered int
+}
+
+const (
+	defaultBatchBytes   = 256 << 10
+	defaultRequestBytes = 1 << 20
+	defaultMaxInFlight  = 5
+	defaultMaxBuffered  = 32 << 20
+	// batchHeader is the v2 record batch header, with the partition's own
+	// fields in the request.
+	batchHeader = 61 + 8
+	// recordMemory is what a record costs in memory beyond its wire
+	// bytes: its sarama.Record, its origin, the pointer to it.
+	recordMemory = 144
+)
+
+// Batcher sends records in batches it builds itself, with sarama's
+// broker-level produce requests: per partition, records collect in a batch
+// until it is full or the input pauses; batches go to their leader in
+// requests of up to 1 MiB, several requests in flight per broker and one
+// batch per partition, so that a retried batch keeps its place in the
+// partition. Every record's outcome is reported to the Producer that runs
+// it, by input line.
+type Batcher struct {
+	c        Cluster
+	cfg      BatchConfig
+	pick     *picker
+	version  int16
+	batchMax int
+	pid      int64
+	epoch    int16
+
+	p    *Producer
+	in   chan handover
+	done chan struct{}
+
+	mu        sync.Mutex
+	completed []completion
+	wake      chan struct{}
+
+	// The rest belongs to the loop goroutine.
+	parts    []partState
+	brokers  map[*sarama.Broker]*brokerState
+	buffered int  // memory of the records not yet answered
+	flushAll bool // send open batches without waiting for them to fill
+	inFlight int  // requests awaiting an answer
+	rotate   int32
+	refresh  bool
+	retryC   <-chan time.Time
+	hdrIn    []sarama.RecordHeader
+	hdrOut   []*sarama.RecordHeader
+}
+
+// origin is where a record came from, to report its outcome.
+type origin struct {
+	seq   int64
+	input int
+	line  int
+}
+
+// batch is one partition's records, in the order read.
+type batch struct {
+	partition      int32
+	recs           []sarama.Record
+	from           []origin
+	firstMs, maxMs int64
+	bytes          int // on the wire, at most
+	mem            int // counted in buffered
+	attempts       int
+	seq            int32 // first sequence number, once sequenced
+	sequenced      bool
+	rb             *sarama.RecordBatch // built at the first send, kept for retries
+}
+
+type partState struct {
+	open      *batch
+	queue     []*batch // closed, oldest first
+	busy      bool     // a batch is in flight
+	leader    *sarama.Broker
+	nextSeq   int32
+	notBefore time.Time // retry backoff
+	lastCount int
+}
+
+type brokerState struct{ inFlight int }
+
+// completion is a produce request's answer, as the broker's goroutine
+// hands it to the loop.
+type completion struct {
+	broker  *sarama.Broker
+	batches []*batch
+	resp    *sarama.ProduceResponse // nil with acks=none
+	err     error
+}
+
+// ErrBatcherVersion says the Kafka version is older than record batches.
+var ErrBatcherVersion = errors.New("record batches need Kafka 0.11 or later")
+
+// NewBatcher returns a Batcher for the topic of cfg. With cfg.Idempotent it
+// asks a broker for a producer ID first, and fails if the broker refuses.
+func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
+	if !cfg.Version.IsAtLeast(sarama.V0_11_0_0) {
+		return nil, ErrBatcherVersion
+	}
+	if cfg.Partitions <= 0 {
+		return nil, fmt.Errorf("topic %q has no partitions", cfg.Topic)
+	}
+	pick, err := newPicker(cfg.Partitioner, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = defaultMaxInFlight
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = defaultMaxBuffered
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 100 * time.Millisecond
+	}
+	if cfg.Acks != sarama.WaitForAll {
+		cfg.Idempotent = false
+	}
+	b := &Batcher{
+		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
+		batchMax: defaultBatchBytes, pid: -1, epoch: -1,
+		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
+	}
+	if cfg.MaxMessageBytes > 0 && cfg.MaxMessageBytes < b.batchMax {
+		b.batchMax = cfg.MaxMessageBytes
+	}
+	if cfg.Idempotent {
+		if err := b.initProducerID(); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Idempotent says whether batches carry a producer ID and sequence
+// numbers.
+func (b *Batcher) Idempotent() bool { return b.pid >= 0 }
+
+// produceVersion is the newest produce request version that version
+// speaks, as sarama's AsyncProducer picks it.
+func produceVersion(v sarama.KafkaVersion) int16 {
+	for _, c := range []struct {
+		v sarama.KafkaVersion
+		n int16
+	}{{sarama.V3_7_0_0, 10}, {sarama.V2_8_0_0, 9}, {sarama.V2_4_0_0, 8}, {sarama.V2_1_0_0, 7},
+		{sarama.V2_0_0_0, 6}, {sarama.V1_0_0_0, 5}} {
+		if v.IsAtLeast(c.v) {
+			return c.n
+		}
+	}
+	return 3
+}
+
+func (b *Batcher) initProducerID() error {
+	broker, err := b.c.Leader(b.cfg.Topic, 0)
+	if err != nil {
+		return err
+	}
+	req := &sarama.InitProducerIDRequest{ProducerID: -1, ProducerEpoch: -1}
+	switch v := b.cfg.Version; {
+	case v.IsAtLeast(sarama.V2_7_0_0):
+		req.Version = 4
+	case v.IsAtLeast(sarama.V2_5_0_0):
+		req.Version = 3
+	case v.IsAtLeast(sarama.V2_4_0_0):
+		req.Version = 2
+	case v.IsAtLeast(sarama.V2_0_0_0):
+		req.Version = 1
+	}
+	resp, err := broker.InitProducerID(req)
+	if err != nil {
+		return err
+	}
+	if !errors.Is(resp.Err, sarama.ErrNoError) {
+		return resp.Err
+	}
+	b.pid, b.epoch = resp.ProducerID, resp.ProducerEpoch
+	for i := range b.parts {
+		b.parts[i].nextSeq = 0
+	}
+	return nil
+}
+
+func (b *Batcher) start(p *Producer) {
+	b.p = p
+	go b.loop()
+}
+
+func (b *Batcher) send(ctx context.Context, h handover) bool {
+	select {
+	case b.in <- h:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (b *Batcher) close() {
+	close(b.in)
+	<-b.done
+}
+
+// loop owns the batches: it takes records in while memory allows, and
+// answers as they come, and sends whatever can go after each.
+func (b *Batcher) loop() {
+	defer close(b.done)
+	in := b.in
+	for {
+		var inC <-chan handover
+		if in != nil && b.buffered < b.cfg.MaxBuffered {
+			inC = in
+		}
+		if in == nil && b.idle() {
+			return
+		}
+		select {
+		case h, ok := <-inC:
+			if !ok {
+				in = nil
+				b.flushAll = true
+				break
+			}
+			b.add(h)
+			// A pause with more input already waiting is no pause.
+			if h.paused && len(in) == 0 {
+				b.flushAll = true
+			}
+		case <-b.wake:
+			b.reap()
+		case <-b.retryC:
+			b.retryC = nil
+			if b.refresh {
+				b.refresh = false
+				_ = b.c.RefreshMetadata(b.cfg.Topic)
+			}
+		}
+		b.trySend()
+		b.armRetry()
+	}
+}
+
+func (b *Batcher) idle() bool {
+	if b.inFlight > 0 {
+		return false
+	}
+	for i := range b.parts {
+		ps := &b.parts[i]
+		if ps.open != nil || len(ps.queue) > 0 || ps.busy {
+			return false
+		}
+	}
+	return true
+}
+
+// add puts each record of h into its partition's open batch.
+func (b *Batcher) add(h handover) {
+	now := time.Now().UnixMilli()
+	for i := range h.msgs {
+		m := &h.msgs[i]
+		part := m.partition
+		if part < 0 {
+			part = b.pick.pick(m.key)
+		}
+		size := 36 + len(m.key) + len(m.value)
+		for _, hd := range m.headers {
+			size += 10 + len(hd.Key) + len(hd.Value)
+		}
+		ps := &b.parts[part]
+		bt := ps.open
+		if bt != nil && bt.bytes+size > b.batchMax {
+			b.closeOpen(part)
+			bt = nil
+		}
+		if bt == nil {
+			n := ps.lastCount
+			if n == 0 {
+				n = 16
+			}
+			bt = &batch{partition: part, bytes: batchHeader, recs: make([]sarama.Record, 0, n), from: make([]origin, 0, n)}
+			ps.open = bt
+		}
+		ms := now
+		if !m.timestamp.IsZero() {
+			ms = m.timestamp.UnixMilli()
+		}
+		if len(bt.recs) == 0 {
+			bt.firstMs, bt.maxMs = ms, ms
+		} else if ms > bt.maxMs {
+			bt.maxMs = ms
+		}
+		bt.recs = append(bt.recs, sarama.Record{
+			Key: m.key, Value: m.value, Headers: b.headers(m.headers),
+			TimestampDelta: time.Duration(ms-bt.firstMs) * time.Millisecond,
+			OffsetDelta:    int64(len(bt.recs)),
+		})
+		bt.from = append(bt.from, origin{seq: m.seq, input: m.input, line: m.line})
+		bt.bytes += size
+		bt.mem += size + recordMemory
+		b.buffered += size + recordMemory
+		if bt.bytes >= b.batchMax {
+			b.closeOpen(part)
+		}
+	}
+}
+
+// headers returns hs as sarama.Record holds them; the headers every line
+// shares (-H) are converted once.
+func (b *Batcher) headers(hs []sarama.RecordHeader) []*sarama.RecordHeader {
+	if len(hs) == 0 {
+		return nil
+	}
+	if len(hs) == len(b.hdrIn) && &hs[0] == &b.hdrIn[0] {
+		return b.hdrOut
+	}
+	out := make([]*sarama.RecordHeader, len(hs))
+	for i := range hs {
+		out[i] = &hs[i]
+	}
+	b.hdrIn, b.hdrOut = hs, out
+	return out
+}
+
+func (b *Batcher) closeOpen(part int32) {
+	ps := &b.parts[part]
+	if ps.open == nil {
+		return
+	}
+	ps.lastCount = len(ps.open.recs)
+	ps.queue = append(ps.queue, ps.open)
+	ps.open = nil
+	b.pick.closed(part)
+}
+
+// trySend sends every batch that may go: the oldest closed batch of each
+// partition with nothing in flight (and, when flushing, the open one), to
+// leaders with a request slot free.
+func (b *Batcher) trySend() {
+	type building struct {
+		broker  *sarama.Broker
+		batches []*batch
+		bytes   int
+	}
+	var reqs []*building
+	find := func(br *sarama.Broker) *building {
+		for _, r := range reqs {
+			if r.broker == br {
+				return r
+			}
+		}
+		r := &building{broker: br}
+		reqs = append(reqs, r)
+		return r
+	}
+	now := time.Now()
+	n := int32(len(b.parts))
+	pendingOpen := false
+	for k := int32(0); k < n; k++ {
+		part := (b.rotate + k) % n
+		ps := &b.parts[part]
+		if ps.busy || (len(ps.queue) == 0 && (ps.open == nil || !b.flushAll)) {
+			if ps.open != nil {
+				pendingOpen = true
+			}
+			continue
+		}
+		if now.Before(ps.notBefore) {
+			pendingOpen = pendingOpen || ps.open != nil
+			continue
+		}
+		if ps.leader == nil {
+			leader, err := b.c.Leader(b.cfg.Topic, part)
+			if err != nil {
+				if len(ps.queue) == 0 {
+					b.closeOpen(part)
+				}
+				b.retry(ps.queue[0], err, true)
+				pendingOpen = pendingOpen || ps.open != nil
+				continue
+			}
+			ps.leader = leader
+		}
+		bs := b.brokers[ps.leader]
+		if bs == nil {
+			bs = &brokerState{}
+			b.brokers[ps.leader] = bs
+		}
+		r := find(ps.leader)
+		if len(r.batches) == 0 && bs.inFlight >= b.cfg.MaxInFlight {
+			pendingOpen = pendingOpen || ps.open != nil
+			continue
+		}
+		if len(ps.queue) == 0 {
+			b.closeOpen(part)
+		}
+		bt := ps.queue[0]
+		ps.queue[0] = nil
+		ps.queue = ps.queue[1:]
+		ps.busy = true
+		r.batches = append(r.batches, bt)
+		r.bytes += bt.bytes
+		if r.bytes >= defaultRequestBytes {
+			b.fire(r.broker, r.batches)
+			bs.inFlight++
+			r.batches, r.bytes = nil, 0
+		}
+		pendingOpen = pendingOpen || ps.open != nil
+	}
+	for _, r := range reqs {
+		if len(r.batches) > 0 {
+			b.fire(r.broker, r.batches)
+			b.brokers[r.broker].inFlight++
+		}
+	}
+	b.rotate = (b.rotate + 1) % n
+	if !pendingOpen {
+		b.flushAll = false
+	}
+}
+
+// fire sends batches to broker in one request; the answer comes back
+// through b.completed.
+func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
+	req := &sarama.ProduceRequest{
+		RequiredAcks: b.cfg.Acks,
+		Timeout:      int32(b.cfg.Timeout / time.Millisecond),
+		Version:      b.version,
+	}
+	for _, bt := range batches {
+		req.AddBatch(b.cfg.Topic, bt.partition, b.recordBatch(bt))
+	}
+	b.inFlight++
+	done := func(resp *sarama.ProduceResponse, err error) {
+		b.mu.Lock()
+		b.completed = append(b.completed, completion{broker: broker, batches: batches, resp: resp, err: err})
+		b.mu.Unlock()
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	if err := broker.AsyncProduce(req, done); err != nil || b.cfg.Acks == sarama.NoResponse {
+		// No callback comes: acks=none has no answer to wait for.
+		done(nil, err)
+	}
+}
+
+// recordBatch is bt as sarama encodes it, built once: sarama keeps the
+// encoded records in it, and a retry sends the same sequence numbers.
+func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
+	if bt.rb != nil {
+		return bt.rb
+	}
+	ptrs := make([]*sarama.Record, len(bt.recs))
+	for i := range bt.recs {
+		ptrs[i] = &bt.recs[i]
+	}
+	rb := &sarama.RecordBatch{
+		Version:          2,
+		Codec:            b.cfg.Compression,
+		CompressionLevel: sarama.CompressionLevelDefault,
+		FirstTimestamp:   time.UnixMilli(bt.firstMs),
+		MaxTimestamp:     time.UnixMilli(bt.maxMs),
+		LastOffsetDelta:  int32(len(bt.recs) - 1),
+		ProducerID:       -1,
+		ProducerEpoch:    -1,
+		FirstSequence:    -1,
+		Records:          ptrs,
+	}
+	if b.pid >= 0 {
+		ps := &b.parts[bt.partition]
+		bt.seq, bt.sequenced = ps.nextSeq, true
+		ps.nextSeq += int32(len(bt.recs))
+		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid, b.epoch, bt.seq
+	}
+	bt.rb = rb
+	return rb
+}
+
+// reap settles the answers that have come in.
+func (b *Batcher) reap() {
+	b.mu.Lock()
+	done := b.completed
+	b.completed = nil
+	b.mu.Unlock()
+	for _, c := range done {
+		b.inFlight--
+		if bs := b.brokers[c.broker]; bs != nil {
+			bs.inFlight--
+		}
+		if c.err != nil {
+			retriable := requestRetriable(c.err)
+			if retriable {
+				// The connection is gone or stuck: the next send opens
+				// a new one.
+				_ = c.broker.Close()
+				delete(b.brokers, c.broker)
+			}
+			for _, bt := range c.batches {
+				b.retry(bt, c.err, retriable)
+			}
+			continue
+		}
+		for _, bt := range c.batches {
+			if c.resp == nil {
+				b.ack(bt, -1)
+				continue
+			}
+			blk := c.resp.GetBlock(b.cfg.Topic, bt.partition)
+			switch {
+			case blk == nil:
+				b.retry(bt, sarama.ErrIncompleteResponse, true)
+			case errors.Is(blk.Err, sarama.ErrNoError):
+				b.ack(bt, blk.Offset)
+			case bt.sequenced && errors.Is(blk.Err, sarama.ErrDuplicateSequenceNumber):
+				// An earlier attempt was written: this is its answer.
+				b.ack(bt, blk.Offset)
+			default:
+				b.retry(bt, blk.Err, partitionRetriable(blk.Err))
+			}
+		}
+	}
+	if len(done) > 0 {
+		b.p.flushOffsets()
+	}
+}
+
+// requestRetriable says whether a request that failed as a whole (no
+// answer) may go again: lost and refused connections may, requests that
+// cannot be encoded or spoken may not.
+func requestRetriable(err error) bool {
+	var pe sarama.PacketEncodingError
+	return !errors.As(err, &pe) && !errors.Is(err, sarama.ErrUnsupportedVersion) &&
+		!errors.Is(err, sarama.ErrMessageSizeTooLarge)
+}
+
+// partitionRetriable says whether a partition's error may go away on its
+// own: a leader moving, replicas catching up, a timeout.
+func partitionRetriable(err error) bool {
+	var ke sarama.KError
+	if !errors.As(err, &ke) {
+		return true
+	}
+	switch ke {
+	case sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrRequestTimedOut,
+		sarama.ErrNetworkException, sarama.ErrNotEnoughReplicas, sarama.ErrNotEnoughReplicasAfterAppend,
+		sarama.ErrUnknownTopicOrPartition, sarama.ErrKafkaStorageError, sarama.ErrBrokerNotAvailable,
+		sarama.ErrReplicaNotAvailable, sarama.ErrFencedLeaderEpoch, sarama.ErrUnknownLeaderEpoch,
+		sarama.ErrOffsetsLoadInProgress, sarama.ErrThrottlingQuotaExceeded:
+		return true
+	}
+	return false
+}
+
+// finish takes bt out of its partition's flight and out of memory.
+func (b *Batcher) finish(bt *batch) {
+	b.parts[bt.partition].busy = false
+	b.buffered -= bt.mem
+	bt.recs, bt.rb = nil, nil
+}
+
+func (b *Batcher) ack(bt *batch, base int64) {
+	from := bt.from
+	b.finish(bt)
+	b.p.ackRun(from, bt.partition, base)
+}
+
+// retry puts bt back at the head of its partition for another attempt
+// after a backoff, or fails its records when err is final or the attempts
+// are spent.
+func (b *Batcher) retry(bt *batch, err error, retriable bool) {
+	ps := &b.parts[bt.partition]
+	bt.attempts++
+	if !retriable || bt.attempts > b.cfg.Retries {
+		b.fail(bt, err)
+		return
+	}
+	if len(ps.queue) == 0 || ps.queue[0] != bt {
+		ps.queue = append([]*batch{bt}, ps.queue...)
+	}
+	ps.busy = false
+	ps.leader = nil
+	ps.notBefore = time.Now().Add(b.cfg.RetryBackoff)
+	b.refresh = true
+}
+
+// fail reports every record of bt as failed with err.
+func (b *Batcher) fail(bt *batch, err error) {
+	ps := &b.parts[bt.partition]
+	if len(ps.queue) > 0 && ps.queue[0] == bt {
+		ps.queue[0] = nil
+		ps.queue = ps.queue[1:]
+	}
+	from := bt.from
+	sequenced := bt.sequenced
+	b.finish(bt)
+	for _, o := range from {
+		b.p.failAt(o, err)
+	}
+	if sequenced && b.pid >= 0 {
+		// Whether the broker wrote it is unknown: the partition's next
+		// sequence cannot be told. A new producer ID starts every
+		// partition afresh; without one, go on without idempotence.
+		if b.initProducerID() != nil {
+			b.pid, b.epoch = -1, -1
+		}
+	}
+}
+
+// armRetry sets the timer for the earliest partition waiting out a
+// backoff.
+func (b *Batcher) armRetry() {
+	if b.retryC != nil {
+		return
+	}
+	var first time.Time
+	now := time.Now()
+	for i := range b.parts {
+		ps := &b.parts[i]
+		if len(ps.queue) > 0 && !ps.busy && ps.notBefore.After(now) && (first.IsZero() || ps.notBefore.Before(first)) {
+			first = ps.notBefore
+		}
+	}
+	if first.IsZero() {
+		return
+	}
+	d := time.Until(first)
+	if d < 0 {
+		d = 0
+	}
+	b.retryC = time.After(d)
+}
