@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/envelope"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+// TestEnvelopeRoundTripThroughKafka is the property the envelope exists
+// for: random binary keys, values and headers, nulls and empties, JSON
+// values, partitions and timestamps go through produce -J, Kafka and
+// consume -J unchanged; and consume -J | produce -J copies a topic so that
+// the copy prints the very same envelopes (but for the topic name).
+func TestEnvelopeRoundTripThroughKafka(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	const parts = 3
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	randBytes := func() []byte {
+		switch rng.IntN(6) {
+		case 0:
+			return nil
+		case 1:
+			return []byte{}
+		case 2:
+			return []byte("text with \"quotes\", a tab\t and é")
+		}
+		b := make([]byte, rng.IntN(80))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+		}
+		return b
+	}
+	var in bytes.Buffer
+	want := map[int32][]envelope.Record{}
+	for i := 0; i < 200; i++ {
+		r := envelope.Record{Partition: int32(rng.IntN(parts)), Timestamp: 1600000000000 + rng.Int64N(1e11), HasTimestamp: true,
+			Key: randBytes(), Value: randBytes()}
+		for j := rng.IntN(4); j > 0; j-- {
+			r.Headers = append(r.Headers, envelope.Header{Key: string(randBytes()), Value: randBytes()})
+		}
+		in.Write(envelope.Append(nil, &r))
+		in.WriteByte('\n')
+		want[r.Partition] = append(want[r.Partition], r)
+	}
+
+	src := seed2topic(t, addr, parts)
+	mustRun(t, 0, in.String(), "produce", src, "-b", addr, "-J")
+	out := mustRun(t, 0, "", "consume", src, "-b", addr, "-J", "-e").Stdout
+
+	got := map[int32][]envelope.Record{}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		r, err := envelope.Parse([]byte(line))
+		if err != nil {
+			t.Fatalf("consume -J printed %q: %v", line, err)
+		}
+		if r.Topic != src {
+			t.Fatalf("topic %q in %s, want %q", r.Topic, line, src)
+		}
+		r.Topic, r.Offset = "", 0
+		got[r.Partition] = append(got[r.Partition], r)
+	}
+	for p := range want {
+		for i := range want[p] {
+			want[p][i].Offset = 0
+		}
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(sameBytes)); diff != "" {
+		t.Fatalf("records after produce -J | consume -J (-want +got), seed %d:\n%s", seed, diff)
+	}
+
+	// Copy the topic with a pipe and compare what both print.
+	dst := seed2topic(t, addr, parts)
+	mustRun(t, 0, out, "produce", dst, "-b", addr, "-J")
+	copied := mustRun(t, 0, "", "consume", dst, "-b", addr, "-J", "-e").Stdout
+	if diff := cmp.Diff(sortLines(strings.ReplaceAll(out, `"topic":"`+src+`"`, `"topic":"T"`)),
+		sortLines(strings.ReplaceAll(copied, `"topic":"`+dst+`"`, `"topic":"T"`))); diff != "" {
+		t.Errorf("copy differs from the original (-original +copy), seed %d:\n%s", seed, diff)
+	}
+}
+
+func seed2topic(t *testing.T, addr string, parts int32) string {
+	t.Helper()
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, parts)
+	return topic
+}
+
+// sameBytes keeps null apart from empty, which bytes.Equal does not.
+func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+func sortLines(s string) []string { return sortedLines(strings.Split(strings.TrimSpace(s), "\n")) }
