@@ -1,0 +1,327 @@
+package produce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+// fakeCluster is an in-process broker with topic "t" of parts partitions,
+// and a sarama client to it; both close at cleanup.
+func fakeCluster(t *testing.T, parts int32) (*kfake.Cluster, sarama.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	conf := kafkatest.Config()
+	conf.Net.MaxOpenRequests = defaultMaxInFlight
+	client, err := sarama.NewClient(c.ListenAddrs(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return c, client
+}
+
+// answerProduce makes the broker answer the next n produce requests
+// itself, writing nothing: code for the partitions pick selects,
+// NOT_LEADER_OR_FOLLOWER (sent again) for the others. n < 0 answers every
+// request.
+func answerProduce(c *kfake.Cluster, n int, pick func(int32) bool, code int16) *atomic.Int32 {
+	var seen atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if k := seen.Add(1); n >= 0 && int(k) >= n {
+			c.DropControl() // after this one
+		}
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				if pick(rp.Partition) {
+					sp.ErrorCode = code
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	return &seen
+}
+
+func batcherConfig(parts int32) BatchConfig {
+	return BatchConfig{Topic: "t", Partitions: parts, Acks: sarama.WaitForAll, Version: sarama.V2_8_0_0,
+		Idempotent: true, Retries: 5, RetryBackoff: 5 * time.Millisecond}
+}
+
+// keyedLines is n lines "key-i%k:value-i".
+func keyedLines(n, k int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "key-%d:value-%d\n", i%k, i)
+	}
+	return b.String()
+}
+
+// readBack returns, per partition, the values in offset order, and where
+// each value is as "partition offset".
+func readBack(t *testing.T, client sarama.Client) (map[int32][]string, map[string]string) {
+	t.Helper()
+	addr := client.Brokers()[0].Addr()
+	got := map[int32][]string{}
+	where := map[string]string{}
+	for _, r := range kafkatest.ReadAll(t, addr, "t") {
+		got[r.Partition] = append(got[r.Partition], string(r.Value))
+		if _, dup := where[string(r.Value)]; dup && len(r.Value) < 100 {
+			t.Errorf("value %q written twice", r.Value)
+		}
+		where[string(r.Value)] = fmt.Sprintf("%d %d", r.Partition, r.Offset)
+	}
+	return got, where
+}
+
+// checkExactlyOnce says every one of n values was written once, each
+// partition in input order, and offsets printed them in input order.
+func checkExactlyOnce(t *testing.T, client sarama.Client, n int, offsets string) {
+	t.Helper()
+	got, where := readBack(t, client)
+	total := 0
+	for p, vs := range got {
+		total += len(vs)
+		last := -1
+		for _, v := range vs {
+			var i int
+			fmt.Sscanf(v, "value-%d", &i)
+			if i <= last {
+				t.Errorf("partition %d: value-%d after value-%d", p, i, last)
+			}
+			last = i
+		}
+	}
+	if total != n {
+		t.Errorf("%d records written, want %d", total, n)
+	}
+	var want []string
+	for i := 0; i < n; i++ {
+		want = append(want, where[fmt.Sprintf("value-%d", i)])
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSuffix(offsets, "\n"), "\n")); diff != "" {
+		t.Errorf("offsets (-want +got):\n%s", diff)
+	}
+}
+
+// TestBatcherRetriesMovedLeader: NOT_LEADER_OR_FOLLOWER twice, then the
+// batches go again, with their sequence numbers: every record once, in
+// order, offsets by input line.
+func TestBatcherRetriesMovedLeader(t *testing.T) {
+	c, client := fakeCluster(t, 3)
+	seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
+	b, err := NewBatcher(client, batcherConfig(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Idempotent() {
+		t.Fatal("no producer ID from kfake")
+	}
+	var out strings.Builder
+	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+	const n = 5000
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Sent: n, Acked: n}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	if seen.Load() < 2 {
+		t.Errorf("%d produce requests refused, want 2", seen.Load())
+	}
+	checkExactlyOnce(t, client, n, out.String())
+}
+
+// TestBatcherRetriesLostConnection: the broker drops the connection on the
+// first produce request; the batches go again on a new one.
+func TestBatcherRetriesLostConnection(t *testing.T) {
+	c, client := fakeCluster(t, 2)
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		return nil, errors.New("dropped"), true
+	})
+	b, err := NewBatcher(client, batcherConfig(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+	const n = 3000
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 7))}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Sent: n, Acked: n}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	checkExactlyOnce(t, client, n, out.String())
+}
+
+// TestBatcherFailsByLine: a partition refused for good (INVALID_RECORD)
+// fails its records by input line; the other partition's are delivered,
+// with idempotence (a new producer ID after the failure) and without.
+func TestBatcherFailsByLine(t *testing.T) {
+	for _, acks := range []sarama.RequiredAcks{sarama.WaitForAll, sarama.WaitForLocal} {
+		t.Run(fmt.Sprint(acks), func(t *testing.T) {
+			c, client := fakeCluster(t, 2)
+			c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				pr := req.(*kmsg.ProduceRequest)
+				for _, rt := range pr.Topics {
+					for _, rp := range rt.Partitions {
+						if rp.Partition == 1 {
+							resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+							st := kmsg.NewProduceResponseTopic()
+							st.Topic = rt.Topic
+							for _, rp := range rt.Partitions {
+								sp := kmsg.NewProduceResponseTopicPartition()
+								sp.Partition = rp.Partition
+								sp.ErrorCode = kerr.InvalidRecord.Code
+								if rp.Partition != 1 {
+									// Sent again alone, and written then.
+									sp.ErrorCode = kerr.NotLeaderForPartition.Code
+								}
+								st.Partitions = append(st.Partitions, sp)
+							}
+							resp.Topics = append(resp.Topics, st)
+							return resp, nil, true
+						}
+					}
+				}
+				return nil, nil, false
+			})
+			cfg := batcherConfig(2)
+			cfg.Acks = acks
+			b, err := NewBatcher(client, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// -p-less keyed lines: key-0 and key-1 land on different
+			// partitions of two.
+			var in strings.Builder
+			k0, k1 := "key-0", "key-1"
+			if (Murmur2([]byte(k0))&0x7fffffff)%2 == (Murmur2([]byte(k1))&0x7fffffff)%2 {
+				t.Fatal("pick other keys")
+			}
+			const n = 4000
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&in, "key-%d:value-%d\n", i%2, i)
+			}
+			p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1})
+			st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
+			if want := (Stats{Sent: n, Acked: n / 2, Failed: n / 2}); st != want {
+				t.Errorf("stats %+v, want %+v", st, want)
+			}
+			var de *DeliveryError
+			if !errors.As(err, &de) || len(de.Failures) != maxFailures {
+				t.Fatalf("error %v, want a DeliveryError listing %d failures", err, maxFailures)
+			}
+			on1 := 1
+			if (Murmur2([]byte(k0))&0x7fffffff)%2 == 1 {
+				on1 = 0
+			}
+			for i, f := range de.Failures {
+				if want := on1 + 1 + 2*i; f.Line != want || !errors.Is(f.Err, sarama.ErrInvalidRecord) {
+					t.Errorf("failure %d: line %d (%v), want line %d: invalid record", i, f.Line, f.Err, want)
+				}
+			}
+			got, _ := readBack(t, client)
+			if len(got[1]) != 0 || len(got[0]) != n/2 {
+				t.Errorf("partition 0 holds %d, partition 1 %d records; want %d and 0", len(got[0]), len(got[1]), n/2)
+			}
+		})
+	}
+}
+
+// TestBatcherAcksNone: nothing comes back, so every record counts as sent
+// and acknowledged, with no offset to tell.
+func TestBatcherAcksNone(t *testing.T) {
+	_, client := fakeCluster(t, 2)
+	cfg := batcherConfig(2)
+	cfg.Acks = sarama.NoResponse
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	p := New(&Format{}, Options{Topic: "t", Partition: 1, Offsets: &out})
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Sent: 2, Acked: 2}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	if got, want := out.String(), "1 -1\n1 -1\n"; got != want {
+		t.Errorf("offsets %q, want %q", got, want)
+	}
+}
+
+// TestBatcherBatchLimit: no batch exceeds max.message.bytes, and a record
+// larger than the batch size goes alone.
+func TestBatcherBatchLimit(t *testing.T) {
+	c, client := fakeCluster(t, 1)
+	var over, largest atomic.Int64 // control functions run one at a time
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+			for _, rp := range rt.Partitions {
+				n := int64(len(rp.Records))
+				if n > 20000 {
+					over.Add(1)
+				}
+				largest.Store(max(largest.Load(), n))
+			}
+		}
+		return nil, nil, false
+	})
+	cfg := batcherConfig(1)
+	cfg.MaxMessageBytes = 20000
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Repeat("x", 999) + "\n"
+	p := New(&Format{}, Options{Topic: "t", Partition: -1})
+	in := strings.Repeat(line, 500) + strings.Repeat("y", 30000) + "\n" + strings.Repeat(line, 10)
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in)}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Acked != 511 {
+		t.Errorf("stats %+v, want 511 acknowledged", st)
+	}
+	if o, l := over.Load(), largest.Load(); o != 1 || l > 30200 {
+		t.Errorf("%d batches over max.message.bytes, the largest %d bytes; want only the 30000-byte record's, alone", o, l)
+	}
+	got, _ := readBack(t, client)
+	if len(got[0]) != 511 || got[0][500] != strings.Repeat("y", 30000) {
+		t.Errorf("%d records, want 511 with the large one at 500", len(got[0]))
+	}
+}
