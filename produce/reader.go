@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/envelope"
+	"github.com/streamctl/streamctl/internal/escape"
 )
 
 // Encoder turns the text form of a key or value into its bytes on the wire;
@@ -250,41 +250,9 @@ func PartitionRange(n int32) string {
 // ParseDelimiter reads a delimiter as given on the command line, with the
 // escapes \n, \r, \t, \0, \\ and \xHH.
 func ParseDelimiter(s string) ([]byte, error) {
-	var out []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		if i+1 == len(s) {
-			return nil, errors.New("trailing backslash (write \\\\ for a backslash)")
-		}
-		i++
-		switch s[i] {
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case '0':
-			out = append(out, 0)
-		case '\\':
-			out = append(out, '\\')
-		case 'x':
-			if i+3 > len(s) {
-				return nil, errors.New("\\x needs two hex digits")
-			}
-			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			if err != nil {
-				return nil, fmt.Errorf("\\x%s: want two hex digits", s[i+1:i+3])
-			}
-			out = append(out, byte(v))
-			i += 2
-		default:
-			return nil, fmt.Errorf("unknown escape \\%c (known: \\n \\r \\t \\0 \\\\ \\xHH)", s[i])
-		}
+	out, err := escape.Decode(s)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("empty delimiter")

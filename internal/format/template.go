@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/streamctl/streamctl/internal/envelope"
+	"github.com/streamctl/streamctl/internal/escape"
 )
 
 // Template is a kcat-style format string (-f), compiled once.
@@ -52,34 +53,12 @@ func ParseTemplate(s string) (*Template, error) {
 				return nil, fmt.Errorf("format: unknown verb %%%c at position %d (want one of %%t %%p %%o %%T %%k %%K %%s %%S %%h %%%%)", v, i)
 			}
 		case '\\':
-			if i+1 >= len(s) {
-				return nil, fmt.Errorf("format: lone \\ at the end (use \\\\ for a backslash)")
+			b, end, err := escape.At(s, i)
+			if err != nil {
+				return nil, fmt.Errorf("format: position %d: %w", i, err)
 			}
-			i++
-			switch e := s[i]; e {
-			case 'n':
-				lit = append(lit, '\n')
-			case 'r':
-				lit = append(lit, '\r')
-			case 't':
-				lit = append(lit, '\t')
-			case '0':
-				lit = append(lit, 0)
-			case '\\':
-				lit = append(lit, '\\')
-			case 'x':
-				if i+2 >= len(s) {
-					return nil, fmt.Errorf("format: \\x at position %d needs two hex digits", i-1)
-				}
-				v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-				if err != nil {
-					return nil, fmt.Errorf("format: bad escape \\x%s at position %d", s[i+1:i+3], i-1)
-				}
-				lit = append(lit, byte(v))
-				i += 2
-			default:
-				return nil, fmt.Errorf("format: unknown escape \\%c at position %d", e, i-1)
-			}
+			lit = append(lit, b)
+			i = end
 		default:
 			lit = append(lit, c)
 		}
