@@ -1,42 +1,13 @@
 package cmd
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// golden compares got with testdata/<test name>/<name>.golden, or rewrites
-// it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("..", "testdata", "cmd", strings.Split(t.Name(), "/")[0], name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // goldenRecords are the records every output form is shown with: text,
 // JSON, binary, null and empty fields, and repeated headers.
@@ -69,7 +40,7 @@ func TestConsumeGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)
 			r := mustRun(t, 0, "", args...)
-			golden(t, tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
+			golden(t, "cmd", tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
 		})
 	}
 }
@@ -88,7 +59,7 @@ func TestConsumeGoldenJSONSerializer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)
 			r := mustRun(t, 0, "", args...)
-			golden(t, tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
+			golden(t, "cmd", tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
 		})
 	}
 }

@@ -66,7 +66,7 @@ func TestProduceDeliveryFailure(t *testing.T) {
 	addr := c.ListenAddrs()[0]
 	in := fmt.Sprintf("%s:a\n%s:b\n%s:c\n%s:d\n", keyFor(0, 2, 0), keyFor(1, 2, 0), keyFor(0, 2, 1), keyFor(1, 2, 1))
 	r := mustRun(t, 1, in, "produce", "-b", addr, "t", "-K", ":", "--acks", "leader", "--print-offsets")
-	goldenProduce(t, "stderr", r.Stderr)
+	golden(t, "produce", "stderr", r.Stderr)
 	// The fake broker gives each request base offset 0: only the
 	// partitions are certain.
 	if lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"); len(lines) != 2 ||

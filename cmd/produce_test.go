@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,42 +16,6 @@ import (
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/streamctl/streamctl/produce"
 )
-
-func init() {
-	// Other test files of this package may define -update too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// goldenProduce compares got with testdata/produce/<Test>/<name>.golden,
-// rewriting it under -update.
-func goldenProduce(t *testing.T, name, got string) {
-	t.Helper()
-	test, _, _ := strings.Cut(t.Name(), "/")
-	path := filepath.Join("..", "testdata", "produce", test, strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".golden")
-	if updating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
 
 // newTopic creates a unique topic with n partitions on addr.
 func newTopic(t *testing.T, addr string, n int32) string {
@@ -179,7 +142,7 @@ func TestProduceUsage(t *testing.T) {
 			if r.Stdout != "" {
 				t.Errorf("stdout %q, want empty", r.Stdout)
 			}
-			goldenProduce(t, c.name, r.Stderr)
+			golden(t, "produce", c.name, r.Stderr)
 		})
 	}
 }
@@ -210,7 +173,7 @@ func TestProduceBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			topic := newTopic(t, addr, 1)
 			r := mustRun(t, 1, c.stdin, append([]string{"produce", "-b", addr, topic}, c.args...)...)
-			goldenProduce(t, c.name, scrubTopic(r.Stderr, topic))
+			golden(t, "produce", c.name, scrubTopic(r.Stderr, topic))
 			if diff := cmp.Diff(c.want, rendered(t, addr, topic)); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
@@ -222,7 +185,7 @@ func TestProduceSkipInvalid(t *testing.T) {
 	addr := kafkatest.Broker(t)
 	topic := newTopic(t, addr, 1)
 	r := mustRun(t, 0, "1\nx\n2\n{\n3", "produce", "-b", addr, topic, "-s", "json", "--skip-invalid")
-	goldenProduce(t, "stderr", scrubTopic(r.Stderr, topic))
+	golden(t, "produce", "stderr", scrubTopic(r.Stderr, topic))
 	want := []string{`p0 null="1"`, `p0 null="2"`, `p0 null="3"`}
 	if diff := cmp.Diff(want, rendered(t, addr, topic)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
@@ -252,7 +215,7 @@ func TestProduceAccounting(t *testing.T) {
 			if r.Stdout != "" {
 				t.Errorf("stdout %q, want empty", r.Stdout)
 			}
-			goldenProduce(t, c.name, scrubTopic(r.Stderr, topic))
+			golden(t, "produce", c.name, scrubTopic(r.Stderr, topic))
 		})
 	}
 }
@@ -309,7 +272,7 @@ func TestProduceLargeMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mustRun(t, 1, "small\n"+big+"\nafter\n", "produce", "-b", addr, tight)
-	goldenProduce(t, "too large", scrubTopic(r.Stderr, tight))
+	golden(t, "produce", "too large", scrubTopic(r.Stderr, tight))
 	if diff := cmp.Diff([]string{`p0 null="small"`}, rendered(t, addr, tight)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
@@ -368,7 +331,7 @@ func TestProducePartitioning(t *testing.T) {
 			}
 		}
 		res := mustRun(t, 1, "a\n", "produce", "-b", addr, topic, "-p", "5")
-		goldenProduce(t, "partition out of range", scrubTopic(res.Stderr, topic))
+		golden(t, "produce", "partition out of range", scrubTopic(res.Stderr, topic))
 	})
 }
 
@@ -475,9 +438,9 @@ func TestProduceTopicCreation(t *testing.T) {
 	addr := kafkatest.Broker(t)
 	topic := kafkatest.Topic(t)
 	r := mustRun(t, 1, "a\n", "produce", "-b", addr, topic, "--no-create")
-	goldenProduce(t, "no-create", scrubTopic(r.Stderr, topic))
+	golden(t, "produce", "no-create", scrubTopic(r.Stderr, topic))
 	r = mustRun(t, 0, "a\nb\nc\nd\n", "produce", "-b", addr, topic, "--create-partitions", "4", "--partitioner", "roundrobin")
-	goldenProduce(t, "created", scrubTopic(r.Stderr, topic))
+	golden(t, "produce", "created", scrubTopic(r.Stderr, topic))
 	seen := map[int32]bool{}
 	for _, rec := range kafkatest.ReadAll(t, addr, topic) {
 		seen[rec.Partition] = true
@@ -547,7 +510,7 @@ func TestProduceInterrupt(t *testing.T) {
 	if r.Code != 0 {
 		t.Errorf("exit %d, want 0; stderr %q", r.Code, r.Stderr)
 	}
-	goldenProduce(t, "stderr", scrubTopic(r.Stderr, topic))
+	golden(t, "produce", "stderr", scrubTopic(r.Stderr, topic))
 	want := []string{`p0 null="one"`, `p0 null="two"`, `p0 null="three"`}
 	if diff := cmp.Diff(want, rendered(t, addr, topic)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
