@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -41,7 +42,10 @@ type BatchConfig struct {
 	Retries      int
 	RetryBackoff time.Duration
 	// MaxInFlight is the most produce requests awaiting an answer per
-	// broker; the client's Net.MaxOpenRequests must allow as many.
+	// broker, and the most batches per partition; the client's
+	// Net.MaxOpenRequests must allow as many. Kafka keeps the sequence
+	// numbers of a producer's last five batches per partition, so
+	// idempotence allows at most five.
 	MaxInFlight int
 	// MaxBuffered bounds the memory of the records read but not yet
 	// answered, which is most of a run's memory.
@@ -64,10 +68,15 @@ const (
 // Batcher sends records in batches it builds itself, with sarama's
 // broker-level produce requests: per partition, records collect in a batch
 // until it is full or the input pauses; batches go to their leader in
-// requests of up to 1 MiB, several requests in flight per broker and one
-// batch per partition, so that a retried batch keeps its place in the
-// partition. Every record's outcome is reported to the Producer that runs
-// it, by input line.
+// requests of up to 1 MiB, several requests in flight per broker and
+// several batches per partition, in order. When a batch comes back with an
+// error, its partition sends nothing more until every batch it has in
+// flight is back; then the failed ones go again, oldest first, with the
+// sequence numbers they had, so that with idempotence a retry neither
+// duplicates nor reorders. Without idempotence (acks other than all, or a
+// broker that refuses it) a batch sent after a failed one may be written
+// before the failed one's retry, as with librdkafka. Every record's outcome
+// is reported to the Producer that runs it, by input line.
 type Batcher struct {
 	c        Cluster
 	cfg      BatchConfig
@@ -91,11 +100,16 @@ type Batcher struct {
 	buffered int  // memory of the records not yet answered
 	flushAll bool // send open batches without waiting for them to fill
 	inFlight int  // requests awaiting an answer
-	rotate   int32
-	refresh  bool
-	retryC   <-chan time.Time
-	hdrIn    []sarama.RecordHeader
-	hdrOut   []*sarama.RecordHeader
+	ended    bool // the input is done: open batches go at once
+	// recovering counts the partitions holding batches that came back
+	// with an error.
+	recovering int
+	reqMax     int
+	rotate     int32
+	refresh    bool
+	retryC     <-chan time.Time
+	hdrIn      []sarama.RecordHeader
+	hdrOut     []*sarama.RecordHeader
 }
 
 // origin is where a record came from, to report its outcome.
@@ -117,19 +131,32 @@ type batch struct {
 	seq            int32 // first sequence number, once sequenced
 	sequenced      bool
 	rb             *sarama.RecordBatch // built at the first send, kept for retries
+	ord            int64               // position in its partition, oldest first
+	err            error               // why it came back, until it goes again
+	retriable      bool
 }
 
 type partState struct {
-	open      *batch
-	queue     []*batch // closed, oldest first
-	busy      bool     // a batch is in flight
+	open     *batch
+	queue    []*batch // closed, oldest first
+	inFlight int      // batches awaiting an answer
+	// flightPID is the producer ID of the batches in flight: a batch of
+	// another (a new ID after a failure) waits until they are back.
+	flightPID int64
+	// back holds the batches that came back with an error; while it is
+	// not empty the partition sends nothing until inFlight is 0.
+	back      []*batch
 	leader    *sarama.Broker
 	nextSeq   int32
+	nextOrd   int64
 	notBefore time.Time // retry backoff
 	lastCount int
 }
 
-type brokerState struct{ inFlight int }
+type brokerState struct {
+	inFlight int
+	building int // requests trySend is filling
+}
 
 // completion is a produce request's answer, as the broker's goroutine
 // hands it to the loop.
@@ -173,7 +200,7 @@ func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
 	}
 	b := &Batcher{
 		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
-		batchMax: defaultBatchBytes, pid: -1, epoch: -1,
+		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: -1, epoch: -1,
 		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
 	}
@@ -273,7 +300,7 @@ func (b *Batcher) loop() {
 		case h, ok := <-inC:
 			if !ok {
 				in = nil
-				b.flushAll = true
+				b.flushAll, b.ended = true, true
 				break
 			}
 			b.add(h)
@@ -301,7 +328,7 @@ func (b *Batcher) idle() bool {
 	}
 	for i := range b.parts {
 		ps := &b.parts[i]
-		if ps.open != nil || len(ps.queue) > 0 || ps.busy {
+		if ps.open != nil || len(ps.queue) > 0 || ps.inFlight > 0 || len(ps.back) > 0 {
 			return false
 		}
 	}
@@ -382,14 +409,19 @@ func (b *Batcher) closeOpen(part int32) {
 		return
 	}
 	ps.lastCount = len(ps.open.recs)
+	ps.open.ord = ps.nextOrd
+	ps.nextOrd++
 	ps.queue = append(ps.queue, ps.open)
 	ps.open = nil
 	b.pick.closed(part)
 }
 
-// trySend sends every batch that may go: the oldest closed batch of each
-// partition with nothing in flight (and, when flushing, the open one), to
-// leaders with a request slot free.
+// trySend sends every batch that may go: per partition, oldest first, the
+// closed batches (and, when flushing, the open one) while fewer than
+// MaxInFlight are in flight, to leaders with a request slot free. A request
+// holds one batch per partition, so a partition's later batches go in the
+// broker's later requests, and the requests go out in that order: the
+// broker sees each partition's sequence numbers in order.
 func (b *Batcher) trySend() {
 	type building struct {
 		broker  *sarama.Broker
@@ -397,80 +429,109 @@ func (b *Batcher) trySend() {
 		bytes   int
 	}
 	var reqs []*building
-	find := func(br *sarama.Broker) *building {
-		for _, r := range reqs {
-			if r.broker == br {
-				return r
-			}
-		}
-		r := &building{broker: br}
-		reqs = append(reqs, r)
-		return r
-	}
 	now := time.Now()
 	n := int32(len(b.parts))
 	pendingOpen := false
 	for k := int32(0); k < n; k++ {
 		part := (b.rotate + k) % n
 		ps := &b.parts[part]
-		if ps.busy || (len(ps.queue) == 0 && (ps.open == nil || !b.flushAll)) {
-			if ps.open != nil {
-				pendingOpen = true
-			}
-			continue
-		}
-		if now.Before(ps.notBefore) {
-			pendingOpen = pendingOpen || ps.open != nil
-			continue
-		}
-		if ps.leader == nil {
-			leader, err := b.c.Leader(b.cfg.Topic, part)
-			if err != nil {
-				if len(ps.queue) == 0 {
-					b.closeOpen(part)
+		after := -1 // reqs[after] holds this partition's last batch
+		for b.mayGo(ps, now) {
+			if ps.leader == nil {
+				leader, err := b.c.Leader(b.cfg.Topic, part)
+				if err != nil {
+					if len(ps.queue) == 0 {
+						b.closeOpen(part)
+					}
+					bt := ps.queue[0]
+					ps.queue[0] = nil
+					ps.queue = ps.queue[1:]
+					bt.err, bt.retriable = err, true
+					b.putBack(bt)
+					if ps.inFlight == 0 {
+						b.settle(part)
+					}
+					break
 				}
-				b.retry(ps.queue[0], err, true)
-				pendingOpen = pendingOpen || ps.open != nil
-				continue
+				ps.leader = leader
 			}
-			ps.leader = leader
-		}
-		bs := b.brokers[ps.leader]
-		if bs == nil {
-			bs = &brokerState{}
-			b.brokers[ps.leader] = bs
-		}
-		r := find(ps.leader)
-		if len(r.batches) == 0 && bs.inFlight >= b.cfg.MaxInFlight {
-			pendingOpen = pendingOpen || ps.open != nil
-			continue
-		}
-		if len(ps.queue) == 0 {
-			b.closeOpen(part)
-		}
-		bt := ps.queue[0]
-		ps.queue[0] = nil
-		ps.queue = ps.queue[1:]
-		ps.busy = true
-		r.batches = append(r.batches, bt)
-		r.bytes += bt.bytes
-		if r.bytes >= defaultRequestBytes {
-			b.fire(r.broker, r.batches)
-			bs.inFlight++
-			r.batches, r.bytes = nil, 0
+			bs := b.brokers[ps.leader]
+			if bs == nil {
+				bs = &brokerState{}
+				b.brokers[ps.leader] = bs
+			}
+			var r *building
+			for i := after + 1; i < len(reqs); i++ {
+				if reqs[i].broker == ps.leader && reqs[i].bytes < b.reqMax {
+					r, after = reqs[i], i
+					break
+				}
+			}
+			if r == nil {
+				if bs.inFlight+bs.building >= b.cfg.MaxInFlight {
+					break
+				}
+				bs.building++
+				r = &building{broker: ps.leader}
+				reqs = append(reqs, r)
+				after = len(reqs) - 1
+			}
+			if len(ps.queue) == 0 {
+				b.closeOpen(part)
+			}
+			bt := ps.queue[0]
+			ps.queue[0] = nil
+			ps.queue = ps.queue[1:]
+			if ps.inFlight == 0 {
+				ps.flightPID = b.pidOf(bt)
+			}
+			ps.inFlight++
+			r.batches = append(r.batches, bt)
+			r.bytes += bt.bytes
 		}
 		pendingOpen = pendingOpen || ps.open != nil
 	}
 	for _, r := range reqs {
-		if len(r.batches) > 0 {
-			b.fire(r.broker, r.batches)
-			b.brokers[r.broker].inFlight++
-		}
+		b.fire(r.broker, r.batches)
+		bs := b.brokers[r.broker]
+		bs.inFlight++
+		bs.building = 0
 	}
 	b.rotate = (b.rotate + 1) % n
 	if !pendingOpen {
 		b.flushAll = false
 	}
+}
+
+// mayGo says whether ps has a batch to send now: none of its batches is
+// back with an error awaiting the others, it has room in flight, no
+// backoff runs, and its next batch is of the producer ID of those in
+// flight. An open batch goes when flushing and nothing else of its
+// partition is in flight (or the input has ended): under load it fills
+// while the others are answered.
+func (b *Batcher) mayGo(ps *partState, now time.Time) bool {
+	if len(ps.back) > 0 || ps.inFlight >= b.cfg.MaxInFlight || now.Before(ps.notBefore) {
+		return false
+	}
+	var next *batch
+	switch {
+	case len(ps.queue) > 0:
+		next = ps.queue[0]
+	case ps.open != nil && b.flushAll && (ps.inFlight == 0 || b.ended):
+		next = ps.open
+	default:
+		return false
+	}
+	return ps.inFlight == 0 || b.pidOf(next) == ps.flightPID
+}
+
+// pidOf is the producer ID bt goes with: its own once sequenced, else the
+// current one.
+func (b *Batcher) pidOf(bt *batch) int64 {
+	if bt.sequenced {
+		return bt.rb.ProducerID
+	}
+	return b.pid
 }
 
 // fire sends batches to broker in one request; the answer comes back
@@ -538,10 +599,17 @@ func (b *Batcher) reap() {
 	done := b.completed
 	b.completed = nil
 	b.mu.Unlock()
+	back := func(bt *batch, err error, retriable bool) {
+		bt.err, bt.retriable = err, retriable
+		b.putBack(bt)
+	}
 	for _, c := range done {
 		b.inFlight--
 		if bs := b.brokers[c.broker]; bs != nil {
 			bs.inFlight--
+		}
+		for _, bt := range c.batches {
+			b.parts[bt.partition].inFlight--
 		}
 		if c.err != nil {
 			retriable := requestRetriable(c.err)
@@ -552,7 +620,7 @@ func (b *Batcher) reap() {
 				delete(b.brokers, c.broker)
 			}
 			for _, bt := range c.batches {
-				b.retry(bt, c.err, retriable)
+				back(bt, c.err, retriable)
 			}
 			continue
 		}
@@ -564,15 +632,22 @@ func (b *Batcher) reap() {
 			blk := c.resp.GetBlock(b.cfg.Topic, bt.partition)
 			switch {
 			case blk == nil:
-				b.retry(bt, sarama.ErrIncompleteResponse, true)
+				back(bt, sarama.ErrIncompleteResponse, true)
 			case errors.Is(blk.Err, sarama.ErrNoError):
 				b.ack(bt, blk.Offset)
 			case bt.sequenced && errors.Is(blk.Err, sarama.ErrDuplicateSequenceNumber):
 				// An earlier attempt was written: this is its answer.
 				b.ack(bt, blk.Offset)
 			default:
-				b.retry(bt, blk.Err, partitionRetriable(blk.Err))
+				back(bt, blk.Err, partitionRetriable(blk.Err))
 			}
+		}
+	}
+	// A partition settles its failed batches once the last of its batches
+	// in flight is back.
+	for i := 0; b.recovering > 0 && i < len(b.parts); i++ {
+		if ps := &b.parts[i]; len(ps.back) > 0 && ps.inFlight == 0 {
+			b.settle(int32(i))
 		}
 	}
 	if len(done) > 0 {
@@ -607,9 +682,96 @@ func partitionRetriable(err error) bool {
 	return false
 }
 
-// finish takes bt out of its partition's flight and out of memory.
+// putBack holds bt, back with an error, until its partition has nothing in
+// flight.
+func (b *Batcher) putBack(bt *batch) {
+	ps := &b.parts[bt.partition]
+	if len(ps.back) == 0 {
+		b.recovering++
+	}
+	ps.back = append(ps.back, bt)
+}
+
+// settle decides, once none of its batches is in flight, what becomes of a
+// partition's batches that came back with an error, oldest first. A batch
+// refused as out of order behind an earlier failed one goes again after it
+// with its own sequence numbers, without counting an attempt. Others go
+// again after a backoff while the error is retriable and attempts remain,
+// or fail. When a sequenced batch fails, whether the broker wrote it
+// cannot be told, so the later sequence numbers are void: the later
+// batches the broker refused (and so did not write) go again under a new
+// producer ID, and those whose fate is unknown fail.
+func (b *Batcher) settle(part int32) {
+	ps := &b.parts[part]
+	back := ps.back
+	ps.back = nil
+	b.recovering--
+	sort.Slice(back, func(i, j int) bool { return back[i].ord < back[j].ord })
+	var again []*batch
+	broken, newPID := false, false
+	afterBroken := func(bt *batch) {
+		if bt.sequenced && !notWritten(bt.err) {
+			b.fail(bt, bt.err)
+			return
+		}
+		bt.sequenced, bt.rb = false, nil
+		again = append(again, bt)
+	}
+	for _, bt := range back {
+		switch {
+		case broken:
+			afterBroken(bt)
+		case len(again) > 0 && bt.sequenced && errors.Is(bt.err, sarama.ErrOutOfOrderSequenceNumber):
+			again = append(again, bt)
+		default:
+			bt.attempts++
+			if bt.retriable && bt.attempts <= b.cfg.Retries {
+				again = append(again, bt)
+				continue
+			}
+			if bt.sequenced {
+				broken = true
+				newPID = newPID || bt.rb.ProducerID == b.pid
+			}
+			b.fail(bt, bt.err)
+		}
+	}
+	queue := ps.queue
+	if broken {
+		// Retries still queued from an earlier round follow the failed
+		// batch too.
+		queue = nil
+		for _, bt := range ps.queue {
+			if bt.sequenced {
+				afterBroken(bt)
+			} else {
+				queue = append(queue, bt)
+			}
+		}
+	}
+	ps.queue = append(again, queue...)
+	if newPID {
+		// A new producer ID starts every partition's sequence afresh;
+		// without one, go on without idempotence.
+		if b.initProducerID() != nil {
+			b.pid, b.epoch = -1, -1
+		}
+	}
+	if len(again) > 0 {
+		ps.leader = nil
+		ps.notBefore = time.Now().Add(b.cfg.RetryBackoff)
+		b.refresh = true
+	}
+}
+
+// notWritten says whether a partition's error means the broker refused the
+// batch without writing it.
+func notWritten(err error) bool {
+	return errors.Is(err, sarama.ErrOutOfOrderSequenceNumber) || errors.Is(err, sarama.ErrNotLeaderForPartition)
+}
+
+// finish takes bt out of memory.
 func (b *Batcher) finish(bt *batch) {
-	b.parts[bt.partition].busy = false
 	b.buffered -= bt.mem
 	bt.recs, bt.rb = nil, nil
 }
@@ -620,45 +782,12 @@ func (b *Batcher) ack(bt *batch, base int64) {
 	b.p.ackRun(from, bt.partition, base)
 }
 
-// retry puts bt back at the head of its partition for another attempt
-// after a backoff, or fails its records when err is final or the attempts
-// are spent.
-func (b *Batcher) retry(bt *batch, err error, retriable bool) {
-	ps := &b.parts[bt.partition]
-	bt.attempts++
-	if !retriable || bt.attempts > b.cfg.Retries {
-		b.fail(bt, err)
-		return
-	}
-	if len(ps.queue) == 0 || ps.queue[0] != bt {
-		ps.queue = append([]*batch{bt}, ps.queue...)
-	}
-	ps.busy = false
-	ps.leader = nil
-	ps.notBefore = time.Now().Add(b.cfg.RetryBackoff)
-	b.refresh = true
-}
-
 // fail reports every record of bt as failed with err.
 func (b *Batcher) fail(bt *batch, err error) {
-	ps := &b.parts[bt.partition]
-	if len(ps.queue) > 0 && ps.queue[0] == bt {
-		ps.queue[0] = nil
-		ps.queue = ps.queue[1:]
-	}
 	from := bt.from
-	sequenced := bt.sequenced
 	b.finish(bt)
 	for _, o := range from {
 		b.p.failAt(o, err)
-	}
-	if sequenced && b.pid >= 0 {
-		// Whether the broker wrote it is unknown: the partition's next
-		// sequence cannot be told. A new producer ID starts every
-		// partition afresh; without one, go on without idempotence.
-		if b.initProducerID() != nil {
-			b.pid, b.epoch = -1, -1
-		}
 	}
 }
 
@@ -672,7 +801,7 @@ func (b *Batcher) armRetry() {
 	now := time.Now()
 	for i := range b.parts {
 		ps := &b.parts[i]
-		if len(ps.queue) > 0 && !ps.busy && ps.notBefore.After(now) && (first.IsZero() || ps.notBefore.Before(first)) {
+		if len(ps.queue) > 0 && ps.inFlight == 0 && ps.notBefore.After(now) && (first.IsZero() || ps.notBefore.Before(first)) {
 			first = ps.notBefore
 		}
 	}

@@ -325,3 +325,156 @@ func TestBatcherBatchLimit(t *testing.T) {
 		t.Errorf("%d records, want 511 with the large one at 500", len(got[0]))
 	}
 }
+
+// sentBatch is a partition's batch as the broker received it.
+type sentBatch struct {
+	pid int64
+	seq int32
+	n   int32
+}
+
+// failNthProduce makes the broker refuse, with code and writing nothing,
+// the nth produce request (1-based); it handles every other itself. It
+// records each produce request's batch of partition 0, in arrival order.
+func failNthProduce(t *testing.T, c *kfake.Cluster, nth int32, code int16) func() []sentBatch {
+	t.Helper()
+	var (
+		seen int32 // control functions run one at a time
+		sent []sentBatch
+	)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		seen++
+		pr := req.(*kmsg.ProduceRequest)
+		for _, rt := range pr.Topics {
+			for _, rp := range rt.Partitions {
+				var rb kmsg.RecordBatch
+				if rp.Partition != 0 || rb.ReadFrom(rp.Records) != nil {
+					continue
+				}
+				sent = append(sent, sentBatch{pid: rb.ProducerID, seq: rb.FirstSequence, n: rb.NumRecords})
+			}
+		}
+		if seen != nth {
+			return nil, nil, false
+		}
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	// Read after the run: the cluster calls no control function then.
+	return func() []sentBatch { return sent }
+}
+
+// TestBatcherRetriesInFlight: with several batches of a partition in
+// flight, the broker refuses the second (NOT_LEADER_OR_FOLLOWER) and so
+// the later ones as out of order; they all go again, in order, with their
+// sequence numbers: every record once, in input order, offsets by line.
+func TestBatcherRetriesInFlight(t *testing.T) {
+	c, client := fakeCluster(t, 1)
+	sent := failNthProduce(t, c, 2, kerr.NotLeaderForPartition.Code)
+	cfg := batcherConfig(1)
+	cfg.MaxMessageBytes = 4 << 10 // many batches, several in flight at once
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+	const n = 5000
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Sent: n, Acked: n}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	checkExactlyOnce(t, client, n, out.String())
+
+	// The broker saw batches after the refused one before its retry (so
+	// they were in flight together), and the retry kept its sequence.
+	bs := sent()
+	if len(bs) < 3 {
+		t.Fatalf("%d batches sent, want more", len(bs))
+	}
+	refused := bs[1]
+	var resent, overtaken bool
+	for _, s := range bs[2:] {
+		if s.seq > refused.seq && !resent {
+			overtaken = true
+		}
+		if s == refused {
+			resent = true
+		}
+	}
+	if !overtaken || !resent {
+		t.Errorf("batches sent %v: want later ones before the refused %v, then it again", bs, refused)
+	}
+}
+
+// TestBatcherFailsInFlight: the broker refuses the second of several
+// batches of a partition in flight for good (INVALID_RECORD). Its records
+// fail by line; the later batches, refused as out of order, go again
+// under a new producer ID: every other record once, in input order.
+func TestBatcherFailsInFlight(t *testing.T) {
+	c, client := fakeCluster(t, 1)
+	sent := failNthProduce(t, c, 2, kerr.InvalidRecord.Code)
+	cfg := batcherConfig(1)
+	cfg.MaxMessageBytes = 4 << 10
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+	const n = 5000
+	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	bs := sent()
+	if len(bs) < 3 {
+		t.Fatalf("%d batches sent, want more", len(bs))
+	}
+	refused := bs[1]
+	if want := (Stats{Sent: n, Acked: n - int64(refused.n), Failed: int64(refused.n)}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	// The refused batch holds the lines after the first batch's.
+	first := int(bs[0].n)
+	var de *DeliveryError
+	if !errors.As(err, &de) || len(de.Failures) == 0 {
+		t.Fatalf("error %v, want a DeliveryError", err)
+	}
+	for i, f := range de.Failures {
+		if want := first + 1 + i; f.Line != want || !errors.Is(f.Err, sarama.ErrInvalidRecord) {
+			t.Errorf("failure %d: line %d (%v), want line %d: invalid record", i, f.Line, f.Err, want)
+		}
+	}
+	if bs[len(bs)-1].pid == refused.pid {
+		t.Errorf("last batch sent with producer ID %d, want a new one", refused.pid)
+	}
+
+	got, where := readBack(t, client)
+	var want, offsets []string
+	for i := 0; i < n; i++ {
+		if i >= first && i < first+int(refused.n) {
+			continue
+		}
+		want = append(want, fmt.Sprintf("value-%d", i))
+		offsets = append(offsets, where[fmt.Sprintf("value-%d", i)])
+	}
+	if diff := cmp.Diff(want, got[0]); diff != "" {
+		t.Errorf("partition 0 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(offsets, strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")); diff != "" {
+		t.Errorf("offsets (-want +got):\n%s", diff)
+	}
+}
