@@ -61,12 +61,8 @@ func Run(ctx context.Context, args []string, s Streams) int {
 
 // printError writes "streamctl: msg" and any hint lines to w.
 func printError(w io.Writer, err error) {
-	msg := err.Error()
+	fmt.Fprintf(w, "streamctl: %s\n", err)
 	var h hinted
-	if errors.As(err, &h) {
-		msg = h.err.Error()
-	}
-	fmt.Fprintf(w, "streamctl: %s\n", msg)
 	if errors.As(err, &h) {
 		for _, line := range strings.Split(h.hint, "\n") {
 			fmt.Fprintf(w, "hint: %s\n", line)
@@ -84,7 +80,8 @@ type hinted struct {
 	hint string
 }
 
-func (h hinted) Error() string { return h.err.Error() + " (hint: " + h.hint + ")" }
+// Error is the error alone: printError adds the hint on a line of its own.
+func (h hinted) Error() string { return h.err.Error() }
 func (h hinted) Unwrap() error { return h.err }
 
 // withHint attaches a hint line to err.
@@ -146,6 +143,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			if c.Args().Present() {
 				return usagef("unknown command %q", c.Args().First())
 			}
+			c.App.Writer = s.Err // help instead of a command is not data
 			_ = cli.ShowAppHelp(c)
 			return usagef("no command given")
 		},

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"fmt"
+	"math"
+	"runtime/debug"
 
 	"github.com/streamctl/streamctl/internal/broker"
 	"github.com/urfave/cli/v2"
@@ -38,6 +40,9 @@ Examples:
 			if c.Int("partitions") < 1 {
 				return usagef("--partitions must be at least 1")
 			}
+			// The broker keeps every topic in memory: the soft memory limit
+			// that suits the clients would make it collect without end.
+			debug.SetMemoryLimit(math.MaxInt64)
 			b, err := broker.Start(broker.Options{
 				Listen:     c.String("listen"),
 				Partitions: c.Int("partitions"),

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -56,6 +58,8 @@ Examples:
 				Usage: "decode values with: " + codecList() + ", or a Faust chain such as json|binary (Faust apps default to json)"},
 			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
 				Usage: "decode keys with the same codecs (Faust apps default to raw)"},
+			&cli.StringFlag{Name: "isolation", Value: "read_committed", EnvVars: envVars("isolation"),
+				Usage: "read_committed hides records of open and aborted transactions (and -e ends at the last stable offset); read_uncommitted shows everything"},
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report messages that do not decode on stderr and go on (default: stop with exit 1)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: envVars("format"),
@@ -96,6 +100,18 @@ func runConsume(c *cli.Context, s Streams) error {
 	if o.Partitions, err = parsePartitions(c.String("partitions")); err != nil {
 		return err
 	}
+	if len(o.Partitions) > 0 && o.Group != "" {
+		// A group assigns partitions itself; reading a chosen few as a
+		// member would make it rebalance without end.
+		return usagef("-p/--partitions and -g/--group do not go together: a group assigns its members' partitions")
+	}
+	switch c.String("isolation") {
+	case "read_committed":
+	case "read_uncommitted":
+		o.ReadUncommitted = true
+	default:
+		return usagef("--isolation: want read_committed or read_uncommitted, got %q", c.String("isolation"))
+	}
 	if o.ValueCodec, err = codec.Parse(c.String("value-serializer")); err != nil {
 		return usagef("--value-serializer: %v", err)
 	}
@@ -131,7 +147,7 @@ func runConsume(c *cli.Context, s Streams) error {
 		o.Format = format.Plain{}
 	}
 
-	warn := func(msg string) { fmt.Fprintf(s.Err, "streamctl: %s\n", msg) }
+	warn := o.Warn
 	conf, err := kafkaConfig(c, warn)
 	if err != nil {
 		return err
@@ -144,14 +160,41 @@ func runConsume(c *cli.Context, s Streams) error {
 	conf.Consumer.Offsets.AutoCommit.Enable = true
 	conf.Consumer.Offsets.AutoCommit.Interval = time.Second
 	conf.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+	conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	if o.ReadUncommitted {
+		conf.Consumer.IsolationLevel = sarama.ReadUncommitted
+	}
 
-	client, err := connect(c.Context, c, conf)
-	if err != nil {
+	// --timeout is the whole run's: connecting and creating topics count.
+	ctx := c.Context
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	timedOut := func(err error) error {
+		if o.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
+			if o.Num == 0 && !o.Exit {
+				return nil // the timeout was the only stop asked for
+			}
+			return &consume.TimeoutError{Msg: fmt.Sprintf("timed out: --timeout %s reached before consuming began", o.Timeout)}
+		}
 		return err
 	}
+	client, err := connect(ctx, c, conf)
+	if err != nil {
+		return timedOut(err)
+	}
 	defer client.Close()
-	if err := ensureTopics(c.Context, c, client, topics, warn); err != nil {
-		return err
+	if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
+		return timedOut(err)
+	}
+	if o.Timeout > 0 {
+		o.Timeout -= time.Since(start)
+		if o.Timeout <= 0 {
+			return timedOut(context.DeadlineExceeded)
+		}
 	}
 	_, err = consume.Run(c.Context, client, o, s.Out)
 	if err != nil && !isTimeout(err) {

@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
@@ -70,4 +72,39 @@ func TestConsumeGroupTimeoutBeforeNum(t *testing.T) {
 	if r.Stdout != "" {
 		t.Fatalf("after restart stdout %q, want nothing", r.Stdout)
 	}
+}
+
+func TestConsumeGroupRejectsPartitions(t *testing.T) {
+	r := mustRun(t, ExitUsage, "", "consume", "t", "-g", "g", "-p", "0")
+	if !strings.Contains(r.Stderr, "do not go together") {
+		t.Errorf("stderr = %q, want it to say why", r.Stderr)
+	}
+}
+
+// TestConsumeGroupExitWithNothingAssigned: a member that gets no partition
+// (the group has more members than the topic has partitions) has nothing to
+// read, so -e is satisfied at once instead of waiting for ever.
+func TestConsumeGroupExitWithNothingAssigned(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("x")...)
+	group := kafkatest.Topic(t) + "-g"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := newSignalWriter()
+	first := make(chan int, 1)
+	go func() {
+		var errb strings.Builder
+		first <- Run(ctx, []string{"streamctl", "consume", topic, "-b", addr, "-g", group}, Streams{In: strings.NewReader(""), Out: out, Err: &errb})
+	}()
+	select {
+	case <-out.first: // the first member holds the partition
+	case <-time.After(30 * time.Second):
+		t.Fatal("first member printed nothing")
+	}
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "60s")
+	if r.Stdout != "" {
+		t.Errorf("second member printed %q, want nothing", r.Stdout)
+	}
+	cancel()
+	<-first
 }

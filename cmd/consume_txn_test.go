@@ -62,3 +62,24 @@ func TestConsumeExitAfterAbortedTransactionOnly(t *testing.T) {
 	// Starting at the marker (-o -1) leaves nothing but the marker below the end.
 	mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-o", "-1", "--timeout", "30s")
 }
+
+// TestConsumeHidesAbortedTransactions: by default (read_committed, as kcat)
+// an aborted transaction's records are never printed, alone or in a
+// group; --isolation read_uncommitted shows them.
+func TestConsumeHidesAbortedTransactions(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("before")...)
+	produceTxn(t, addr, topic, false, "aborted-1", "aborted-2")
+	kafkatest.Produce(t, addr, topic, kafkatest.Message{Value: []byte("after")})
+	for _, args := range [][]string{{}, {"-g", topic + "-g"}} {
+		r := mustRun(t, 0, "", append([]string{"consume", topic, "-b", addr, "-e", "--timeout", "30s"}, args...)...)
+		if r.Stdout != "before\nafter\n" {
+			t.Errorf("consume %v: stdout %q, want the committed records only", args, r.Stdout)
+		}
+	}
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--isolation", "read_uncommitted", "--timeout", "30s")
+	if r.Stdout != "before\naborted-1\naborted-2\nafter\n" {
+		t.Errorf("read_uncommitted: stdout %q, want every record", r.Stdout)
+	}
+	mustRun(t, ExitUsage, "", "consume", topic, "-b", addr, "--isolation", "sometimes")
+}

@@ -46,13 +46,25 @@ type Options struct {
 	KeyCodec, ValueCodec *codec.Chain
 	// HideFaustMeta strips Faust's "__faust" model metadata from JSON values.
 	HideFaustMeta bool
+	// ReadUncommitted shows records of open and aborted transactions too;
+	// by default (read_committed, as librdkafka and kcat) they are hidden
+	// and -e ends at the last stable offset.
+	ReadUncommitted bool
 	// SkipInvalid reports undecodable messages through Warn and goes on;
 	// without it the first one stops the run with an error.
 	SkipInvalid bool
 	// Format turns a record into output bytes.
 	Format format.Formatter
-	// Warn reports a problem that does not stop the run (on stderr).
+	// Warn reports a problem that does not stop the run (on stderr). Run
+	// calls it from one goroutine only.
 	Warn func(string)
+}
+
+func (o *Options) isolation() sarama.IsolationLevel {
+	if o.ReadUncommitted {
+		return sarama.ReadUncommitted
+	}
+	return sarama.ReadCommitted
 }
 
 // Stats count what a run did.
@@ -95,10 +107,15 @@ type runner struct {
 	rec    envelope.Record
 	msgs   chan delivery
 	assign chan assignment
+	revoke chan revocation
 	errs   chan error
+	warnc  chan string
 	parts  map[TopicPartition]*partState
 	// doneCount counts the partitions in parts that reached their end.
 	doneCount int
+	// assigned says parts is known: at start outside a group, after the
+	// first assignment in one (which may be empty).
+	assigned bool
 	stats     Stats
 	pending   []item
 	sess      sarama.ConsumerGroupSession
@@ -119,9 +136,11 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		o:      o,
 		client: client,
 		out:    bufio.NewWriterSize(w, 64<<10),
-		msgs:   make(chan delivery, 64),
+		msgs:   make(chan delivery, 16),
 		assign: make(chan assignment),
-		errs:   make(chan error, 16),
+		revoke: make(chan revocation),
+		errs:   make(chan error, 1),
+		warnc:  make(chan string, 64),
 		parts:  map[TopicPartition]*partState{},
 		start:  time.Now(),
 	}
@@ -137,7 +156,9 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 	if err != nil {
 		return r.stats, err
 	}
-	r.setParts(r.parts)
+	if o.Group == "" {
+		r.setParts(r.parts)
+	}
 	err = r.loop(ctx)
 	cancel()
 	stop()
@@ -163,17 +184,6 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 	return out, nil
 }
 
-// bounds returns the oldest and end offsets of a partition.
-func (r *runner) bounds(tp TopicPartition) (oldest, newest int64, err error) {
-	if oldest, err = r.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest); err != nil {
-		return 0, 0, fmt.Errorf("partition %s: oldest offset: %w", tp, err)
-	}
-	if newest, err = r.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetNewest); err != nil {
-		return 0, 0, fmt.Errorf("partition %s: end offset: %w", tp, err)
-	}
-	return oldest, newest, nil
-}
-
 func (r *runner) resolve(tp TopicPartition, oldest, newest int64) (int64, error) {
 	return r.o.Start.resolve(oldest, newest, func(ms int64) (int64, error) {
 		return r.client.GetOffset(tp.Topic, tp.Partition, ms)
@@ -196,7 +206,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{r: r, client: r.client, pos: map[TopicPartition]int64{}}
+	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
 		start, err := r.resolve(tp, oldest[tp], newest[tp])
 		if err != nil {
@@ -272,22 +282,11 @@ func (r *runner) loop(ctx context.Context) error {
 		}
 		select {
 		case d := <-r.msgs:
-			now := time.Now()
-			st := r.parts[d.tp]
-			for _, it := range d.items {
-				if err := r.handle(it, st, now); err != nil {
-					return r.finish(err)
-				}
-				if r.finished() {
-					return r.finish(nil)
-				}
+			if err := r.deliver(d); err != nil {
+				return r.finish(err)
 			}
-			if st != nil && d.next > st.next {
-				// Past markers and gaps: the fetch position is the truth.
-				st.next, st.last = d.next, now
-				if st.next >= st.end {
-					r.setDone(st)
-				}
+			if r.finished() {
+				return r.finish(nil)
 			}
 			if idle != nil {
 				idle.Reset(r.o.IdleTimeout)
@@ -301,6 +300,17 @@ func (r *runner) loop(ctx context.Context) error {
 			r.setParts(a.parts)
 			r.sess = a.sess
 			close(a.ack)
+		case rv := <-r.revoke:
+			// The session ends: what it delivered is written and marked
+			// before sarama's last commit for it, so a rebalance neither
+			// repeats nor skips anything.
+			err := r.drain(rv.sess)
+			close(rv.ack)
+			if err != nil {
+				return r.finish(err)
+			}
+		case msg := <-r.warnc:
+			r.o.Warn(msg)
 		case err := <-r.errs:
 			return r.finish(err)
 		case <-probeC:
@@ -317,6 +327,80 @@ func (r *runner) loop(ctx context.Context) error {
 	}
 }
 
+// deliver writes a delivery's messages, stopping as soon as -n is met, and
+// moves its partition to the fetch position. Deliveries of a group session
+// that has ended are dropped: the partition may be someone else's now.
+func (r *runner) deliver(d delivery) error {
+	if len(d.items) > 0 && d.items[0].sess != nil && d.items[0].sess != r.sess {
+		return nil
+	}
+	now := time.Now()
+	st := r.parts[d.tp]
+	for _, it := range d.items {
+		if err := r.handle(it, st, now); err != nil {
+			return err
+		}
+		if r.finished() {
+			return nil
+		}
+	}
+	if st != nil && d.next > st.next {
+		// Past markers and gaps: the fetch position is the truth.
+		st.next, st.last = d.next, now
+		if st.next >= st.end {
+			r.setDone(st)
+		}
+	}
+	return nil
+}
+
+// revocation asks the loop to finish with a group session before sarama
+// commits its offsets for the last time.
+type revocation struct {
+	sess sarama.ConsumerGroupSession
+	ack  chan struct{}
+}
+
+// drain writes what sess already delivered, flushes and marks it.
+func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
+	for {
+		select {
+		case d := <-r.msgs:
+			if err := r.deliver(d); err != nil {
+				return err
+			}
+			if r.finished() {
+				return r.flush()
+			}
+		default:
+			err := r.flush()
+			if r.sess == sess {
+				r.sess = nil
+				r.setParts(map[TopicPartition]*partState{})
+				r.assigned = false
+			}
+			return err
+		}
+	}
+}
+
+// warn reports from any goroutine; the loop prints it, so that stderr
+// has one writer. A flood of warnings drops the excess.
+func (r *runner) warn(msg string) {
+	select {
+	case r.warnc <- msg:
+	default:
+	}
+}
+
+// fail stops the run with err, from any goroutine.
+func (r *runner) fail(err error) {
+	select {
+	case r.errs <- err:
+	default:
+	}
+}
+
 // finished reports whether -n or -e is satisfied.
 func (r *runner) finished() bool {
 	if r.o.Num > 0 && r.stats.Written >= r.o.Num {
@@ -326,7 +410,7 @@ func (r *runner) finished() bool {
 }
 
 func (r *runner) allDone() bool {
-	return len(r.parts) > 0 && r.doneCount == len(r.parts)
+	return r.assigned && r.doneCount == len(r.parts)
 }
 
 // setDone marks a partition as at its end, counting it once.
@@ -340,7 +424,7 @@ func (r *runner) setDone(st *partState) {
 // setParts replaces the tracked partitions (at start, or a group's new
 // assignment) and recounts those already at their end.
 func (r *runner) setParts(parts map[TopicPartition]*partState) {
-	r.parts, r.doneCount = parts, 0
+	r.parts, r.doneCount, r.assigned = parts, 0, true
 	for _, st := range parts {
 		if st.done {
 			r.doneCount++
@@ -464,74 +548,69 @@ func (r *runner) invalid(it item, what string, err error) error {
 	return nil
 }
 
-// probe checks partitions that went quiet short of their end: transaction
-// markers and compaction leave offsets that no record will ever fill, so a
-// partition counts as done when nothing but those lies before its end.
+// probe checks a group's partitions that went quiet short of their end:
+// transaction markers, aborted records and compaction leave offsets that
+// no message will ever fill, so a partition counts as done when nothing
+// but those lies before its end. (Outside a group the fetcher reports its
+// position and needs no probe.)
 func (r *runner) probe() error {
 	for tp, st := range r.parts {
 		if st.done || time.Since(st.last) < 200*time.Millisecond || len(r.msgs) > 0 {
 			continue
 		}
-		done, err := caughtUp(r.client, tp, st.next, st.end)
+		done, err := caughtUp(r.client, tp, st.next, st.end, r.o.isolation())
+		st.last = time.Now()
 		if err != nil {
+			_ = r.client.RefreshMetadata(tp.Topic)
 			r.o.Warn(fmt.Sprintf("partition %s: checking the end: %v", tp, err))
-			st.last = time.Now()
 			continue
 		}
 		if done {
 			r.setDone(st)
 		}
-		st.last = time.Now()
 	}
 	return nil
 }
 
-// caughtUp reports whether no data record lies in [next, end) of a partition.
-func caughtUp(client sarama.Client, tp TopicPartition, next, end int64) (bool, error) {
+// caughtUp reports whether no message lies in [next, end) of a partition.
+// An answer without records, or throttled, is not taken for an end.
+func caughtUp(client sarama.Client, tp TopicPartition, next, end int64, isolation sarama.IsolationLevel) (bool, error) {
 	leader, err := client.Leader(tp.Topic, tp.Partition)
 	if err != nil {
 		return false, err
 	}
 	for next < end {
-		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20}
-		req.AddBlock(tp.Topic, tp.Partition, next, 1<<20, -1)
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: fetchPartitionMax, Isolation: isolation}
+		req.AddBlock(tp.Topic, tp.Partition, next, fetchPartitionMax, -1)
 		resp, err := leader.Fetch(req)
 		if err != nil {
 			return false, err
 		}
 		block := resp.GetBlock(tp.Topic, tp.Partition)
-		if block == nil {
+		switch {
+		case block == nil || resp.ThrottleTime > 0:
 			return false, nil
-		}
-		if !errors.Is(block.Err, sarama.ErrNoError) {
+		case !errors.Is(block.Err, sarama.ErrNoError):
 			return false, block.Err
-		}
-		moved := false
-		for _, recs := range block.RecordsSet {
-			switch {
-			case recs.RecordBatch != nil:
-				b := recs.RecordBatch
-				if !b.Control {
-					for _, rec := range b.Records {
-						if off := b.FirstOffset + rec.OffsetDelta; off >= next && off < end {
-							return false, nil
-						}
-					}
-				}
-				if last := b.FirstOffset + int64(b.LastOffsetDelta) + 1; last > next {
-					next, moved = last, true
-				}
-			case recs.MsgSet != nil:
-				for _, mb := range recs.MsgSet.Messages {
-					if mb.Offset >= next && mb.Offset < end {
-						return false, nil
-					}
-				}
-			}
-		}
-		if !moved {
+		case len(block.RecordsSet) == 0:
+			// Nothing at next although next < end: the rest was removed
+			// (compaction, retention) or is not readable (read_committed
+			// below an open transaction's end).
 			return true, nil
 		}
+		data := false
+		after := walkRecords(block, next, isolation, func(m sarama.ConsumerMessage) {
+			if m.Offset < end {
+				data = true
+			}
+		})
+		if data {
+			return false, nil
+		}
+		if after <= next {
+			return false, nil
+		}
+		next = after
 	}
 	return true, nil
 }

@@ -1,9 +1,13 @@
 package consume
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,13 +16,13 @@ import (
 
 // delivery is what the loop receives: a partition's messages from one fetch
 // and the fetch position after them. The position can be past the last
-// message (transaction markers, compacted gaps), which is what tells -e
-// that a partition reached its end.
+// message (transaction markers, aborted records, compacted gaps), which is
+// what tells -e that a partition reached its end.
 type delivery struct {
 	tp    TopicPartition
 	items []item
 	// next is the offset the partition's next fetch starts at, or -1 when
-	// the sender does not know it (sarama's partition consumers).
+	// the sender does not know it (a group's claims).
 	next int64
 }
 
@@ -26,46 +30,54 @@ type delivery struct {
 // one loop per leader: no channel send and no allocation per message, no
 // fixed wait before the first fetch, and it sees the fetch position.
 type fetcher struct {
-	r      *runner
-	client sarama.Client
+	r         *runner
+	client    sarama.Client
+	isolation sarama.IsolationLevel
 
 	mu  sync.Mutex
-	pos map[TopicPartition]int64 // next offset to fetch per partition
+	pos map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
 }
 
 const (
 	fetchMaxWait      = 250 * time.Millisecond
 	fetchPartitionMax = 1 << 20
-	fetchMax          = 16 << 20
+	fetchMax          = 8 << 20
+	// leaderRetry is how long a partition without a leader waits before
+	// the fetcher looks again.
+	leaderRetry = 500 * time.Millisecond
 )
 
-// run fetches until ctx is done, moving partitions to their new leader
-// when leadership changes.
+// run fetches until ctx is done or a partition fails for good, moving
+// partitions to their new leader when leadership changes.
 func (f *fetcher) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil && len(f.pos) > 0 {
 		byLeader := map[*sarama.Broker][]TopicPartition{}
-		var leaderErr error
+		leaderless := false
 		f.mu.Lock()
 		for tp := range f.pos {
 			leader, err := f.client.Leader(tp.Topic, tp.Partition)
 			if err != nil {
-				leaderErr = fmt.Errorf("partition %s: %w", tp, err)
+				leaderless = true
 				continue
 			}
 			byLeader[leader] = append(byLeader[leader], tp)
 		}
 		f.mu.Unlock()
-		if leaderErr != nil {
-			f.r.o.Warn(leaderErr.Error())
+		round, cancel := context.WithCancel(ctx)
+		if leaderless {
+			// Look again soon for the partitions left out of this round.
+			time.AfterFunc(leaderRetry, cancel)
 		}
-		lctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
+		var once sync.Once
+		var roundErr error
 		for leader, tps := range byLeader {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := f.loop(lctx, leader, tps); err != nil && lctx.Err() == nil {
-					f.r.o.Warn(fmt.Sprintf("fetching from broker %s: %v; retrying", leader.Addr(), err))
+				if err := f.loop(ctx, round, leader, tps); err != nil {
+					once.Do(func() { roundErr = err })
 				}
 				cancel() // one leader's trouble: regroup everyone
 			}()
@@ -75,10 +87,21 @@ func (f *fetcher) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		var fatal *fatalError
+		if errors.As(roundErr, &fatal) {
+			f.r.fail(fatal.err)
+			return
+		}
+		if roundErr != nil {
+			f.r.warn(fmt.Sprintf("%v; retrying", roundErr))
+			backoff = min(2*backoff, 5*time.Second)
+		} else {
+			backoff = 100 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(backoff):
 		}
 		topics := map[string]bool{}
 		for tp := range f.pos {
@@ -90,16 +113,45 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 }
 
-// loop fetches tps from one leader until ctx is done or something asks for
-// a regrouping (an error, or a partition that moved).
-func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []TopicPartition) error {
-	for ctx.Err() == nil {
+// fatalError is an error retrying will not cure: the run stops with it.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+// retriable reports whether a partition error may clear by itself, after
+// a metadata refresh (leadership moves, brokers restarting).
+func retriable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, sarama.ErrNotLeaderForPartition),
+		errors.Is(err, sarama.ErrLeaderNotAvailable),
+		errors.Is(err, sarama.ErrReplicaNotAvailable),
+		errors.Is(err, sarama.ErrRequestTimedOut),
+		errors.Is(err, sarama.ErrNetworkException),
+		errors.Is(err, sarama.ErrBrokerNotAvailable),
+		errors.Is(err, sarama.ErrFencedLeaderEpoch),
+		errors.Is(err, sarama.ErrUnknownLeaderEpoch),
+		errors.Is(err, sarama.ErrKafkaStorageError),
+		errors.Is(err, sarama.ErrOffsetNotAvailable),
+		errors.Is(err, sarama.ErrNotController),
+		errors.As(err, &netErr):
+		return true
+	}
+	var kerr sarama.KError
+	return !errors.As(err, &kerr) // a connection error, not the broker's verdict
+}
+
+// loop fetches tps from one leader until round is done (a regrouping) or
+// an error. It sends with ctx, not round, so that a regrouping never drops
+// records already fetched: the position advances only once they are sent.
+func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []TopicPartition) error {
+	for round.Err() == nil {
 		req := &sarama.FetchRequest{
 			Version:     4,
 			MaxWaitTime: int32(fetchMaxWait / time.Millisecond),
 			MinBytes:    1,
 			MaxBytes:    fetchMax,
-			Isolation:   sarama.ReadUncommitted,
+			Isolation:   f.isolation,
 		}
 		f.mu.Lock()
 		for _, tp := range tps {
@@ -108,7 +160,7 @@ func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []TopicPa
 		f.mu.Unlock()
 		resp, err := leader.Fetch(req)
 		if err != nil {
-			return err
+			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
 		for _, tp := range tps {
 			block := resp.GetBlock(tp.Topic, tp.Partition)
@@ -118,27 +170,46 @@ func (f *fetcher) loop(ctx context.Context, leader *sarama.Broker, tps []TopicPa
 			switch {
 			case errors.Is(block.Err, sarama.ErrNoError):
 			case errors.Is(block.Err, sarama.ErrOffsetOutOfRange):
-				oldest, err := f.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest)
-				if err != nil {
+				if err := f.outOfRange(tp); err != nil {
 					return err
 				}
-				f.r.o.Warn(fmt.Sprintf("partition %s: offset %d is out of range (deleted by retention?); going on from %d", tp, f.get(tp), oldest))
-				f.set(tp, oldest)
 				continue
-			default:
+			case retriable(block.Err):
 				return fmt.Errorf("partition %s: %w", tp, block.Err)
+			default:
+				return &fatalError{fmt.Errorf("partition %s: %w", tp, block.Err)}
 			}
-			d, ok := f.parse(tp, block)
+			d, ok := f.parse(tp, f.get(tp), block)
 			if !ok {
 				continue
 			}
 			select {
 			case f.r.msgs <- d:
+				f.set(tp, d.next)
 			case <-ctx.Done():
 				return nil
 			}
 		}
 	}
+	return nil
+}
+
+// outOfRange moves a partition whose position left the log (retention
+// deleted it, or the log was truncated) to the nearer end of the log.
+func (f *fetcher) outOfRange(tp TopicPartition) error {
+	pos := f.get(tp)
+	oldest, err := f.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest)
+	if err != nil {
+		return fmt.Errorf("partition %s: %w", tp, err)
+	}
+	to := oldest
+	if pos > oldest {
+		if to, err = f.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetNewest); err != nil {
+			return fmt.Errorf("partition %s: %w", tp, err)
+		}
+	}
+	f.r.warn(fmt.Sprintf("partition %s: offset %d is no longer in the log; going on from %d", tp, pos, to))
+	f.set(tp, to)
 	return nil
 }
 
@@ -154,26 +225,57 @@ func (f *fetcher) set(tp TopicPartition, off int64) {
 	f.mu.Unlock()
 }
 
-// parse turns a fetch block into a delivery and advances the position.
-// It reports false when the position did not move (nothing new).
-func (f *fetcher) parse(tp TopicPartition, block *sarama.FetchResponseBlock) (delivery, bool) {
-	start := f.get(tp)
-	next := start
-	n := 0
-	for _, recs := range block.RecordsSet {
-		if recs.RecordBatch != nil {
-			n += len(recs.RecordBatch.Records)
-		} else if recs.MsgSet != nil {
-			n += len(recs.MsgSet.Messages)
+// parse turns a fetch block read from offset start into a delivery. It
+// reports false when the position would not move (nothing new).
+func (f *fetcher) parse(tp TopicPartition, start int64, block *sarama.FetchResponseBlock) (delivery, bool) {
+	var msgs []sarama.ConsumerMessage
+	next := walkRecords(block, start, f.isolation, func(m sarama.ConsumerMessage) {
+		if msgs == nil {
+			msgs = make([]sarama.ConsumerMessage, 0, 64) // one allocation per batch of messages
 		}
+		m.Topic, m.Partition = tp.Topic, tp.Partition
+		msgs = append(msgs, m)
+	})
+	if next == start {
+		return delivery{}, false
 	}
-	// One allocation for the batch's messages, not one per message.
-	msgs := make([]sarama.ConsumerMessage, 0, n)
+	items := make([]item, len(msgs))
+	for i := range msgs {
+		items[i].msg = &msgs[i]
+	}
+	return delivery{tp: tp, items: items, next: next}, true
+}
+
+// walkRecords calls fn for each data record at or after offset start in a
+// fetch block, in offset order, and returns the position after the block:
+// past control batches, and under read_committed past aborted records,
+// which it skips. Legacy (pre-0.11) message sets, compressed or not, are
+// read too.
+func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama.IsolationLevel, fn func(sarama.ConsumerMessage)) int64 {
+	next := start
+	aborted := slices.Clone(block.AbortedTransactions)
+	slices.SortFunc(aborted, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	abortedPIDs := map[int64]bool{}
 	for _, recs := range block.RecordsSet {
 		switch {
 		case recs.RecordBatch != nil:
 			b := recs.RecordBatch
-			if !b.Control {
+			for len(aborted) > 0 && aborted[0].FirstOffset <= b.LastOffset() {
+				abortedPIDs[aborted[0].ProducerID] = true
+				aborted = aborted[1:]
+			}
+			switch {
+			case b.Control:
+				// The key of a control record says which marker it is:
+				// version (int16), then type (int16, 0 = abort).
+				for _, rec := range b.Records {
+					if len(rec.Key) >= 4 && binary.BigEndian.Uint16(rec.Key[2:4]) == 0 {
+						delete(abortedPIDs, b.ProducerID)
+					}
+				}
+			case isolation == sarama.ReadCommitted && b.IsTransactional && abortedPIDs[b.ProducerID]:
+				// Records of an aborted transaction: never shown.
+			default:
 				for _, rec := range b.Records {
 					off := b.FirstOffset + rec.OffsetDelta
 					if off < next {
@@ -183,55 +285,58 @@ func (f *fetcher) parse(tp TopicPartition, block *sarama.FetchResponseBlock) (de
 					if b.LogAppendTime {
 						ts = b.MaxTimestamp
 					}
-					msgs = append(msgs, sarama.ConsumerMessage{
-						Topic: tp.Topic, Partition: tp.Partition, Offset: off,
-						Key: rec.Key, Value: rec.Value, Timestamp: ts, Headers: rec.Headers,
-					})
+					fn(sarama.ConsumerMessage{Offset: off, Key: rec.Key, Value: rec.Value, Timestamp: ts, Headers: rec.Headers})
 					next = off + 1
 				}
 			}
-			if last := b.FirstOffset + int64(b.LastOffsetDelta) + 1; last > next && !b.PartialTrailingRecord {
+			if last := b.LastOffset() + 1; last > next && !b.PartialTrailingRecord {
 				next = last
 			}
 		case recs.MsgSet != nil:
-			for _, mb := range recs.MsgSet.Messages {
-				if mb.Offset < next || mb.Msg == nil {
-					continue
+			for _, outer := range recs.MsgSet.Messages {
+				inner := outer.Messages()
+				// In compressed v1 sets inner offsets are relative to the
+				// wrapper, whose offset is that of the last inner message.
+				base := int64(0)
+				if outer.Msg != nil && outer.Msg.Version >= 1 && len(inner) > 0 && outer.Msg.Set != nil {
+					base = outer.Offset - inner[len(inner)-1].Offset
 				}
-				msgs = append(msgs, sarama.ConsumerMessage{
-					Topic: tp.Topic, Partition: tp.Partition, Offset: mb.Offset,
-					Key: mb.Msg.Key, Value: mb.Msg.Value, Timestamp: mb.Msg.Timestamp,
-				})
-				next = mb.Offset + 1
+				for _, mb := range inner {
+					off := mb.Offset + base
+					if off < next || mb.Msg == nil {
+						continue
+					}
+					fn(sarama.ConsumerMessage{Offset: off, Key: mb.Msg.Key, Value: mb.Msg.Value, Timestamp: mb.Msg.Timestamp})
+					next = off + 1
+				}
 			}
 		}
 	}
-	if next == start {
-		return delivery{}, false
-	}
-	f.set(tp, next)
-	items := make([]item, len(msgs))
-	for i := range msgs {
-		items[i].msg = &msgs[i]
-	}
-	return delivery{tp: tp, items: items, next: next}, true
+	return next
 }
 
 // boundsAll returns the oldest and end offsets of many partitions with one
 // ListOffsets request per leader and kind, instead of two per partition.
+// Under read_committed the end is the last stable offset: an open
+// transaction's records are not part of what -e waits for.
 func (r *runner) boundsAll(tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
-	if oldest, err = ListOffsets(r.client, tps, sarama.OffsetOldest); err != nil {
+	if oldest, err = listOffsets(r.client, tps, sarama.OffsetOldest, r.o.isolation()); err != nil {
 		return nil, nil, fmt.Errorf("oldest offsets: %w", err)
 	}
-	if newest, err = ListOffsets(r.client, tps, sarama.OffsetNewest); err != nil {
+	if newest, err = listOffsets(r.client, tps, sarama.OffsetNewest, r.o.isolation()); err != nil {
 		return nil, nil, fmt.Errorf("end offsets: %w", err)
 	}
 	return oldest, newest, nil
 }
 
 // ListOffsets asks each leader once for the offsets of its partitions at
-// time (sarama.OffsetOldest, sarama.OffsetNewest, or milliseconds).
-func ListOffsets(client sarama.Client, tps []TopicPartition, time int64) (map[TopicPartition]int64, error) {
+// ts (sarama.OffsetOldest, sarama.OffsetNewest, or milliseconds), as a
+// read_uncommitted consumer sees them.
+func ListOffsets(client sarama.Client, tps []TopicPartition, ts int64) (map[TopicPartition]int64, error) {
+	return listOffsets(client, tps, ts, sarama.ReadUncommitted)
+}
+
+func listOffsets(client sarama.Client, tps []TopicPartition, ts int64, isolation sarama.IsolationLevel) (map[TopicPartition]int64, error) {
 	byLeader := map[*sarama.Broker][]TopicPartition{}
 	for _, tp := range tps {
 		leader, err := client.Leader(tp.Topic, tp.Partition)
@@ -242,13 +347,13 @@ func ListOffsets(client sarama.Client, tps []TopicPartition, time int64) (map[To
 	}
 	out := make(map[TopicPartition]int64, len(tps))
 	for leader, group := range byLeader {
-		req := &sarama.OffsetRequest{Version: 1}
+		req := &sarama.OffsetRequest{Version: 2, IsolationLevel: isolation}
 		for _, tp := range group {
-			req.AddBlock(tp.Topic, tp.Partition, time, 1)
+			req.AddBlock(tp.Topic, tp.Partition, ts, 1)
 		}
 		resp, err := leader.GetAvailableOffsets(req)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing offsets at broker %s: %w", leader.Addr(), err)
 		}
 		for _, tp := range group {
 			b := resp.GetBlock(tp.Topic, tp.Partition)

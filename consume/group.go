@@ -20,6 +20,7 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
 	}
+	r.assigned = false // nothing is known until the first assignment
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -29,17 +30,14 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 				if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
 					return
 				}
-				select {
-				case r.errs <- fmt.Errorf("group %q: %w", r.o.Group, err):
-				case <-ctx.Done():
-				}
+				r.fail(fmt.Errorf("group %q: %w", r.o.Group, err))
 				return
 			}
 		}
 	}()
 	go func() {
 		for err := range group.Errors() {
-			r.o.Warn(fmt.Sprintf("group %q: %v", r.o.Group, err))
+			r.warn(fmt.Sprintf("group %q: %v", r.o.Group, err))
 		}
 	}()
 	return func() {
@@ -58,31 +56,31 @@ type groupHandler struct {
 // now, then hands both to the loop before any message flows.
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	r := h.r
-	committed, err := r.committed(sess.Claims())
-	if err != nil {
-		return err
-	}
-	parts := map[TopicPartition]*partState{}
+	var tps []TopicPartition
 	for topic, ps := range sess.Claims() {
 		for _, p := range ps {
-			if len(r.o.Partitions) > 0 && !containsPartition(r.o.Partitions, p) {
-				continue
-			}
-			tp := TopicPartition{topic, p}
-			oldest, newest, err := r.bounds(tp)
-			if err != nil {
-				return err
-			}
+			tps = append(tps, TopicPartition{topic, p})
+		}
+	}
+	parts := map[TopicPartition]*partState{}
+	if len(tps) > 0 {
+		committed, err := r.committed(tps)
+		if err != nil {
+			return err
+		}
+		oldest, newest, err := r.boundsAll(tps)
+		if err != nil {
+			return err
+		}
+		for _, tp := range tps {
 			start, ok := committed[tp]
 			if !ok {
-				if start, err = r.resolve(tp, oldest, newest); err != nil {
+				if start, err = r.resolve(tp, oldest[tp], newest[tp]); err != nil {
 					return err
 				}
-				sess.MarkOffset(topic, p, start, "")
+				sess.MarkOffset(tp.Topic, tp.Partition, start, "")
 			}
-			st := &partState{next: start, end: newest, last: time.Now()}
-			st.done = start >= newest
-			parts[tp] = st
+			parts[tp] = &partState{next: start, end: newest[tp], last: time.Now(), done: start >= newest[tp]}
 		}
 	}
 	ack := make(chan struct{})
@@ -94,57 +92,72 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-func containsPartition(ps []int32, p int32) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
+// Cleanup hands the loop what this session delivered and waits until it is
+// written and marked: sarama commits right after Cleanup returns.
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	ack := make(chan struct{})
+	select {
+	case h.r.revoke <- revocation{sess: sess, ack: ack}:
+		<-ack
+	case <-h.ctx.Done():
 	}
-	return false
+	return nil
 }
-
-// Cleanup implements sarama.ConsumerGroupHandler.
-func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // ConsumeClaim implements sarama.ConsumerGroupHandler.
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	if len(h.r.o.Partitions) > 0 && !containsPartition(h.r.o.Partitions, claim.Partition()) {
-		return nil
-	}
 	h.r.forward(sess.Context(), claim.Messages(), sess)
 	return nil
 }
 
-// committed fetches the group's committed offsets for the claimed partitions.
-func (r *runner) committed(claims map[string][]int32) (map[TopicPartition]int64, error) {
-	coord, err := r.client.Coordinator(r.o.Group)
-	if err != nil {
-		return nil, fmt.Errorf("group %q coordinator: %w", r.o.Group, err)
-	}
-	req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: r.o.Group}
-	for topic, ps := range claims {
-		for _, p := range ps {
-			req.AddPartition(topic, p)
+// committed fetches the group's committed offsets of tps; a partition
+// without one is absent from the result. A coordinator that is loading or
+// moving is asked again, a few times: taking its silence for "nothing
+// committed" would move the group past messages nobody printed.
+func (r *runner) committed(tps []TopicPartition) (map[TopicPartition]int64, error) {
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		if attempt > 0 {
+			time.Sleep(200 * time.Millisecond)
+			_ = r.client.RefreshCoordinator(r.o.Group)
 		}
-	}
-	resp, err := coord.FetchOffset(req)
-	if err != nil {
-		return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, err)
-	}
-	out := map[TopicPartition]int64{}
-	for topic, ps := range claims {
-		for _, p := range ps {
-			b := resp.GetBlock(topic, p)
+		coord, err := r.client.Coordinator(r.o.Group)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: r.o.Group}
+		for _, tp := range tps {
+			req.AddPartition(tp.Topic, tp.Partition)
+		}
+		resp, err := coord.FetchOffset(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		switch {
+		case errors.Is(resp.Err, sarama.ErrNoError):
+		case errors.Is(resp.Err, sarama.ErrOffsetsLoadInProgress), errors.Is(resp.Err, sarama.ErrNotCoordinatorForConsumer),
+			errors.Is(resp.Err, sarama.ErrConsumerCoordinatorNotAvailable):
+			lastErr = resp.Err
+			continue
+		default:
+			return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, resp.Err)
+		}
+		out := map[TopicPartition]int64{}
+		for _, tp := range tps {
+			b := resp.GetBlock(tp.Topic, tp.Partition)
 			if b == nil {
-				continue
+				return nil, fmt.Errorf("group %q: no committed offset of %s in the answer", r.o.Group, tp)
 			}
 			if !errors.Is(b.Err, sarama.ErrNoError) {
-				return nil, fmt.Errorf("group %q offset of %s/%d: %w", r.o.Group, topic, p, b.Err)
+				return nil, fmt.Errorf("group %q offset of %s: %w", r.o.Group, tp, b.Err)
 			}
 			if b.Offset >= 0 {
-				out[TopicPartition{topic, p}] = b.Offset
+				out[tp] = b.Offset
 			}
 		}
+		return out, nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, lastErr)
 }

@@ -1,0 +1,126 @@
+package consume
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/format"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// slowWriter holds the loop up in proportion to what it writes, so that
+// fetched records queue up while leaders move.
+type slowWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(time.Duration(len(p)/16384) * time.Millisecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *slowWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestFetchSurvivesLeaderMoves: partition 0's leader moves again and again
+// while records arrive and a slow reader prints them. The fetch loops of
+// the other partitions' leaders regroup each time; no record of any
+// partition may be lost or printed twice (a regrouping once dropped the
+// records a loop had fetched but not yet handed over).
+func TestFetchSurvivesLeaderMoves(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	val := bytes.Repeat([]byte("v"), 1000)
+	var seed []kafkatest.Message
+	for p := int32(0); p < 3; p++ {
+		for i := 0; i < 3000; i++ {
+			seed = append(seed, kafkatest.Message{Partition: p, Value: val})
+		}
+	}
+	kafkatest.Produce(t, addr, "t", seed...)
+
+	// Keep producing for two seconds, and keep moving partition 0.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		prod, err := sarama.NewSyncProducer([]string{addr}, kafkatest.Config())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer prod.Close()
+		for start := time.Now(); time.Since(start) < 2*time.Second; {
+			var batch []*sarama.ProducerMessage
+			for p := int32(0); p < 3; p++ {
+				for i := 0; i < 20; i++ {
+					batch = append(batch, &sarama.ProducerMessage{Topic: "t", Partition: p, Value: sarama.ByteEncoder(val)})
+				}
+			}
+			if err := prod.SendMessages(batch); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 100; i++ {
+			time.Sleep(15 * time.Millisecond)
+			_ = c.MoveTopicPartition("t", 0, (c.LeaderFor("t", 0)+1)%3)
+		}
+	}()
+
+	tmpl, err := format.ParseTemplate(`%p %o %s\n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &slowWriter{}
+	var warns []string
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Format: tmpl, IdleTimeout: 3 * time.Second,
+		Warn: func(s string) { warns = append(warns, s) }}, w)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(warns) == 0 {
+		t.Error("no fetch loop ever regrouped; the test proves little")
+	}
+	ends := map[int32]int64{}
+	for p := int32(0); p < 3; p++ {
+		if ends[p], err = kafkatest.Client(t, addr).GetOffset("t", p, sarama.OffsetNewest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(w.String()), "\n") {
+		f := strings.Fields(line)
+		seen[f[0]+" "+f[1]]++
+	}
+	for p := int32(0); p < 3; p++ {
+		for o := int64(0); o < ends[p]; o++ {
+			if n := seen[fmt.Sprintf("%d %d", p, o)]; n != 1 {
+				t.Fatalf("partition %d offset %d (of %d) printed %d times, want once", p, o, ends[p], n)
+			}
+		}
+	}
+}
