@@ -116,10 +116,10 @@ type runner struct {
 	// assigned says parts is known: at start outside a group, after the
 	// first assignment in one (which may be empty).
 	assigned bool
-	stats     Stats
-	pending   []item
-	sess      sarama.ConsumerGroupSession
-	start     time.Time
+	stats    Stats
+	pending  []item
+	sess     sarama.ConsumerGroupSession
+	start    time.Time
 }
 
 // Run consumes until a stop condition is met, ctx is done (a clean stop), or
