@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,14 +122,8 @@ func TestConsumeExitManyPartitionsSomeEmpty(t *testing.T) {
 }
 
 func sortedLines(ls []string) []string {
-	out := append([]string(nil), ls...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(ls)
+	slices.Sort(out)
 	return out
 }
 
@@ -196,7 +191,7 @@ func TestConsumeIdleTimeout(t *testing.T) {
 	addr := kafkatest.Broker(t)
 	topic := seed(t, addr, 1, values("only")...)
 	// -n not reached: exit 3, and what arrived is printed.
-	r := mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "2", "--idle-timeout", "300ms")
+	r := mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "2", "--idle-timeout", "2s")
 	if r.Stdout != "only\n" {
 		t.Errorf("stdout = %q, want %q", r.Stdout, "only\n")
 	}
@@ -204,7 +199,7 @@ func TestConsumeIdleTimeout(t *testing.T) {
 		t.Errorf("stderr = %q, want it to say 1 of 2", r.Stderr)
 	}
 	// No -n or -e: the idle timeout is the stop wanted.
-	mustRun(t, 0, "", "consume", topic, "-b", addr, "--idle-timeout", "300ms")
+	mustRun(t, 0, "", "consume", topic, "-b", addr, "--idle-timeout", "1s")
 }
 
 func TestConsumeTotalTimeout(t *testing.T) {
