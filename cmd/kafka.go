@@ -2,14 +2,11 @@ package cmd
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"net"
 	"os"
 	"strings"
@@ -18,8 +15,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/rcrowley/go-metrics"
+	"github.com/streamctl/streamctl/internal/saslscram"
 	"github.com/urfave/cli/v2"
-	"github.com/xdg-go/scram"
 )
 
 // globalFlags are the connection and output flags every command shares. They
@@ -153,33 +150,15 @@ func saslConfig(c *cli.Context, conf *sarama.Config) error {
 		conf.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 	case "SCRAM-SHA-256":
 		conf.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-		conf.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha256.New} }
+		conf.Net.SASL.SCRAMClientGeneratorFunc = saslscram.SHA256
 	case "SCRAM-SHA-512":
 		conf.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-		conf.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
+		conf.Net.SASL.SCRAMClientGeneratorFunc = saslscram.SHA512
 	default:
 		return usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.String("sasl-mechanism"))
 	}
 	return nil
 }
-
-// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
-type scramClient struct {
-	hash func() hash.Hash
-	conv *scram.ClientConversation
-}
-
-func (s *scramClient) Begin(user, pass, authzID string) error {
-	client, err := scram.HashGeneratorFcn(s.hash).NewClient(user, pass, authzID)
-	if err != nil {
-		return err
-	}
-	s.conv = client.NewConversation()
-	return nil
-}
-
-func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
-func (s *scramClient) Done() bool                            { return s.conv.Done() }
 
 // connect opens a client to the brokers, failing within about twice the
 // connect timeout with an error that says what went wrong and never the

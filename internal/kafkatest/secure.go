@@ -4,15 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"hash"
 	"math/big"
 	"net"
 	"os"
@@ -21,8 +18,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/saslscram"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/xdg-go/scram"
 )
 
 // The environment variables scripts/kafka/start.sh writes for the secured
@@ -157,10 +154,10 @@ func SASLBroker(t testing.TB, mechanisms ...string) *Listener {
 		l.config.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 	case ScramSHA256:
 		l.config.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-		l.config.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha256.New} }
+		l.config.Net.SASL.SCRAMClientGeneratorFunc = saslscram.SHA256
 	case ScramSHA512:
 		l.config.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-		l.config.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
+		l.config.Net.SASL.SCRAMClientGeneratorFunc = saslscram.SHA512
 	}
 	return l
 }
@@ -320,21 +317,3 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-// scramClient adapts xdg-go/scram to sarama's SCRAMClient, for seeding.
-type scramClient struct {
-	hash func() hash.Hash
-	conv *scram.ClientConversation
-}
-
-func (s *scramClient) Begin(user, pass, authzID string) error {
-	c, err := scram.HashGeneratorFcn(s.hash).NewClient(user, pass, authzID)
-	if err != nil {
-		return err
-	}
-	s.conv = c.NewConversation()
-	return nil
-}
-
-func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
-func (s *scramClient) Done() bool                            { return s.conv.Done() }
