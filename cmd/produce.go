@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/mattn/go-isatty"
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/produce"
 	"github.com/urfave/cli/v2"
@@ -276,10 +275,9 @@ func runProduce(c *cli.Context, s Streams) error {
 	// cuts a fifth of the CPU. The memory limit holds the heap (mostly
 	// records in flight, bounded by the Batcher) well under 100 MB.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
 	quiet, verbose := c.Bool("quiet"), c.Bool("verbose")
 	stderr := &lockedWriter{w: s.Err}
-	tty := produceIsTerminal(s.Err)
+	tty := isTerminal(s.Err)
 	say := func(msg string) {
 		if !quiet {
 			fmt.Fprintf(stderr, "streamctl: %s\n", msg)
@@ -505,13 +503,6 @@ func maxMessageBytes(client sarama.Client, topic string, debug func(string)) int
 	}
 	debug(fmt.Sprintf("cannot read max.message.bytes of topic %q (%v): assuming %d", topic, err, defaultMaxMessageBytes))
 	return defaultMaxMessageBytes
-}
-
-// produceIsTerminal says whether w is a terminal (a bytes.Buffer in tests
-// is not).
-func produceIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // lockedWriter serialises writes from the progress line, skipped-line
