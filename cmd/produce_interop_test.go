@@ -84,39 +84,9 @@ func TestProduceRoundTripProperty(t *testing.T) {
 	topic := newTopic(t, addr, parts)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	randBytes := func() []byte {
-		switch rng.IntN(6) {
-		case 0:
-			return nil
-		case 1:
-			return []byte{}
-		case 2:
-			return []byte(`{"j":[1,"x"]}`)
-		}
-		b := make([]byte, rng.IntN(64))
-		for i := range b {
-			b[i] = byte(rng.UintN(256))
-		}
-		return b
-	}
-	alphabet := []rune("abcé\"\\\n\t\x00€😀")
-	randString := func() string {
-		r := make([]rune, rng.IntN(8))
-		for i := range r {
-			r[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		return string(r)
-	}
 	var lines bytes.Buffer
 	want := map[int32][]string{}
-	for i := 0; i < 300; i++ {
-		rec := envelope.Record{Topic: "src", Partition: int32(rng.IntN(parts)), Offset: int64(i),
-			Timestamp: 1600000000000 + rng.Int64N(1e11), Key: randBytes(), Value: randBytes()}
-		rec.ValueJSON = rng.IntN(2) == 0
-		for j := rng.IntN(4); j > 0; j-- {
-			rec.Headers = append(rec.Headers, envelope.Header{Key: randString(), Value: randBytes()})
-		}
+	for _, rec := range randomRecords(rand.New(rand.NewPCG(seed, 1)), 300, parts) {
 		lines.Write(envelope.Append(nil, &rec))
 		lines.WriteByte('\n')
 		want[rec.Partition] = append(want[rec.Partition], describe(rec.Partition, rec.Timestamp, rec.Key, rec.Value, rec.Headers))
