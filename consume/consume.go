@@ -87,9 +87,14 @@ type partState struct {
 	last      time.Time // when it last delivered, for the caught-up probe
 }
 
-type item struct {
-	msg  *sarama.ConsumerMessage
-	sess sarama.ConsumerGroupSession
+// message is one record as the loop handles it: lighter than sarama's
+// ConsumerMessage, whose size shows when a topic is drained.
+type message struct {
+	offset     int64
+	timestamp  int64 // milliseconds since the epoch
+	hasTS      bool
+	key, value []byte
+	headers    []*sarama.RecordHeader
 }
 
 // assignment tells the loop which partitions it now reads and their ends.
@@ -117,9 +122,11 @@ type runner struct {
 	// first assignment in one (which may be empty).
 	assigned bool
 	stats    Stats
-	pending  []item
-	sess     sarama.ConsumerGroupSession
-	start    time.Time
+	// pending holds, per partition, the offset to mark once the output
+	// is flushed (a group's at-least-once).
+	pending map[TopicPartition]int64
+	sess    sarama.ConsumerGroupSession
+	start   time.Time
 }
 
 // Run consumes until a stop condition is met, ctx is done (a clean stop), or
@@ -133,16 +140,17 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		o.Format = format.Plain{}
 	}
 	r := &runner{
-		o:      o,
-		client: client,
-		out:    bufio.NewWriterSize(w, 64<<10),
-		msgs:   make(chan delivery, 16),
-		assign: make(chan assignment),
-		revoke: make(chan revocation),
-		errs:   make(chan error, 1),
-		warnc:  make(chan string, 64),
-		parts:  map[TopicPartition]*partState{},
-		start:  time.Now(),
+		o:       o,
+		client:  client,
+		out:     bufio.NewWriterSize(w, 64<<10),
+		msgs:    make(chan delivery, 16),
+		assign:  make(chan assignment),
+		revoke:  make(chan revocation),
+		errs:    make(chan error, 1),
+		warnc:   make(chan string, 64),
+		parts:   map[TopicPartition]*partState{},
+		pending: map[TopicPartition]int64{},
+		start:   time.Now(),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -233,8 +241,8 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 // the difference in CPU when draining a topic.
 func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage, sess sarama.ConsumerGroupSession) {
 	for m := range in {
-		batch := make([]item, 1, 64)
-		batch[0] = item{m, sess}
+		batch := make([]message, 1, 64)
+		batch[0] = fromSarama(m)
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -242,17 +250,22 @@ func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage,
 				if !ok {
 					break drain
 				}
-				batch = append(batch, item{m, sess})
+				batch = append(batch, fromSarama(m))
 			default:
 				break drain
 			}
 		}
 		select {
-		case r.msgs <- delivery{tp: TopicPartition{m.Topic, m.Partition}, items: batch, next: -1}:
+		case r.msgs <- delivery{tp: TopicPartition{m.Topic, m.Partition}, msgs: batch, sess: sess, next: -1}:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+func fromSarama(m *sarama.ConsumerMessage) message {
+	return message{offset: m.Offset, timestamp: m.Timestamp.UnixMilli(), hasTS: !m.Timestamp.IsZero(),
+		key: m.Key, value: m.Value, headers: m.Headers}
 }
 
 // maxBatch bounds a batch so that the loop stays responsive to timers.
@@ -331,13 +344,13 @@ func (r *runner) loop(ctx context.Context) error {
 // moves its partition to the fetch position. Deliveries of a group session
 // that has ended are dropped: the partition may be someone else's now.
 func (r *runner) deliver(d delivery) error {
-	if len(d.items) > 0 && d.items[0].sess != nil && d.items[0].sess != r.sess {
+	if d.sess != nil && d.sess != r.sess {
 		return nil
 	}
 	now := time.Now()
 	st := r.parts[d.tp]
-	for _, it := range d.items {
-		if err := r.handle(it, st, now); err != nil {
+	for i := range d.msgs {
+		if err := r.handle(&d.msgs[i], &d, st, now); err != nil {
 			return err
 		}
 		if r.finished() {
@@ -471,39 +484,38 @@ func (r *runner) flush() error {
 	if err := r.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
-	for _, it := range r.pending {
-		it.sess.MarkMessage(it.msg, "")
+	for tp, off := range r.pending {
+		r.sess.MarkOffset(tp.Topic, tp.Partition, off, "")
+		delete(r.pending, tp)
 	}
-	r.pending = r.pending[:0]
 	return nil
 }
 
 // handle decodes, formats and writes one message of the partition st
 // tracks (nil when it is not tracked).
-func (r *runner) handle(it item, st *partState, now time.Time) error {
-	m := it.msg
+func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) error {
 	if st != nil {
-		if r.o.Exit && (st.done || m.Offset >= st.end) {
+		if r.o.Exit && (st.done || m.offset >= st.end) {
 			r.setDone(st)
 			return nil // past the end taken at start
 		}
-		st.next, st.last = m.Offset+1, now
+		st.next, st.last = m.offset+1, now
 		if st.next >= st.end {
 			r.setDone(st)
 		}
 	}
 	rec := &r.rec
 	*rec = envelope.Record{
-		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
-		Timestamp: m.Timestamp.UnixMilli(), HasTimestamp: !m.Timestamp.IsZero(),
+		Topic: d.tp.Topic, Partition: d.tp.Partition, Offset: m.offset,
+		Timestamp: m.timestamp, HasTimestamp: m.hasTS,
 		Headers: rec.Headers[:0],
 	}
 	var err error
-	if rec.Key, err = decode(r.o.KeyCodec, m.Key); err != nil {
-		return r.invalid(it, "key", err)
+	if rec.Key, err = decode(r.o.KeyCodec, m.key); err != nil {
+		return r.invalid(m, d, "key", err)
 	}
-	if rec.Value, err = decode(r.o.ValueCodec, m.Value); err != nil {
-		return r.invalid(it, "value", err)
+	if rec.Value, err = decode(r.o.ValueCodec, m.value); err != nil {
+		return r.invalid(m, d, "value", err)
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
 	rec.ValueJSON = r.o.ValueCodec != nil && r.o.ValueCodec.JSON()
@@ -512,7 +524,7 @@ func (r *runner) handle(it item, st *partState, now time.Time) error {
 			rec.Value = v
 		}
 	}
-	for _, h := range m.Headers {
+	for _, h := range m.headers {
 		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
 	}
 	r.buf = r.o.Format.Append(r.buf[:0], rec)
@@ -520,8 +532,8 @@ func (r *runner) handle(it item, st *partState, now time.Time) error {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	r.stats.Written++
-	if it.sess != nil {
-		r.pending = append(r.pending, it)
+	if d.sess != nil {
+		r.pending[d.tp] = m.offset + 1
 	}
 	return nil
 }
@@ -534,16 +546,15 @@ func decode(c *codec.Chain, b []byte) ([]byte, error) {
 }
 
 // invalid reports a message that does not decode, naming where it is.
-func (r *runner) invalid(it item, what string, err error) error {
-	m := it.msg
-	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", m.Topic, m.Partition, m.Offset, what, err)
+func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
+	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", d.tp.Topic, d.tp.Partition, m.offset, what, err)
 	if !r.o.SkipInvalid {
 		return errors.New(msg + " (hint: --skip-invalid reports such messages and goes on; -s raw shows the bytes)")
 	}
 	r.o.Warn(msg + "; skipped")
 	r.stats.Skipped++
-	if it.sess != nil {
-		r.pending = append(r.pending, it) // dealt with: the group moves past it
+	if d.sess != nil {
+		r.pending[d.tp] = m.offset + 1 // dealt with: the group moves past it
 	}
 	return nil
 }
@@ -599,8 +610,8 @@ func caughtUp(client sarama.Client, tp TopicPartition, next, end int64, isolatio
 			return true, nil
 		}
 		data := false
-		after := walkRecords(block, next, isolation, func(m sarama.ConsumerMessage) {
-			if m.Offset < end {
+		after := walkRecords(block, next, isolation, func(m message) {
+			if m.offset < end {
 				data = true
 			}
 		})

@@ -19,8 +19,10 @@ import (
 // message (transaction markers, aborted records, compacted gaps), which is
 // what tells -e that a partition reached its end.
 type delivery struct {
-	tp    TopicPartition
-	items []item
+	tp   TopicPartition
+	msgs []message
+	// sess is the group session the messages came in (nil outside a group).
+	sess sarama.ConsumerGroupSession
 	// next is the offset the partition's next fetch starts at, or -1 when
 	// the sender does not know it (a group's claims).
 	next int64
@@ -228,22 +230,21 @@ func (f *fetcher) set(tp TopicPartition, off int64) {
 // parse turns a fetch block read from offset start into a delivery. It
 // reports false when the position would not move (nothing new).
 func (f *fetcher) parse(tp TopicPartition, start int64, block *sarama.FetchResponseBlock) (delivery, bool) {
-	var msgs []sarama.ConsumerMessage
-	next := walkRecords(block, start, f.isolation, func(m sarama.ConsumerMessage) {
-		if msgs == nil {
-			msgs = make([]sarama.ConsumerMessage, 0, 64) // one allocation per batch of messages
+	n := 0
+	for _, recs := range block.RecordsSet {
+		if recs.RecordBatch != nil {
+			n += len(recs.RecordBatch.Records)
+		} else if recs.MsgSet != nil {
+			n += len(recs.MsgSet.Messages)
 		}
-		m.Topic, m.Partition = tp.Topic, tp.Partition
-		msgs = append(msgs, m)
-	})
+	}
+	// One allocation for the block's messages, not one per message.
+	msgs := make([]message, 0, n)
+	next := walkRecords(block, start, f.isolation, func(m message) { msgs = append(msgs, m) })
 	if next == start {
 		return delivery{}, false
 	}
-	items := make([]item, len(msgs))
-	for i := range msgs {
-		items[i].msg = &msgs[i]
-	}
-	return delivery{tp: tp, items: items, next: next}, true
+	return delivery{tp: tp, msgs: msgs, next: next}, true
 }
 
 // walkRecords calls fn for each data record at or after offset start in a
@@ -251,11 +252,15 @@ func (f *fetcher) parse(tp TopicPartition, start int64, block *sarama.FetchRespo
 // past control batches, and under read_committed past aborted records,
 // which it skips. Legacy (pre-0.11) message sets, compressed or not, are
 // read too.
-func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama.IsolationLevel, fn func(sarama.ConsumerMessage)) int64 {
+func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama.IsolationLevel, fn func(message)) int64 {
 	next := start
-	aborted := slices.Clone(block.AbortedTransactions)
-	slices.SortFunc(aborted, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
-	abortedPIDs := map[int64]bool{}
+	var aborted []*sarama.AbortedTransaction
+	var abortedPIDs map[int64]bool // only a block with aborted transactions needs one
+	if len(block.AbortedTransactions) > 0 {
+		aborted = slices.Clone(block.AbortedTransactions)
+		slices.SortFunc(aborted, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+		abortedPIDs = map[int64]bool{}
+	}
 	for _, recs := range block.RecordsSet {
 		switch {
 		case recs.RecordBatch != nil:
@@ -285,7 +290,7 @@ func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama
 					if b.LogAppendTime {
 						ts = b.MaxTimestamp
 					}
-					fn(sarama.ConsumerMessage{Offset: off, Key: rec.Key, Value: rec.Value, Timestamp: ts, Headers: rec.Headers})
+					fn(message{offset: off, key: rec.Key, value: rec.Value, timestamp: ts.UnixMilli(), hasTS: !ts.IsZero(), headers: rec.Headers})
 					next = off + 1
 				}
 			}
@@ -306,7 +311,7 @@ func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama
 					if off < next || mb.Msg == nil {
 						continue
 					}
-					fn(sarama.ConsumerMessage{Offset: off, Key: mb.Msg.Key, Value: mb.Msg.Value, Timestamp: mb.Msg.Timestamp})
+					fn(message{offset: off, key: mb.Msg.Key, value: mb.Msg.Value, timestamp: mb.Msg.Timestamp.UnixMilli(), hasTS: !mb.Msg.Timestamp.IsZero()})
 					next = off + 1
 				}
 			}
