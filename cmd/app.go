@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -128,7 +129,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 		// urfave/cli exits the process unless this is set; only main exits.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err}
+			return usageError{explainFlagError(err)}
 		},
 		Commands: []*cli.Command{
 			consumeCommand(s),
@@ -156,6 +157,32 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 	return app
 }
 
+// flagRef matches the Go flag package's "-name" in its error messages.
+var flagRef = regexp.MustCompile(`flag -([a-z])`)
+
+// explainFlagError rewrites the flag package's messages for people:
+// flags spelled with two dashes, and durations that lack a unit.
+func explainFlagError(err error) error {
+	msg := flagRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		name := strings.TrimPrefix(m, "flag -")
+		if len(name) == 1 {
+			return "flag -" + name
+		}
+		return "flag --" + name
+	})
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		dashes := "--"
+		if len(name) == 1 {
+			dashes = "-"
+		}
+		msg = "unknown flag " + dashes + name
+	}
+	if strings.Contains(msg, "parse error") && (strings.Contains(msg, "timeout") || strings.Contains(msg, "-duration")) {
+		msg += " (a duration needs a unit: 500ms, 30s, 5m, 1h)"
+	}
+	return errors.New(msg)
+}
+
 func helpFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
 }
@@ -177,8 +204,11 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		if args[i] == "--" {
 			return args, nil
 		}
-		out = append(out, args[i])
-		if takesValue(globals, args[i]) && i+1 < len(args) {
+		out = append(out, canonical(args[i], flagNames(app.Flags)))
+		if takesValue(globals, args[i]) {
+			if i+1 >= len(args) {
+				return nil, usagef("flag %s needs a value", args[i])
+			}
 			i++
 			out = append(out, args[i])
 		}
@@ -221,7 +251,10 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 			table, dst, names = globals, &out, globalNames
 		}
 		*dst = append(*dst, canonical(a, names))
-		if takesValue(table, a) && j+1 < len(rest) {
+		if takesValue(table, a) {
+			if j+1 >= len(rest) || rest[j+1] == "--" {
+				return nil, usagef("flag %s needs a value", a)
+			}
 			j++
 			*dst = append(*dst, rest[j])
 		}

@@ -15,7 +15,7 @@ func TestNormalizeArgs(t *testing.T) {
 	}{
 		{[]string{"s", "consume", "t", "-e", "-n", "5"}, []string{"s", "consume", "--exit", "--num", "5", "--", "t"}},
 		{[]string{"s", "consume", "t", "-b", "h:1", "-e"}, []string{"s", "--brokers", "h:1", "consume", "--exit", "--", "t"}},
-		{[]string{"s", "-b", "h:1", "consume", "t1", "t2"}, []string{"s", "-b", "h:1", "consume", "--", "t1", "t2"}},
+		{[]string{"s", "-b", "h:1", "consume", "t1", "t2"}, []string{"s", "--brokers", "h:1", "consume", "--", "t1", "t2"}},
 		{[]string{"s", "consume", "-o", "-10", "t"}, []string{"s", "consume", "--offset", "-10", "--", "t"}},
 		{[]string{"s", "consume", "--brokers=h:1", "t"}, []string{"s", "--brokers=h:1", "consume", "--", "t"}},
 		{[]string{"s", "consume", "-e", "--", "-weird-topic"}, []string{"s", "consume", "--exit", "--", "-weird-topic"}},
@@ -78,5 +78,21 @@ func TestVersionAndHelp(t *testing.T) {
 	r = mustRun(t, ExitUsage, "")
 	if !strings.Contains(r.Stderr, "no command") {
 		t.Errorf("no command: stderr %q", r.Stderr)
+	}
+}
+
+func TestFlagWithoutValueIsUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"produce", "t", "-k"},
+		{"consume", "t", "-e", "-f"},
+		{"consume", "t", "-g"},
+		{"consume", "t", "-e", "-b"},
+		{"consume", "-b"},
+		{"consume", "t", "-o", "--"},
+	} {
+		r := mustRun(t, ExitUsage, "", args...)
+		if !strings.Contains(r.Stderr, "needs a value") {
+			t.Errorf("%v: stderr %q, want 'needs a value'", args, r.Stderr)
+		}
 	}
 }
