@@ -64,6 +64,8 @@ Examples:
 				Usage: "report messages that do not decode on stderr and go on (default: stop with exit 1)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: envVars("format"),
 				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %h headers; \\n \\t \\xHH escapes"},
+			&cli.BoolFlag{Name: "pretty", Aliases: []string{"P"}, EnvVars: envVars("pretty"),
+				Usage: "print the readable form (topic/partition, offset, time, key, headers, indented JSON) even when stdout is not a terminal; it is the default on a terminal"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
@@ -133,15 +135,15 @@ func runConsume(c *cli.Context, s Streams) error {
 		return err
 	}
 	switch {
-	case c.Bool("json") && c.IsSet("format"):
-		return usagef("-J and -f are two output forms; choose one")
+	case c.Bool("json") && c.IsSet("format"), c.Bool("pretty") && (c.Bool("json") || c.IsSet("format")):
+		return usagef("-J, -f and --pretty are different output forms; choose one")
 	case c.Bool("json"):
 		o.Format = format.JSON{}
 	case c.IsSet("format"):
 		if o.Format, err = format.ParseTemplate(c.String("format")); err != nil {
 			return usagef("--format: %v", err)
 		}
-	case term || colors:
+	case term || c.Bool("pretty"):
 		o.Format = format.Pretty{Palette: palette(colors)}
 	default:
 		o.Format = format.Plain{}

@@ -34,8 +34,8 @@ func TestConsumeGolden(t *testing.T) {
 		{"plain", nil},
 		{"json", []string{"-J"}},
 		{"format", []string{"-f", `%t|%p|%o|%T|%k|%K|%s|%S|%h\n`}},
-		{"pretty-color", []string{"--color", "always"}},
-		{"pretty-color-faust-show", []string{"--color", "always", "--faust-meta", "show", "-n", "1", "-s", "json"}},
+		{"pretty-color", []string{"--pretty", "--color", "always"}},
+		{"pretty-color-faust-show", []string{"--pretty", "--color", "always", "--faust-meta", "show", "-n", "1", "-s", "json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)
@@ -54,7 +54,7 @@ func TestConsumeGoldenJSONSerializer(t *testing.T) {
 	}{
 		{"json-envelope", []string{"-s", "json", "-J"}},
 		{"json-envelope-hide-meta", []string{"-s", "json", "-J", "--faust-meta", "hide"}},
-		{"pretty", []string{"-s", "json", "--color", "always"}},
+		{"pretty", []string{"-s", "json", "--pretty", "--color", "always"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"consume", topic, "-b", addr, "-e"}, tc.args...)

@@ -292,3 +292,19 @@ func TestConsumeSignalStopsCleanly(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", got, "before\n")
 	}
 }
+
+// TestConsumeColorDoesNotChangeTheForm: --color only colours; into a pipe
+// the output stays one value per line unless --pretty asks otherwise.
+func TestConsumeColorDoesNotChangeTheForm(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values(`{"a":1}`, "b")...)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--color", "always")
+	if r.Stdout != "{\"a\":1}\nb\n" {
+		t.Errorf("--color always into a pipe: stdout %q, want the bare values", r.Stdout)
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--pretty", "--color", "never")
+	if !strings.Contains(r.Stdout, topic+"/0 @1") || strings.Contains(r.Stdout, "\x1b[") {
+		t.Errorf("--pretty --color never: stdout %q, want the readable form without colour", r.Stdout)
+	}
+	mustRun(t, ExitUsage, "", "consume", topic, "-b", addr, "--pretty", "-J")
+}

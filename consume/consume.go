@@ -549,7 +549,11 @@ func decode(c *codec.Chain, b []byte) ([]byte, error) {
 func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
 	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", d.tp.Topic, d.tp.Partition, m.offset, what, err)
 	if !r.o.SkipInvalid {
-		return errors.New(msg + " (hint: --skip-invalid reports such messages and goes on; -s raw shows the bytes)")
+		flag := "-s raw"
+		if what == "key" {
+			flag = "--key-serializer raw"
+		}
+		return fmt.Errorf("%s (hint: --skip-invalid reports such messages and goes on; %s shows the bytes)", msg, flag)
 	}
 	r.o.Warn(msg + "; skipped")
 	r.stats.Skipped++

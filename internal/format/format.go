@@ -74,7 +74,7 @@ func (p Pretty) Append(dst []byte, r *envelope.Record) []byte {
 	dst = p.Palette.Meta.wrap(dst, meta)
 	dst = append(dst, "  "...)
 	if r.Key == nil {
-		dst = p.Palette.Meta.wrap(dst, []byte("key=null"))
+		dst = p.Palette.Meta.wrap(dst, []byte("key=(null)"))
 	} else {
 		dst = p.Palette.Meta.wrap(dst, []byte("key="))
 		dst = p.Palette.Key.wrap(dst, printable(nil, r.Key))
@@ -83,14 +83,15 @@ func (p Pretty) Append(dst []byte, r *envelope.Record) []byte {
 		dst = append(dst, "  "...)
 		hb := printable(append([]byte(h.Key), '='), h.Value)
 		if h.Value == nil {
-			hb = append([]byte(h.Key), "=null"...)
+			hb = append([]byte(h.Key), "=(null)"...)
 		}
 		dst = p.Palette.Meta.wrap(dst, hb)
 	}
 	dst = append(dst, '\n')
 	switch {
 	case r.Value == nil:
-		dst = p.Palette.Literal.wrap(dst, []byte("null"))
+		// Not "null", which a JSON or text value may well be.
+		dst = p.Palette.Meta.wrap(dst, []byte("(null)"))
 	case r.ValueJSON:
 		dst = appendPrettyJSON(dst, r.Value, p.Palette)
 	default:

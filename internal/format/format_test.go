@@ -24,6 +24,7 @@ func TestTemplateVerbs(t *testing.T) {
 		{`%h`, "h=v,h="},
 		{`100%%\t\x41\\`, "100%\tA\\"},
 		{`plain`, "plain"},
+		{`%R%s`, "\x00\x00\x00\x1e" + `{"a":[1,true,null,"x"],"b":{}}`},
 	} {
 		tmpl, err := ParseTemplate(tc.format)
 		if err != nil {
@@ -36,12 +37,12 @@ func TestTemplateVerbs(t *testing.T) {
 }
 
 func TestTemplateNullLengths(t *testing.T) {
-	tmpl, err := ParseTemplate(`%K %S [%k][%s]`)
+	tmpl, err := ParseTemplate(`%K %S [%k][%s]%R`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &envelope.Record{Key: nil, Value: []byte{}}
-	if got, want := string(tmpl.Append(nil, r)), "-1 0 [][]"; got != want {
+	if got, want := string(tmpl.Append(nil, r)), "-1 0 [][]\x00\x00\x00\x00"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -58,7 +59,7 @@ func TestTemplateErrors(t *testing.T) {
 
 func TestPrettyPlainNoColour(t *testing.T) {
 	got := string(Pretty{}.Append(nil, rec()))
-	want := "t/2 @41  2024-05-01T12:00:00.123Z  key=k1  h=v  h=null\n" +
+	want := "t/2 @41  2024-05-01T12:00:00.123Z  key=k1  h=v  h=(null)\n" +
 		"{\n  \"a\": [\n    1,\n    true,\n    null,\n    \"x\"\n  ],\n  \"b\": {}\n}\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -71,8 +72,8 @@ func TestPrettyEscapesControlBytes(t *testing.T) {
 	if strings.Contains(got, "\x1b") || !strings.Contains(got, `a\x1b[31mb\xff`) {
 		t.Errorf("got %q, want control and invalid bytes escaped", got)
 	}
-	if !strings.Contains(got, "key=null") {
-		t.Errorf("got %q, want key=null for a null key", got)
+	if !strings.Contains(got, "key=(null)") {
+		t.Errorf("got %q, want key=(null) for a null key", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -13,6 +14,8 @@ import (
 //	%t topic   %p partition   %o offset   %T timestamp (ms)
 //	%k key     %K key length (-1 for null)
 //	%s value   %S value length (-1 for null)
+//	%R value length as a 4-byte big-endian integer (-1 for null), for
+//	   framing binary values as kcat does
 //	%h headers as name=value,name=value   %% a percent sign
 //	\n \r \t \\ \xHH escapes
 type Template struct {
@@ -46,11 +49,11 @@ func ParseTemplate(s string) (*Template, error) {
 			switch v := s[i]; v {
 			case '%':
 				lit = append(lit, '%')
-			case 't', 'p', 'o', 'T', 'k', 'K', 's', 'S', 'h':
+			case 't', 'p', 'o', 'T', 'k', 'K', 's', 'S', 'R', 'h':
 				flush()
 				t.ops = append(t.ops, op{verb: v})
 			default:
-				return nil, fmt.Errorf("format: unknown verb %%%c at position %d (want one of %%t %%p %%o %%T %%k %%K %%s %%S %%h %%%%)", v, i)
+				return nil, fmt.Errorf("format: unknown verb %%%c at position %d (want one of %%t %%p %%o %%T %%k %%K %%s %%S %%R %%h %%%%)", v, i)
 			}
 		case '\\':
 			b, end, err := escape.At(s, i)
@@ -89,6 +92,12 @@ func (t *Template) Append(dst []byte, r *envelope.Record) []byte {
 			dst = append(dst, r.Value...)
 		case 'S':
 			dst = appendLen(dst, r.Value)
+		case 'R':
+			n := int32(-1)
+			if r.Value != nil {
+				n = int32(len(r.Value))
+			}
+			dst = binary.BigEndian.AppendUint32(dst, uint32(n))
 		case 'h':
 			for i, h := range r.Headers {
 				if i > 0 {
