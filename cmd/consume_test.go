@@ -308,3 +308,26 @@ func TestConsumeColorDoesNotChangeTheForm(t *testing.T) {
 	}
 	mustRun(t, ExitUsage, "", "consume", topic, "-b", addr, "--pretty", "-J")
 }
+
+func TestConsumeWarnsWhenCreatePartitionsCannotApply(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 2)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--create-partitions", "5")
+	if !strings.Contains(r.Stderr, "already exists with 2 partitions") {
+		t.Errorf("stderr %q, want a warning that the topic keeps its 2 partitions", r.Stderr)
+	}
+}
+
+func TestSASLWithoutPasswordIsUsageError(t *testing.T) {
+	r := mustRun(t, ExitUsage, "", "consume", "t", "--sasl-mechanism", "PLAIN", "--sasl-user", "u")
+	if !strings.Contains(r.Stderr, "STREAMCTL_SASL_PASSWORD") {
+		t.Errorf("stderr %q, want a hint naming STREAMCTL_SASL_PASSWORD", r.Stderr)
+	}
+}
+
+func TestBrokerWithoutPortMeans9092(t *testing.T) {
+	r := mustRun(t, ExitError, "", "consume", "t", "-b", "127.0.0.2", "-e", "--connect-timeout", "1s")
+	if !strings.Contains(r.Stderr, "127.0.0.2:9092") {
+		t.Errorf("stderr %q, want the address with port 9092", r.Stderr)
+	}
+}

@@ -62,7 +62,7 @@ func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 	conf.ClientID = c.String("client-id")
 	v, err := sarama.ParseKafkaVersion(c.String("kafka-version"))
 	if err != nil {
-		return nil, usagef("--kafka-version: %v", err)
+		return nil, usagef("--kafka-version: %v (want a Kafka release such as 2.8.0, 3.7.0 or 4.0.0)", err)
 	}
 	conf.Version = v
 	conf.Metadata.AllowAutoTopicCreation = false
@@ -141,6 +141,10 @@ func saslConfig(c *cli.Context, conf *sarama.Config) error {
 	if user == "" {
 		return usagef("--sasl-mechanism %s needs --sasl-user", mech)
 	}
+	if pass == "" {
+		return usageError{withHint(fmt.Errorf("--sasl-mechanism %s needs a password", mech),
+			"set STREAMCTL_SASL_PASSWORD (or --sasl-password, which ps and shell history can see)")}
+	}
 	conf.Net.SASL.Enable = true
 	conf.Net.SASL.Handshake = true
 	conf.Net.SASL.User = user
@@ -167,6 +171,11 @@ func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.C
 	brokers := splitList(c.String("brokers"))
 	if len(brokers) == 0 {
 		return nil, usagef("--brokers is empty")
+	}
+	for i, b := range brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			brokers[i] = net.JoinHostPort(strings.Trim(b, "[]"), "9092") // Kafka's port, as kcat assumes
+		}
 	}
 	type result struct {
 		client sarama.Client

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -57,6 +58,9 @@ func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, top
 	if err != nil {
 		return err
 	}
+	if c.IsSet("create-partitions") {
+		warnPartitionMismatch(client, topics, missing, c.Int("create-partitions"), errOut)
+	}
 	if len(missing) > 0 && c.Bool("no-create") {
 		return withHint(fmt.Errorf("topic %q does not exist", missing[0]), "drop --no-create to create it, or check the name")
 	}
@@ -86,6 +90,20 @@ func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, top
 		}
 	}
 	return waitForLeaders(ctx, client, topics)
+}
+
+// warnPartitionMismatch says when --create-partitions asks for a count an
+// existing topic does not have: the flag only shapes topics streamctl
+// creates, and silence would let a user think it took effect.
+func warnPartitionMismatch(client sarama.Client, topics, missing []string, want int, errOut func(string)) {
+	for _, t := range topics {
+		if slices.Contains(missing, t) {
+			continue
+		}
+		if parts, err := client.Partitions(t); err == nil && len(parts) != want && want > 0 {
+			errOut(fmt.Sprintf("topic %q already exists with %d partitions; --create-partitions %d applies only to topics streamctl creates", t, len(parts), want))
+		}
+	}
 }
 
 // waitForLeaders polls metadata until every partition of topics has a
