@@ -55,9 +55,19 @@ type Options struct {
 	SkipInvalid bool
 	// Format turns a record into output bytes.
 	Format format.Formatter
+	// GiveUp is how long to go on retrying while no broker answers before
+	// the run fails (0: a minute).
+	GiveUp time.Duration
 	// Warn reports a problem that does not stop the run (on stderr). Run
 	// calls it from one goroutine only.
 	Warn func(string)
+}
+
+func (o *Options) giveUp() time.Duration {
+	if o.GiveUp > 0 {
+		return o.GiveUp
+	}
+	return defaultGiveUp
 }
 
 func (o *Options) isolation() sarama.IsolationLevel {

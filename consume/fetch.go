@@ -36,9 +36,15 @@ type fetcher struct {
 	client    sarama.Client
 	isolation sarama.IsolationLevel
 
-	mu  sync.Mutex
-	pos map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
+	mu     sync.Mutex
+	pos    map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
+	lastOK time.Time                // when a broker last answered a fetch
 }
+
+// defaultGiveUp is how long the fetcher keeps retrying while no broker
+// answers before it gives up (exit 1): a consumer that waits for ever for
+// a cluster that went away is what kcat's users complain about.
+const defaultGiveUp = time.Minute
 
 const (
 	fetchMaxWait      = 250 * time.Millisecond
@@ -53,6 +59,7 @@ const (
 // partitions to their new leader when leadership changes.
 func (f *fetcher) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
+	f.setOK()
 	for ctx.Err() == nil && len(f.pos) > 0 {
 		byLeader := map[*sarama.Broker][]TopicPartition{}
 		leaderless := false
@@ -92,6 +99,13 @@ func (f *fetcher) run(ctx context.Context) {
 		var fatal *fatalError
 		if errors.As(roundErr, &fatal) {
 			f.r.fail(fatal.err)
+			return
+		}
+		if leaderless && len(byLeader) == 0 && roundErr == nil {
+			roundErr = errors.New("no partition has a leader (are the brokers up?)")
+		}
+		if giveUp := f.r.o.giveUp(); roundErr != nil && f.sinceOK() > giveUp {
+			f.r.fail(fmt.Errorf("no broker has answered for %s: %w", giveUp, roundErr))
 			return
 		}
 		if roundErr != nil {
@@ -164,6 +178,7 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		if err != nil {
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
+		f.setOK()
 		for _, tp := range tps {
 			block := resp.GetBlock(tp.Topic, tp.Partition)
 			if block == nil {
@@ -213,6 +228,18 @@ func (f *fetcher) outOfRange(tp TopicPartition) error {
 	f.r.warn(fmt.Sprintf("partition %s: offset %d is no longer in the log; going on from %d", tp, pos, to))
 	f.set(tp, to)
 	return nil
+}
+
+func (f *fetcher) setOK() {
+	f.mu.Lock()
+	f.lastOK = time.Now()
+	f.mu.Unlock()
+}
+
+func (f *fetcher) sinceOK() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return time.Since(f.lastOK)
 }
 
 func (f *fetcher) get(tp TopicPartition) int64 {

@@ -124,3 +124,45 @@ func TestFetchSurvivesLeaderMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchGivesUpWhenTheBrokersAreGone: a follower whose cluster went away
+// fails (exit 1 in the CLI) instead of retrying for ever.
+func TestFetchGivesUpWhenTheBrokersAreGone(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.ListenAddrs()[0]
+	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("x")})
+	conf := kafkatest.Config()
+	conf.Net.DialTimeout = 200 * time.Millisecond
+	conf.Metadata.Retry.Max = 0
+	client, err := sarama.NewClient([]string{addr}, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	w := &slowWriter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, client, Options{Topics: []string{"t"}, GiveUp: 2 * time.Second, Warn: func(string) {}}, w)
+		done <- err
+	}()
+	for w.String() == "" { // the first record, before pulling the plug
+		if ctx.Err() != nil {
+			t.Fatal("nothing consumed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no broker has answered") {
+			t.Fatalf("Run = %v, want it to give up on the brokers", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not give up")
+	}
+}
