@@ -50,6 +50,10 @@ type Format struct {
 	// MaxBytes is the largest record the topic takes (its
 	// max.message.bytes); 0 means no check.
 	MaxBytes int
+	// Compressed says batches go compressed: max.message.bytes then
+	// limits the compressed batch, which only the broker can judge, so
+	// records are refused here only beyond compressedFactor times MaxBytes.
+	Compressed bool
 	// Partitions is the topic's partition count, to reject an envelope's
 	// partition that does not exist; 0 means no check.
 	Partitions int32
@@ -120,7 +124,7 @@ func (r *Reader) Next() (Record, error) {
 			if errors.As(err, &tl) {
 				r.line++
 				if r.f.MaxBytes > 0 {
-					err = fmt.Errorf("message of %d bytes exceeds the topic's max.message.bytes (%d)", tl.size, r.f.MaxBytes)
+					err = r.f.tooLarge(tl.size)
 				}
 				return Record{Line: r.line}, r.lineError(err)
 			}
@@ -155,7 +159,7 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 		key, value = env.Key, env.Value
 		if env.Partition >= 0 && !f.IgnorePartition {
 			if f.Partitions > 0 && env.Partition >= f.Partitions {
-				return rec, fmt.Errorf("partition %d does not exist (the topic has %s)", env.Partition, PartitionRange(f.Partitions))
+				return rec, &PartitionError{Partition: env.Partition, Partitions: f.Partitions}
 			}
 			rec.Partition = env.Partition
 		}
@@ -209,12 +213,42 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 		for _, h := range rec.Headers {
 			size += len(h.Key) + len(h.Value) + 10
 		}
-		if size > f.MaxBytes {
-			return rec, fmt.Errorf("message of %d bytes exceeds the topic's max.message.bytes (%d)", size, f.MaxBytes)
+		if size > f.maxRecord() {
+			return rec, f.tooLarge(size)
 		}
 	}
 	rec.Key, rec.Value = r.keep(key), r.keep(value)
 	return rec, nil
+}
+
+// compressedFactor is how much larger than max.message.bytes a record may
+// be when batches are compressed: past it, no codec would fit it.
+const compressedFactor = 8
+
+// maxRecord is the largest record the reader lets through.
+func (f *Format) maxRecord() int {
+	if f.Compressed {
+		return compressedFactor * f.MaxBytes
+	}
+	return f.MaxBytes
+}
+
+func (f *Format) tooLarge(size int) error {
+	if f.Compressed {
+		return fmt.Errorf("message of %d bytes exceeds %d times the topic's max.message.bytes (%d), too large even compressed",
+			size, compressedFactor, f.MaxBytes)
+	}
+	return fmt.Errorf("message of %d bytes exceeds the topic's max.message.bytes (%d)", size, f.MaxBytes)
+}
+
+// PartitionError is an envelope's partition that the topic does not have.
+type PartitionError struct {
+	Partition  int32
+	Partitions int32 // the topic's
+}
+
+func (e *PartitionError) Error() string {
+	return fmt.Sprintf("partition %d does not exist (the topic has %s)", e.Partition, PartitionRange(e.Partitions))
 }
 
 // keep copies b out of the splitter's buffer, which the next record
