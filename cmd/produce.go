@@ -31,6 +31,13 @@ says on stderr how many were sent and acknowledged. It exits 0 only when every
 message was acknowledged; any failed message, or a bad input line, exits 1 and
 names the input lines. stdout stays empty unless --print-offsets is given.
 
+Every message is acknowledged or failed within --delivery-timeout, retries
+included: if the brokers go away, produce stops reading at the first timeout,
+says how many messages were delivered and which lines failed, and exits 1. On
+SIGINT or SIGTERM it stops reading and waits for what was read, each message
+at most its delivery timeout. With --acks none no broker answers: messages
+count as sent, not acknowledged, and --print-offsets prints offset -1.
+
 A missing key is a null key (never ""), so keyless messages spread over the
 partitions; keyed messages land where the Java client, Faust and librdkafka's
 murmur2_random put them. A missing topic is created (see --create-partitions).
@@ -72,9 +79,11 @@ Examples:
 			&cli.StringFlag{Name: "acks", Value: "all", EnvVars: envVars("acks"),
 				Usage: "acknowledgement to wait for: all (idempotent where the broker allows), leader or none"},
 			&cli.StringFlag{Name: "compression", Aliases: []string{"z"}, Value: "none", EnvVars: envVars("compression"),
-				Usage: "compress batches: none, gzip, snappy, lz4 or zstd"},
+				Usage: "compress batches: none, gzip, snappy, lz4 or zstd (max.message.bytes then limits the compressed batch: the broker judges)"},
+			&cli.DurationFlag{Name: "delivery-timeout", Value: produce.DefaultDeliveryTimeout, EnvVars: envVars("delivery-timeout"),
+				Usage: "fail a message not acknowledged within `DURATION`, retries included; reading stops then"},
 			&cli.BoolFlag{Name: "print-offsets", EnvVars: envVars("print-offsets"),
-				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order"},
+				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order (offset -1 with --acks none)"},
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report invalid input lines and go on, instead of stopping at the first"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: envVars("verbose"),
@@ -121,6 +130,7 @@ type produceSetup struct {
 	acks        sarama.RequiredAcks
 	compression sarama.CompressionCodec
 	files       []string
+	delivery    time.Duration
 }
 
 func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
@@ -214,6 +224,9 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 	default:
 		return nil, usagef("-z/--compression %q: want none, gzip, snappy, lz4 or zstd", z)
 	}
+	if ps.delivery = c.Duration("delivery-timeout"); ps.delivery <= 0 {
+		return nil, usagef("--delivery-timeout %s: want a positive duration, like 30s", ps.delivery)
+	}
 	if c.Bool("quiet") && c.Bool("verbose") {
 		return nil, usagef("-q/--quiet and -v/--verbose contradict each other: use one")
 	}
@@ -245,6 +258,9 @@ func producerConfig(conf *sarama.Config, ps *produceSetup, batches bool) {
 	p.Compression = ps.compression
 	p.Retry.Max = 5
 	p.Retry.Backoff = 100 * time.Millisecond
+	// sarama's AsyncProducer has no delivery timeout: the broker's wait and
+	// the retries above bound it.
+	p.Timeout = min(p.Timeout, ps.delivery)
 	if batches {
 		conf.Net.MaxOpenRequests = maxInFlight
 		return
@@ -329,10 +345,11 @@ func runProduce(c *cli.Context, s Streams) error {
 	n := int32(len(parts))
 	if ps.partition >= n {
 		return withHint(fmt.Errorf("partition %d does not exist in topic %q", ps.partition, ps.topic),
-			"the topic has %s", produce.PartitionRange(n))
+			"the topic has %s: give one of them to -p, or leave -p out to let --partitioner choose", produce.PartitionRange(n))
 	}
 	ps.format.Partitions = n
 	ps.format.MaxBytes = maxMessageBytes(client, ps.topic, debug)
+	ps.format.Compressed = ps.compression != sarama.CompressionNone
 	conf.Producer.MaxMessageBytes = ps.format.MaxBytes
 
 	opts := produce.Options{
@@ -340,6 +357,7 @@ func runProduce(c *cli.Context, s Streams) error {
 		Partition:   ps.partition,
 		SkipInvalid: c.Bool("skip-invalid"),
 		Invalid:     func(err error) { warn(err.Error() + " (skipped)") },
+		NoAcks:      ps.acks == sarama.NoResponse,
 	}
 	if c.Bool("print-offsets") {
 		opts.Offsets = s.Out
@@ -370,13 +388,34 @@ func runProduce(c *cli.Context, s Streams) error {
 
 	var de *produce.DeliveryError
 	if !quiet && !errors.As(err, &de) && (verbose || tty || err != nil || st.Interrupted) {
-		say(summary(ps.topic, st))
+		say(summary(ps.topic, st, opts.NoAcks))
 	}
 	var le *produce.LineError
-	if errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de) {
+	var pe *produce.PartitionError
+	switch {
+	case errors.As(err, &de) && de.Stats.TimedOut:
+		return withHint(err, "no acknowledgement within --delivery-timeout %s: check that the brokers are up and reachable, or allow more time", ps.delivery)
+	case errors.As(err, &de) && failedWith(de, sarama.ErrMessageSizeTooLarge):
+		return withHint(err, "a message is larger than the topic's max.message.bytes (%d) even compressed: raise that setting of the topic, or split the message", ps.format.MaxBytes)
+	case errors.As(err, &pe) && !errors.As(err, &de):
+		// Skipping such lines would drop data: the fix is the topic, or
+		// partitioning anew.
+		return withHint(err, "topic %q has %s: copy into a topic with at least %d (--create-partitions %d when it does not exist yet), or re-partition by key with --partitioner murmur2, which overrides the envelope's partition",
+			ps.topic, plural(int64(pe.Partitions), "partition"), pe.Partition+1, pe.Partition+1)
+	case errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de):
 		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
 	}
 	return err
+}
+
+// failedWith says whether one of the failures de lists is for target.
+func failedWith(de *produce.DeliveryError, target error) bool {
+	for _, f := range de.Failures {
+		if errors.Is(f.Err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // newBatcher starts the batching sender, idempotent with acks=all unless
@@ -393,7 +432,10 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		Timeout:         conf.Producer.Timeout,
 		MaxMessageBytes: ps.format.MaxBytes,
 		Idempotent:      ps.acks == sarama.WaitForAll,
-		Retries:         conf.Producer.Retry.Max,
+		// Retries are bounded by the delivery timeout alone, as in the
+		// Java client since KIP-91: a leader election may take longer than
+		// any fixed count of retries.
+		DeliveryTimeout: ps.delivery,
 		RetryBackoff:    conf.Producer.Retry.Backoff,
 		MaxInFlight:     maxInFlight,
 	}
@@ -434,13 +476,17 @@ func newAsyncProducer(client sarama.Client, conf *sarama.Config, debug func(stri
 }
 
 // summary is the accounting line: what was sent and what came back.
-func summary(topic string, st produce.Stats) string {
+func summary(topic string, st produce.Stats, noAcks bool) string {
 	var b strings.Builder
 	if st.Interrupted {
 		b.WriteString("interrupted: ")
 	}
 	b.WriteString(plural(st.Sent, "message"))
-	fmt.Fprintf(&b, " sent, %d acknowledged to topic %q", st.Acked, topic)
+	if noAcks {
+		fmt.Fprintf(&b, " sent to topic %q (not acknowledged: --acks none)", topic)
+	} else {
+		fmt.Fprintf(&b, " sent, %d acknowledged to topic %q", st.Acked, topic)
+	}
 	if st.Skipped > 0 {
 		fmt.Fprintf(&b, ", %s skipped", plural(st.Skipped, "invalid line"))
 	}

@@ -2,17 +2,23 @@ package cmd
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/streamctl/streamctl/produce"
 )
@@ -206,6 +212,7 @@ func TestProduceAccounting(t *testing.T) {
 		{"verbose", "a\nb\nc\n", []string{"-v"}},
 		{"verbose one message", "a", []string{"--verbose"}},
 		{"verbose leader acks", "a\n", []string{"-v", "--acks", "leader"}},
+		{"verbose no acks", "a\nb\nc\nd\ne\n", []string{"-v", "--acks", "none"}},
 		{"quiet", "a\n", []string{"-q"}},
 		{"empty input", "", []string{"-v"}},
 	}
@@ -243,6 +250,17 @@ func TestProducePrintOffsets(t *testing.T) {
 	}
 }
 
+// TestProducePrintOffsetsNoAcks: with --acks none no broker tells an
+// offset: each message prints its partition and -1, and exit 0.
+func TestProducePrintOffsetsNoAcks(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := newTopic(t, addr, 3)
+	r := mustRun(t, 0, "a\nb\n", "produce", "-b", addr, topic, "-p", "2", "--acks", "none", "--print-offsets")
+	if want := "2 -1\n2 -1\n"; r.Stdout != want {
+		t.Errorf("stdout %q, want %q", r.Stdout, want)
+	}
+}
+
 // TestProduceLargeMessage sends a 2 MiB line to a topic whose
 // max.message.bytes allows it, and refuses it (by line) where it does not.
 func TestProduceLargeMessage(t *testing.T) {
@@ -276,6 +294,36 @@ func TestProduceLargeMessage(t *testing.T) {
 	if diff := cmp.Diff([]string{`p0 null="small"`}, rendered(t, addr, tight)); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
+
+	// Compressed, max.message.bytes limits the batch as compressed, which
+	// the broker judges: the 2 MiB of x go, 1.5 MiB of noise do not (and
+	// fail by line), and only what no codec could fit is refused here.
+	packed := newTopicConfig(t, admin, "max.message.bytes", one)
+	mustRun(t, 0, "small\n"+big+"\nafter\n", "produce", "-b", addr, packed, "-z", "gzip")
+	if recs := kafkatest.ReadAll(t, addr, packed); len(recs) != 3 || string(recs[1].Value) != big {
+		t.Errorf("got %d records, want small, the 2 MiB line and after", len(recs))
+	}
+	noise := make([]byte, 3<<19)
+	for i, r := 0, rand.New(rand.NewPCG(1, 2)); i < len(noise); i++ {
+		noise[i] = byte(r.Uint32())
+	}
+	noisy := base64.StdEncoding.EncodeToString(noise) // 2 MiB, about 1.5 MiB gzipped
+	packed = newTopicConfig(t, admin, "max.message.bytes", one)
+	r = mustRun(t, 1, "small\n"+noisy+"\nafter\n", "produce", "-b", addr, packed, "-z", "gzip")
+	golden(t, "produce", "too large compressed", scrubTopic(r.Stderr, packed))
+	r = mustRun(t, 1, "small\n"+strings.Repeat("x", 9<<20)+"\nafter\n", "produce", "-b", addr, packed, "-z", "gzip")
+	golden(t, "produce", "too large even compressed", scrubTopic(r.Stderr, packed))
+}
+
+// newTopicConfig creates a topic of one partition with one config entry.
+func newTopicConfig(t *testing.T, admin sarama.ClusterAdmin, name, value string) string {
+	t.Helper()
+	topic := kafkatest.Topic(t)
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{name: &value}}, false); err != nil {
+		t.Fatal(err)
+	}
+	return topic
 }
 
 func TestProducePartitioning(t *testing.T) {
@@ -375,6 +423,16 @@ func TestProduceEnvelope(t *testing.T) {
 		if recs := kafkatest.ReadAll(t, addr, topic); len(recs) != 1 || recs[0].Partition != want {
 			t.Errorf("records %+v, want one on partition %d", recs, want)
 		}
+	})
+	t.Run("--partitioner re-partitions a copy into fewer partitions", func(t *testing.T) {
+		topic := newTopic(t, addr, 3)
+		mustRun(t, 0, `{"partition":63,"key":"kafka","value":"v"}`, "produce", "-b", addr, topic, "-J", "--partitioner", "murmur2")
+		want := (produce.Murmur2([]byte("kafka")) & 0x7fffffff) % 3
+		if recs := kafkatest.ReadAll(t, addr, topic); len(recs) != 1 || recs[0].Partition != want {
+			t.Errorf("records %+v, want one on partition %d", recs, want)
+		}
+		r := mustRun(t, 1, `{"partition":63,"key":"kafka","value":"v"}`, "produce", "-b", addr, topic, "-J")
+		golden(t, "produce", "fewer partitions", scrubTopic(r.Stderr, topic))
 	})
 	t.Run("serializers encode the envelope's text", func(t *testing.T) {
 		topic := newTopic(t, addr, 1)
@@ -521,4 +579,71 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
+}
+
+// TestProduceBrokerGone: the broker goes away while lines keep coming. The
+// run ends within about the delivery timeout, exits 1, and says how many
+// messages were delivered and which lines failed, and why.
+func TestProduceBrokerGone(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pr.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		done <- runCtx(ctx, pr, "produce", "-b", addr, "t", "--delivery-timeout", "2s", "--connect-timeout", "1s")
+	}()
+	for i, line := range []string{"one\n", "two\n", "three\n"} {
+		if _, err := io.WriteString(pw, line); err != nil {
+			t.Fatal(err)
+		}
+		waitForEnd(t, addr, "t", int64(i+1))
+	}
+	c.Close()
+	go func() { // lines keep coming until produce stops reading
+		for i := 4; ; i++ {
+			if _, err := fmt.Fprintf(pw, "line %d\n", i); err != nil {
+				return
+			}
+		}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("produce did not end after the broker went away")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("produce took %s; want about the delivery timeout", d.Round(time.Second))
+	}
+	if r.Code != ExitError {
+		t.Errorf("exit %d, want %d; stderr %q", r.Code, ExitError, r.Stderr)
+	}
+	first := regexp.MustCompile(`^streamctl: 3 of (\d+) messages delivered to topic "t", (\d+) failed; stopped reading at the delivery timeout\n`)
+	m := first.FindStringSubmatch(r.Stderr)
+	if m == nil || m[1] == "3" || strconv.Itoa(mustAtoi(t, m[1])-3) != m[2] {
+		t.Errorf("stderr %q: want the counts, 3 delivered and the rest failed", r.Stderr)
+	}
+	for _, want := range []string{"\nline 4: delivery timed out after 2s: ", "\nline 5: delivery timed out after 2s: ",
+		"\nhint: no acknowledgement within --delivery-timeout 2s"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q: want %q", r.Stderr, want)
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

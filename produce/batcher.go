@@ -37,8 +37,16 @@ type BatchConfig struct {
 	// Idempotent asks for a producer ID (with acks=all), so that a retried
 	// batch cannot be written twice or out of order.
 	Idempotent bool
-	// Retries and RetryBackoff bound resending a batch after a retriable
-	// error (a moved leader, a lost connection).
+	// DeliveryTimeout is how long a batch may take, from its first record
+	// to its acknowledgement, retries (metadata refreshes, reconnections)
+	// included; then its records fail with a *DeliveryTimeoutError. It
+	// bounds every record's wait, so that a run ends even when the brokers
+	// are gone.
+	DeliveryTimeout time.Duration
+	// Retries, when positive, also bounds resending a batch after a
+	// retriable error (a moved leader, a lost connection); 0 leaves it to
+	// DeliveryTimeout. RetryBackoff is the first wait before resending; it
+	// doubles with each attempt, up to maxRetryBackoff.
 	Retries      int
 	RetryBackoff time.Duration
 	// MaxInFlight is the most produce requests awaiting an answer per
@@ -57,6 +65,10 @@ const (
 	defaultRequestBytes = 1 << 20
 	defaultMaxInFlight  = 5
 	defaultMaxBuffered  = 32 << 20
+	// DefaultDeliveryTimeout is the DeliveryTimeout when none is given:
+	// the Java client's delivery.timeout.ms, less its linger.
+	DefaultDeliveryTimeout = 30 * time.Second
+	maxRetryBackoff        = time.Second
 	// batchHeader is the v2 record batch header, with the partition's own
 	// fields in the request.
 	batchHeader = 61 + 8
@@ -108,6 +120,13 @@ type Batcher struct {
 	rotate     int32
 	refresh    bool
 	retryC     <-chan time.Time
+	// pending holds the batches in the order they were started, which is
+	// the order of their deadlines, until they are reported (those
+	// reported are dropped from the front as it comes to them).
+	pending    []*batch
+	unreported int // batches whose records are not yet reported
+	expiry     *time.Timer
+	expiryAt   time.Time // when expiry fires; zero when it is stopped
 	hdrIn      []sarama.RecordHeader
 	hdrOut     []*sarama.RecordHeader
 }
@@ -129,11 +148,17 @@ type batch struct {
 	mem            int // counted in buffered
 	attempts       int
 	seq            int32 // first sequence number, once sequenced
+	pid            int64 // producer ID, once sequenced
 	sequenced      bool
 	rb             *sarama.RecordBatch // built at the first send, kept for retries
 	ord            int64               // position in its partition, oldest first
-	err            error               // why it came back, until it goes again
+	err            error               // why it last came back
 	retriable      bool
+	deadline       time.Time // its records fail then, unless acknowledged
+	// reported says its records' outcome is told: acknowledged, failed,
+	// or timed out (while in flight its answer may still come, and is then
+	// only bookkeeping).
+	reported bool
 }
 
 type partState struct {
@@ -151,6 +176,7 @@ type partState struct {
 	nextOrd   int64
 	notBefore time.Time // retry backoff
 	lastCount int
+	lastErr   error // the last error of any of its batches, for timeouts
 }
 
 type brokerState struct {
@@ -166,6 +192,26 @@ type completion struct {
 	resp    *sarama.ProduceResponse // nil with acks=none
 	err     error
 }
+
+// DeliveryTimeoutError is why records failed that were not acknowledged
+// within the delivery timeout: Last is the last error their batch (or its
+// partition) met, if any.
+type DeliveryTimeoutError struct {
+	After time.Duration
+	Last  error
+}
+
+func (e *DeliveryTimeoutError) Error() string {
+	if e.Last == nil {
+		return fmt.Sprintf("delivery timed out after %s", e.After)
+	}
+	return fmt.Sprintf("delivery timed out after %s: %v", e.After, e.Last)
+}
+
+func (e *DeliveryTimeoutError) Unwrap() error { return e.Last }
+
+// errNoAnswer is the last error of a batch that timed out in flight.
+var errNoAnswer = errors.New("no answer from the broker")
 
 // ErrBatcherVersion says the Kafka version is older than record batches.
 var ErrBatcherVersion = errors.New("record batches need Kafka 0.11 or later")
@@ -195,6 +241,9 @@ func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 100 * time.Millisecond
 	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
 	if cfg.Acks != sarama.WaitForAll {
 		cfg.Idempotent = false
 	}
@@ -203,7 +252,9 @@ func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
 		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: -1, epoch: -1,
 		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
+		expiry: time.NewTimer(time.Hour),
 	}
+	b.expiry.Stop()
 	if cfg.MaxMessageBytes > 0 && cfg.MaxMessageBytes < b.batchMax {
 		b.batchMax = cfg.MaxMessageBytes
 	}
@@ -287,13 +338,16 @@ func (b *Batcher) close() {
 // answers as they come, and sends whatever can go after each.
 func (b *Batcher) loop() {
 	defer close(b.done)
+	defer b.expiry.Stop()
 	in := b.in
 	for {
 		var inC <-chan handover
 		if in != nil && b.buffered < b.cfg.MaxBuffered {
 			inC = in
 		}
-		if in == nil && b.idle() {
+		// Requests may still be in flight whose batches timed out: their
+		// answers change nothing that is reported.
+		if in == nil && b.unreported == 0 {
 			return
 		}
 		select {
@@ -316,28 +370,21 @@ func (b *Batcher) loop() {
 				b.refresh = false
 				_ = b.c.RefreshMetadata(b.cfg.Topic)
 			}
+		case <-b.expiry.C:
+			b.expiryAt = time.Time{}
 		}
+		// A refresh or a reconnection above may have taken a while.
+		b.expire(time.Now())
 		b.trySend()
 		b.armRetry()
+		b.armExpiry()
 	}
-}
-
-func (b *Batcher) idle() bool {
-	if b.inFlight > 0 {
-		return false
-	}
-	for i := range b.parts {
-		ps := &b.parts[i]
-		if ps.open != nil || len(ps.queue) > 0 || ps.inFlight > 0 || len(ps.back) > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // add puts each record of h into its partition's open batch.
 func (b *Batcher) add(h handover) {
-	now := time.Now().UnixMilli()
+	start := time.Now()
+	now := start.UnixMilli()
 	for i := range h.msgs {
 		m := &h.msgs[i]
 		part := m.partition
@@ -359,8 +406,11 @@ func (b *Batcher) add(h handover) {
 			if n == 0 {
 				n = 16
 			}
-			bt = &batch{partition: part, bytes: batchHeader, recs: make([]sarama.Record, 0, n), from: make([]origin, 0, n)}
+			bt = &batch{partition: part, bytes: batchHeader, recs: make([]sarama.Record, 0, n), from: make([]origin, 0, n),
+				deadline: start.Add(b.cfg.DeliveryTimeout)}
 			ps.open = bt
+			b.pending = append(b.pending, bt)
+			b.unreported++
 		}
 		ms := now
 		if !m.timestamp.IsZero() {
@@ -529,7 +579,7 @@ func (b *Batcher) mayGo(ps *partState, now time.Time) bool {
 // current one.
 func (b *Batcher) pidOf(bt *batch) int64 {
 	if bt.sequenced {
-		return bt.rb.ProducerID
+		return bt.pid
 	}
 	return b.pid
 }
@@ -585,7 +635,7 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 	}
 	if b.pid >= 0 {
 		ps := &b.parts[bt.partition]
-		bt.seq, bt.sequenced = ps.nextSeq, true
+		bt.seq, bt.pid, bt.sequenced = ps.nextSeq, b.pid, true
 		ps.nextSeq += int32(len(bt.recs))
 		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid, b.epoch, bt.seq
 	}
@@ -686,6 +736,10 @@ func partitionRetriable(err error) bool {
 // flight.
 func (b *Batcher) putBack(bt *batch) {
 	ps := &b.parts[bt.partition]
+	var te *DeliveryTimeoutError
+	if bt.err != nil && !errors.As(bt.err, &te) {
+		ps.lastErr = bt.err
+	}
 	if len(ps.back) == 0 {
 		b.recovering++
 	}
@@ -710,7 +764,7 @@ func (b *Batcher) settle(part int32) {
 	var again []*batch
 	broken, newPID := false, false
 	afterBroken := func(bt *batch) {
-		if bt.sequenced && !notWritten(bt.err) {
+		if bt.reported || bt.sequenced && !notWritten(bt.err) {
 			b.fail(bt, bt.err)
 			return
 		}
@@ -721,17 +775,17 @@ func (b *Batcher) settle(part int32) {
 		switch {
 		case broken:
 			afterBroken(bt)
-		case len(again) > 0 && bt.sequenced && errors.Is(bt.err, sarama.ErrOutOfOrderSequenceNumber):
+		case !bt.reported && len(again) > 0 && bt.sequenced && errors.Is(bt.err, sarama.ErrOutOfOrderSequenceNumber):
 			again = append(again, bt)
 		default:
 			bt.attempts++
-			if bt.retriable && bt.attempts <= b.cfg.Retries {
+			if bt.retriable && !bt.reported && (b.cfg.Retries <= 0 || bt.attempts <= b.cfg.Retries) {
 				again = append(again, bt)
 				continue
 			}
 			if bt.sequenced {
 				broken = true
-				newPID = newPID || bt.rb.ProducerID == b.pid
+				newPID = newPID || bt.pid == b.pid
 			}
 			b.fail(bt, bt.err)
 		}
@@ -759,9 +813,20 @@ func (b *Batcher) settle(part int32) {
 	}
 	if len(again) > 0 {
 		ps.leader = nil
-		ps.notBefore = time.Now().Add(b.cfg.RetryBackoff)
+		ps.notBefore = time.Now().Add(b.backoff(again[0].attempts))
 		b.refresh = true
 	}
+}
+
+// backoff is the wait before a batch's next attempt: RetryBackoff,
+// doubling with each attempt up to maxRetryBackoff, so that a broker that
+// is gone is not asked again and again until the delivery timeout.
+func (b *Batcher) backoff(attempts int) time.Duration {
+	d := b.cfg.RetryBackoff
+	for i := 1; i < attempts && d < maxRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, max(b.cfg.RetryBackoff, maxRetryBackoff))
 }
 
 // notWritten says whether a partition's error means the broker refused the
@@ -770,25 +835,130 @@ func notWritten(err error) bool {
 	return errors.Is(err, sarama.ErrOutOfOrderSequenceNumber) || errors.Is(err, sarama.ErrNotLeaderForPartition)
 }
 
-// finish takes bt out of memory.
-func (b *Batcher) finish(bt *batch) {
+// finish takes bt out of memory, and its records out of those awaiting an
+// outcome. A batch that timed out in flight is finished then, and again
+// when its answer comes: only the first counts.
+func (b *Batcher) finish(bt *batch) (from []origin) {
+	if bt.reported {
+		return nil
+	}
+	from = bt.from
 	b.buffered -= bt.mem
-	bt.recs, bt.rb = nil, nil
+	b.unreported--
+	bt.reported = true
+	bt.recs, bt.from, bt.rb = nil, nil, nil
+	return from
 }
 
 func (b *Batcher) ack(bt *batch, base int64) {
-	from := bt.from
-	b.finish(bt)
-	b.p.ackRun(from, bt.partition, base)
+	if from := b.finish(bt); from != nil {
+		b.p.ackRun(from, bt.partition, base)
+	}
 }
 
 // fail reports every record of bt as failed with err.
 func (b *Batcher) fail(bt *batch, err error) {
-	from := bt.from
-	b.finish(bt)
-	for _, o := range from {
+	for _, o := range b.finish(bt) {
 		b.p.failAt(o, err)
 	}
+}
+
+// expire fails the records of every batch whose delivery timeout has come.
+// A batch in flight fails at once, and its answer, when it comes, changes
+// nothing reported; one waiting to be sent (again) is taken back as if
+// refused for good, so that its partition settles as after any failure
+// (with idempotence, the batches behind it go under a new producer ID).
+func (b *Batcher) expire(now time.Time) {
+	var touched []int32
+	for len(b.pending) > 0 {
+		bt := b.pending[0]
+		if !bt.reported && bt.deadline.After(now) {
+			break
+		}
+		b.pending[0] = nil
+		b.pending = b.pending[1:]
+		if bt.reported {
+			continue
+		}
+		ps := &b.parts[bt.partition]
+		last := bt.err
+		if last == nil {
+			last = ps.lastErr
+		}
+		if last == nil && b.inFlightBatch(bt) {
+			last = errNoAnswer
+		}
+		err := &DeliveryTimeoutError{After: b.cfg.DeliveryTimeout, Last: last}
+		bt.err, bt.retriable = err, false
+		b.fail(bt, err)
+		if len(touched) == 0 || touched[len(touched)-1] != bt.partition {
+			touched = append(touched, bt.partition)
+		}
+	}
+	if len(touched) == 0 {
+		return
+	}
+	b.p.timedOut()
+	for _, part := range touched {
+		ps := &b.parts[part]
+		if ps.open != nil && ps.open.reported {
+			b.closeOpen(part)
+		}
+		queue := ps.queue[:0]
+		for _, bt := range ps.queue {
+			if bt.reported {
+				b.putBack(bt)
+			} else {
+				queue = append(queue, bt)
+			}
+		}
+		clear(ps.queue[len(queue):])
+		ps.queue = queue
+		if len(ps.back) > 0 && ps.inFlight == 0 {
+			b.settle(part)
+		}
+	}
+}
+
+// inFlightBatch says whether bt awaits an answer: it is nowhere else.
+func (b *Batcher) inFlightBatch(bt *batch) bool {
+	ps := &b.parts[bt.partition]
+	if ps.open == bt {
+		return false
+	}
+	for _, q := range ps.queue {
+		if q == bt {
+			return false
+		}
+	}
+	for _, q := range ps.back {
+		if q == bt {
+			return false
+		}
+	}
+	return true
+}
+
+// armExpiry sets the timer for the oldest batch not yet reported.
+func (b *Batcher) armExpiry() {
+	for len(b.pending) > 0 && b.pending[0].reported {
+		b.pending[0] = nil
+		b.pending = b.pending[1:]
+	}
+	if len(b.pending) == 0 {
+		if !b.expiryAt.IsZero() {
+			b.expiry.Stop()
+			b.expiryAt = time.Time{}
+		}
+		return
+	}
+	at := b.pending[0].deadline
+	if at.Equal(b.expiryAt) {
+		return
+	}
+	b.expiry.Stop()
+	b.expiry.Reset(time.Until(at))
+	b.expiryAt = at
 }
 
 // armRetry sets the timer for the earliest partition waiting out a
@@ -801,7 +971,10 @@ func (b *Batcher) armRetry() {
 	now := time.Now()
 	for i := range b.parts {
 		ps := &b.parts[i]
-		if len(ps.queue) > 0 && ps.inFlight == 0 && ps.notBefore.After(now) && (first.IsZero() || ps.notBefore.Before(first)) {
+		// An open batch waits out the backoff too: once the input ends
+		// (or pauses) nothing else would wake the loop for it.
+		if (len(ps.queue) > 0 || ps.open != nil) && ps.inFlight == 0 && ps.notBefore.After(now) &&
+			(first.IsZero() || ps.notBefore.Before(first)) {
 			first = ps.notBefore
 		}
 	}

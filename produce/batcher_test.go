@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -259,8 +261,8 @@ func TestBatcherFailsByLine(t *testing.T) {
 	}
 }
 
-// TestBatcherAcksNone: nothing comes back, so every record counts as sent
-// and acknowledged, with no offset to tell.
+// TestBatcherAcksNone: nothing comes back, so every record written counts
+// as unacknowledged, with no offset to tell.
 func TestBatcherAcksNone(t *testing.T) {
 	_, client := fakeCluster(t, 2)
 	cfg := batcherConfig(2)
@@ -270,12 +272,12 @@ func TestBatcherAcksNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	p := New(&Format{}, Options{Topic: "t", Partition: 1, Offsets: &out})
+	p := New(&Format{}, Options{Topic: "t", Partition: 1, Offsets: &out, NoAcks: true})
 	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Stats{Sent: 2, Acked: 2}); st != want {
+	if want := (Stats{Sent: 2, Unacked: 2}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
 	if got, want := out.String(), "1 -1\n1 -1\n"; got != want {
@@ -476,5 +478,110 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	}
 	if diff := cmp.Diff(offsets, strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")); diff != "" {
 		t.Errorf("offsets (-want +got):\n%s", diff)
+	}
+}
+
+// closeOnWrite is an Offsets writer that closes the cluster at the first
+// acknowledgement, in its own goroutine (the Batcher's loop writes).
+type closeOnWrite struct {
+	c    *kfake.Cluster
+	once sync.Once
+}
+
+func (w *closeOnWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { go w.c.Close() })
+	return len(p), nil
+}
+
+// TestBatcherDeliveryTimeout: the broker goes away while lines keep
+// coming. The records not acknowledged fail by line once their delivery
+// timeout has passed, naming the last error; reading stops there, and the
+// run ends although the input never does.
+func TestBatcherDeliveryTimeout(t *testing.T) {
+	c, client := fakeCluster(t, 2)
+	cfg := batcherConfig(2)
+	cfg.Retries = 0 // bounded by the delivery timeout alone
+	cfg.DeliveryTimeout = time.Second
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(pw, "line-%d\n", i); err != nil {
+				return // the reader is closed: the test is over
+			}
+		}
+	}()
+	t.Cleanup(func() { pr.Close() })
+	p := New(&Format{}, Options{Topic: "t", Partition: -1, Offsets: &closeOnWrite{c: c}})
+	type outcome struct {
+		st  Stats
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		st, err := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		done <- outcome{st, err}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(30 * time.Second): // a bound on a hang, not a wait
+		t.Fatal("the run did not end after the broker went away")
+	}
+	st := o.st
+	if !st.TimedOut || st.Interrupted || st.Acked == 0 || st.Failed == 0 || st.Acked+st.Failed != st.Sent {
+		t.Errorf("stats %+v: want some acknowledged, the rest failed, timed out", st)
+	}
+	var de *DeliveryError
+	if !errors.As(o.err, &de) || len(de.Failures) == 0 {
+		t.Fatalf("error %v, want a DeliveryError", o.err)
+	}
+	for _, f := range de.Failures {
+		var te *DeliveryTimeoutError
+		if !errors.As(f.Err, &te) || te.After != time.Second || te.Last == nil {
+			t.Errorf("line %d: %v, want a delivery timeout after 1s with its cause", f.Line, f.Err)
+		}
+	}
+	if !strings.Contains(o.err.Error(), "stopped reading at the delivery timeout") {
+		t.Errorf("error %q: want it to say reading stopped", o.err)
+	}
+}
+
+// TestBatcherWaitsOutBackoff: a batch formed while its partition waits out
+// a retry backoff goes once the backoff is over, though the input has
+// ended and nothing else wakes the loop.
+func TestBatcherWaitsOutBackoff(t *testing.T) {
+	c, client := fakeCluster(t, 1)
+	answerProduce(c, 1, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
+	cfg := batcherConfig(1)
+	cfg.RetryBackoff = 50 * time.Millisecond
+	b, err := NewBatcher(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two reads: the first line goes alone and is refused; the second
+	// forms an open batch during the backoff, and then the input ends.
+	pr, pw := io.Pipe()
+	go func() {
+		fmt.Fprintln(pw, "a")
+		fmt.Fprintln(pw, "b")
+		pw.Close()
+	}()
+	p := New(&Format{}, Options{Topic: "t", Partition: -1})
+	done := make(chan Stats, 1)
+	go func() {
+		st, _ := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		done <- st
+	}()
+	select {
+	case st := <-done:
+		if want := (Stats{Sent: 2, Acked: 2}); st != want {
+			t.Errorf("stats %+v, want %+v", st, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not end")
 	}
 }

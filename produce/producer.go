@@ -46,18 +46,27 @@ type Options struct {
 	SkipInvalid bool
 	Invalid     func(err error)
 	// Offsets, when not nil, gets "partition offset" for every acknowledged
-	// message, in input order.
+	// message (every message written, with NoAcks), in input order.
 	Offsets io.Writer
+	// NoAcks says the messages go with acks=none: those written count as
+	// Unacked, not Acked, and their offset is -1 (no broker told it).
+	NoAcks bool
 }
 
 // Stats count what happened to the messages of a run.
 type Stats struct {
-	Sent    int64 // handed to the producer
-	Acked   int64 // acknowledged by the broker
+	Sent  int64 // handed to the producer
+	Acked int64 // acknowledged by the broker
+	// Unacked counts the messages written to a broker that, with
+	// acks=none, never says whether it took them.
+	Unacked int64
 	Failed  int64 // not delivered
 	Skipped int64 // invalid records skipped under SkipInvalid
 	// Interrupted says the context was cancelled before the input ended.
 	Interrupted bool
+	// TimedOut says messages failed for the delivery timeout, and reading
+	// stopped there: the rest of the input would not have fared better.
+	TimedOut bool
 }
 
 // Failure is a message that was not delivered.
@@ -76,6 +85,7 @@ func (f Failure) String() string {
 type DeliveryError struct {
 	Topic    string
 	Stats    Stats
+	NoAcks   bool      // sent with acks=none
 	Failures []Failure // the first few, in input order
 }
 
@@ -84,7 +94,18 @@ const maxFailures = 5
 
 func (e *DeliveryError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d messages delivered to topic %q, %d failed", e.Stats.Acked, e.Stats.Sent, e.Topic, e.Stats.Failed)
+	if e.Stats.Interrupted {
+		b.WriteString("interrupted: ")
+	}
+	if e.NoAcks {
+		fmt.Fprintf(&b, "%d of %d messages sent to topic %q (not acknowledged: --acks none), %d failed",
+			e.Stats.Unacked, e.Stats.Sent, e.Topic, e.Stats.Failed)
+	} else {
+		fmt.Fprintf(&b, "%d of %d messages delivered to topic %q, %d failed", e.Stats.Acked, e.Stats.Sent, e.Topic, e.Stats.Failed)
+	}
+	if e.Stats.TimedOut && !e.Stats.Interrupted {
+		b.WriteString("; stopped reading at the delivery timeout")
+	}
 	for _, f := range e.Failures {
 		b.WriteString("\n")
 		b.WriteString(f.String())
@@ -147,11 +168,16 @@ type Producer struct {
 	format *Format
 	opts   Options
 
-	sent, acked, failed, skipped atomic.Int64
+	sent, acked, unacked, failed, skipped atomic.Int64
 
 	mu       sync.Mutex
 	failures []Failure
 	names    []string
+
+	// stopRead ends reading early: the delivery timeout came for some
+	// messages.
+	stopRead context.CancelCauseFunc
+	timeouts atomic.Bool
 
 	// The reorder buffer for Offsets: acknowledgements arrive in any order.
 	omu     sync.Mutex
@@ -167,7 +193,7 @@ func New(f *Format, o Options) *Producer {
 
 // Progress returns the counts so far; it may be called while Run runs.
 func (p *Producer) Progress() Stats {
-	return Stats{Sent: p.sent.Load(), Acked: p.acked.Load(), Failed: p.failed.Load(), Skipped: p.skipped.Load()}
+	return Stats{Sent: p.sent.Load(), Acked: p.acked.Load(), Unacked: p.unacked.Load(), Failed: p.failed.Load(), Skipped: p.skipped.Load()}
 }
 
 // batchSize is how many records the reading goroutine hands over at once,
@@ -202,6 +228,9 @@ func (p *Producer) run(ctx context.Context, inputs []Input, d deliverer) (Stats,
 		p.out = bufio.NewWriterSize(p.opts.Offsets, 64<<10)
 		p.waiting = map[int64][2]int64{}
 	}
+	parent := ctx
+	ctx, p.stopRead = context.WithCancelCause(ctx)
+	defer p.stopRead(nil)
 	d.start(p)
 
 	batches := make(chan handover, 8)
@@ -236,7 +265,9 @@ feed:
 	p.flushOffsets()
 
 	st := p.Progress()
-	st.Interrupted = interrupted
+	st.TimedOut = p.timeouts.Load()
+	// A delivery timeout stops reading too, but is no interrupt.
+	st.Interrupted = interrupted && parent.Err() != nil
 	var errs []error
 	if !interrupted && readErr != nil {
 		errs = append(errs, readErr)
@@ -245,7 +276,7 @@ feed:
 		p.mu.Lock()
 		fs := p.sortedFailures()
 		p.mu.Unlock()
-		errs = append(errs, &DeliveryError{Topic: p.opts.Topic, Stats: st, Failures: fs})
+		errs = append(errs, &DeliveryError{Topic: p.opts.Topic, Stats: st, NoAcks: p.opts.NoAcks, Failures: fs})
 	}
 	return st, errors.Join(errs...)
 }
@@ -362,7 +393,12 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 }
 
 func (p *Producer) ack(m *pending, partition int32, offset int64) {
-	p.acked.Add(1)
+	if p.opts.NoAcks {
+		p.unacked.Add(1)
+		offset = -1
+	} else {
+		p.acked.Add(1)
+	}
 	if p.out != nil {
 		p.settle(m.seq, partition, offset)
 	}
@@ -371,7 +407,12 @@ func (p *Producer) ack(m *pending, partition int32, offset int64) {
 // ackRun acknowledges a batch's records: offset base, base+1, ... (or -1
 // each when base is, with acks=none).
 func (p *Producer) ackRun(from []origin, partition int32, base int64) {
-	p.acked.Add(int64(len(from)))
+	if p.opts.NoAcks {
+		p.unacked.Add(int64(len(from)))
+		base = -1
+	} else {
+		p.acked.Add(int64(len(from)))
+	}
 	if p.out == nil {
 		return
 	}
@@ -383,6 +424,15 @@ func (p *Producer) ackRun(from []origin, partition int32, base int64) {
 		p.settle(o.seq, partition, off)
 	}
 }
+
+// timedOut says records failed for the delivery timeout: reading stops,
+// and what was read is delivered or fails within its own timeout.
+func (p *Producer) timedOut() {
+	p.timeouts.Store(true)
+	p.stopRead(errStopRead)
+}
+
+var errStopRead = errors.New("delivery timed out: reading stopped")
 
 func (p *Producer) fail(m *pending, err error) {
 	p.failAt(origin{seq: m.seq, input: m.input, line: m.line}, err)
