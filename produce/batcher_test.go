@@ -532,7 +532,7 @@ func TestBatcherDeliveryTimeout(t *testing.T) {
 		t.Fatal("the run did not end after the broker went away")
 	}
 	st := o.st
-	if !st.TimedOut || st.Interrupted || st.Acked == 0 || st.Failed == 0 || st.Acked+st.Failed != st.Sent {
+	if !st.TimedOut || !st.StoppedReading || st.Interrupted || st.Acked == 0 || st.Failed == 0 || st.Acked+st.Failed != st.Sent {
 		t.Errorf("stats %+v: want some acknowledged, the rest failed, timed out", st)
 	}
 	var de *DeliveryError

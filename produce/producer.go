@@ -64,9 +64,10 @@ type Stats struct {
 	Skipped int64 // invalid records skipped under SkipInvalid
 	// Interrupted says the context was cancelled before the input ended.
 	Interrupted bool
-	// TimedOut says messages failed for the delivery timeout, and reading
-	// stopped there: the rest of the input would not have fared better.
-	TimedOut bool
+	// TimedOut says messages failed for the delivery timeout; StoppedReading
+	// that reading stopped there, before the input ended: the rest of the
+	// input would not have fared better.
+	TimedOut, StoppedReading bool
 }
 
 // Failure is a message that was not delivered.
@@ -103,7 +104,7 @@ func (e *DeliveryError) Error() string {
 	} else {
 		fmt.Fprintf(&b, "%d of %d messages delivered to topic %q, %d failed", e.Stats.Acked, e.Stats.Sent, e.Topic, e.Stats.Failed)
 	}
-	if e.Stats.TimedOut && !e.Stats.Interrupted {
+	if e.Stats.StoppedReading {
 		b.WriteString("; stopped reading at the delivery timeout")
 	}
 	for _, f := range e.Failures {
@@ -268,6 +269,7 @@ feed:
 	st.TimedOut = p.timeouts.Load()
 	// A delivery timeout stops reading too, but is no interrupt.
 	st.Interrupted = interrupted && parent.Err() != nil
+	st.StoppedReading = interrupted && !st.Interrupted
 	var errs []error
 	if !interrupted && readErr != nil {
 		errs = append(errs, readErr)
