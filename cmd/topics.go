@@ -54,7 +54,25 @@ func missingTopics(client sarama.Client, conf *sarama.Config, topics []string) (
 // the admin API (never by metadata auto-creation), then waits until every
 // partition has a leader. A topic created meanwhile by someone else is fine.
 func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, topics []string, errOut func(string)) error {
-	missing, err := missingTopics(client, client.Config(), topics)
+	// The client's first metadata lists the cluster's topics: those found
+	// there need no further request, which matters for time to first message.
+	var unknown []string
+	known, _ := client.Topics()
+	for _, t := range topics {
+		if !slices.Contains(known, t) {
+			unknown = append(unknown, t)
+		}
+	}
+	if len(unknown) == 0 {
+		if c.IsSet("create-partitions") {
+			warnPartitionMismatch(client, topics, nil, c.Int("create-partitions"), errOut)
+		}
+		if leadersReady(client, topics, false) == nil {
+			return nil
+		}
+		return waitForLeaders(ctx, client, topics)
+	}
+	missing, err := missingTopics(client, client.Config(), unknown)
 	if err != nil {
 		return err
 	}
@@ -111,7 +129,7 @@ func warnPartitionMismatch(client sarama.Client, topics, missing []string, want 
 func waitForLeaders(ctx context.Context, client sarama.Client, topics []string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := leadersReady(client, topics)
+		err := leadersReady(client, topics, true)
 		if err == nil {
 			return nil
 		}
@@ -127,7 +145,9 @@ func waitForLeaders(ctx context.Context, client sarama.Client, topics []string) 
 	}
 }
 
-func leadersReady(client sarama.Client, topics []string) error {
+// leadersReady checks that every partition of topics has a leader and,
+// with serving, that the leader already answers for it.
+func leadersReady(client sarama.Client, topics []string, serving bool) error {
 	for _, t := range topics {
 		parts, err := client.Partitions(t)
 		if err != nil {
@@ -142,6 +162,9 @@ func leadersReady(client sarama.Client, topics []string) error {
 				return fmt.Errorf("topic %q partition %d: %w", t, p, err)
 			}
 			tps = append(tps, consume.TopicPartition{Topic: t, Partition: p})
+		}
+		if !serving {
+			continue
 		}
 		// A new topic's leader is named a moment before it serves the
 		// partition (NOT_LEADER_OR_FOLLOWER meanwhile): ask for offsets.
