@@ -469,6 +469,11 @@ func TestProduceAcksAndCompression(t *testing.T) {
 				topic := newTopic(t, addr, 1)
 				in := strings.Repeat("compressible compressible compressible\n", 50)
 				mustRun(t, 0, in, "produce", "-b", addr, topic, "--acks", acks, "-z", z)
+				if acks == "none" {
+					// Nothing waited for the broker to append: wait here,
+					// bounded, until it has (or the count below fails).
+					waitForEnd(t, addr, topic, 50)
+				}
 				if got := len(kafkatest.ReadAll(t, addr, topic)); got != 50 {
 					t.Errorf("%d records, want 50", got)
 				}
