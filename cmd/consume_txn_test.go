@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkatest"
@@ -36,6 +37,36 @@ func produceTxn(t *testing.T, addr, topic string, commit bool, vals ...string) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	waitForStable(t, addr, topic)
+}
+
+// waitForStable waits until partition 0's last stable offset reaches its
+// end: Kafka writes a transaction's markers after EndTxn returns, and until
+// then read_committed readers (and -e) stop before the transaction.
+func waitForStable(t *testing.T, addr, topic string) {
+	t.Helper()
+	c := kafkatest.Client(t, addr)
+	leader, err := c.Leader(topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := func(iso sarama.IsolationLevel) int64 {
+		req := &sarama.OffsetRequest{Version: 2, IsolationLevel: iso}
+		req.AddBlock(topic, 0, sarama.OffsetNewest, 1)
+		resp, err := leader.GetAvailableOffsets(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetBlock(topic, 0).Offset
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if offset(sarama.ReadCommitted) >= offset(sarama.ReadUncommitted) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s: the transaction markers were not written in 30s", topic)
+		}
 	}
 }
 

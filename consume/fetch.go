@@ -50,6 +50,10 @@ const (
 	fetchMaxWait      = 250 * time.Millisecond
 	fetchPartitionMax = 1 << 20
 	fetchMax          = 8 << 20
+	// The first fetch of a loop: a record batch larger than this still
+	// comes whole (brokers return at least one batch).
+	firstFetchPartitionMax = 16 << 10
+	firstFetchMax          = 128 << 10
 	// leaderRetry is how long a partition without a leader waits before
 	// the fetcher looks again.
 	leaderRetry = 500 * time.Millisecond
@@ -161,17 +165,20 @@ func retriable(err error) bool {
 // an error. It sends with ctx, not round, so that a regrouping never drops
 // records already fetched: the position advances only once they are sent.
 func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []TopicPartition) error {
+	// The first fetch asks for little, so that the first message shows
+	// without waiting for megabytes to arrive and be decoded.
+	partMax, total := int32(firstFetchPartitionMax), int32(firstFetchMax)
 	for round.Err() == nil {
 		req := &sarama.FetchRequest{
 			Version:     4,
 			MaxWaitTime: int32(fetchMaxWait / time.Millisecond),
 			MinBytes:    1,
-			MaxBytes:    fetchMax,
+			MaxBytes:    total,
 			Isolation:   f.isolation,
 		}
 		f.mu.Lock()
 		for _, tp := range tps {
-			req.AddBlock(tp.Topic, tp.Partition, f.pos[tp], fetchPartitionMax, -1)
+			req.AddBlock(tp.Topic, tp.Partition, f.pos[tp], partMax, -1)
 		}
 		f.mu.Unlock()
 		resp, err := leader.Fetch(req)
@@ -179,6 +186,7 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
 		f.setOK()
+		partMax, total = fetchPartitionMax, fetchMax
 		for _, tp := range tps {
 			block := resp.GetBlock(tp.Topic, tp.Partition)
 			if block == nil {
