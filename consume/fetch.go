@@ -49,7 +49,7 @@ const defaultGiveUp = time.Minute
 const (
 	fetchMaxWait      = 250 * time.Millisecond
 	fetchPartitionMax = 1 << 20
-	fetchMax          = 8 << 20
+	fetchMax          = 4 << 20
 	// The first fetch of a loop: a record batch larger than this still
 	// comes whole (brokers return at least one batch).
 	firstFetchPartitionMax = 16 << 10
