@@ -537,8 +537,7 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	for _, h := range m.headers {
 		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
 	}
-	r.buf = r.o.Format.Append(r.buf[:0], rec)
-	if _, err := r.out.Write(r.buf); err != nil {
+	if err := r.write(rec); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	r.stats.Written++
@@ -546,6 +545,21 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		r.pending[d.tp] = m.offset + 1
 	}
 	return nil
+}
+
+// write formats rec to the output. The pipe default, the bare value, goes
+// straight to the buffered writer: no copy into a format buffer first,
+// which shows when values are large.
+func (r *runner) write(rec *envelope.Record) error {
+	if _, plain := r.o.Format.(format.Plain); plain {
+		if _, err := r.out.Write(rec.Value); err != nil {
+			return err
+		}
+		return r.out.WriteByte('\n')
+	}
+	r.buf = r.o.Format.Append(r.buf[:0], rec)
+	_, err := r.out.Write(r.buf)
+	return err
 }
 
 func decode(c *codec.Chain, b []byte) ([]byte, error) {
