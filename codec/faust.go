@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/streamctl/streamctl/internal/jsonstr"
 )
 
 // faustMetaKey is the key Faust's Record.to_representation adds to every
@@ -55,7 +57,7 @@ func AddFaustMeta(jsonText []byte, namespace string) ([]byte, error) {
 		out = append(out, ',')
 	}
 	out = append(out, `"__faust":{"ns":`...)
-	out = appendJSONString(out, namespace)
+	out = jsonstr.Append(out, namespace)
 	return append(out, "}}"...), nil
 }
 
@@ -102,7 +104,7 @@ func stripMeta(raw []byte, depth int) ([]byte, bool, error) {
 		}
 		n++
 		if isObject {
-			out = appendJSONString(out, key)
+			out = jsonstr.Append(out, key)
 			out = append(out, ':')
 		}
 		out = append(out, nv...)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/streamctl/streamctl/internal/jsonstr"
 )
 
 // errRenderTooLarge stops rendering a pickle whose shared references would
@@ -50,14 +52,14 @@ func (r *renderer) value(v any) error {
 	case pyFloat:
 		r.buf = appendPyFloat(r.buf, float64(t))
 	case pyStr:
-		r.buf = appendJSONString(r.buf, string(t))
+		r.buf = jsonstr.Append(r.buf, string(t))
 	case pyBytes:
 		r.bytes(t)
 	case pyTuple:
 		return r.array(t)
 	case pyGlobal:
 		r.buf = append(r.buf, `{"__global__":`...)
-		r.buf = appendJSONString(r.buf, t.String())
+		r.buf = jsonstr.Append(r.buf, t.String())
 		r.buf = append(r.buf, '}')
 	case pyPersistent:
 		r.buf = append(r.buf, `{"__persistent_id__":`...)
@@ -108,7 +110,7 @@ func (r *renderer) container(v any) error {
 
 func (r *renderer) bytes(b []byte) {
 	if utf8.Valid(b) {
-		r.buf = appendJSONString(r.buf, string(b))
+		r.buf = jsonstr.Append(r.buf, string(b))
 		return
 	}
 	r.buf = append(r.buf, `{"__bytes__":"`...)
@@ -160,7 +162,7 @@ func (r *renderer) key(k any) error {
 		return nil
 	}
 	text := string(r.buf[start:])
-	r.buf = appendJSONString(r.buf[:start], text)
+	r.buf = jsonstr.Append(r.buf[:start], text)
 	return nil
 }
 
@@ -170,7 +172,7 @@ func (r *renderer) instance(o *pyObject) error {
 	r.buf = append(r.buf, '{')
 	if g, ok := o.callable.(pyGlobal); ok {
 		r.buf = append(r.buf, `"__class__":`...)
-		r.buf = appendJSONString(r.buf, g.String())
+		r.buf = jsonstr.Append(r.buf, g.String())
 	} else {
 		r.buf = append(r.buf, `"__callable__":`...)
 		if err := r.value(o.callable); err != nil {
@@ -179,7 +181,7 @@ func (r *renderer) instance(o *pyObject) error {
 	}
 	if s, ok := wellKnownValue(o); ok {
 		r.buf = append(r.buf, `,"value":`...)
-		r.buf = appendJSONString(r.buf, s)
+		r.buf = jsonstr.Append(r.buf, s)
 	}
 	fields := []struct {
 		name string
@@ -426,51 +428,6 @@ func appendPyFloat(buf []byte, f float64) []byte {
 		buf = append(buf, digits[decpt:]...)
 	}
 	return buf
-}
-
-// appendJSONString quotes s for JSON. Invalid UTF-8 (Python allows lone
-// surrogates in str) becomes U+FFFD, as encoding/json does. HTML characters
-// are left alone because the output is for terminals and jq, not browsers.
-func appendJSONString(buf []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // pickleCodec is Faust's pickle codec: base64 of a pickle on the wire, the

@@ -110,7 +110,7 @@ func TestPickleHandwritten(t *testing.T) {
 		{"trailing bytes after stop are ignored", "K\x01.garbage", `1`},
 		{"readonly buffer is harmless", "C\x01a\x98.", `"a"`},
 		{"lone surrogate becomes U+FFFD", "X\x03\x00\x00\x00\xed\xa0\x80.", `"\ufffd\ufffd\ufffd"`},
-		{"control characters are escaped", "\x8c\x02\x01\x7f.", "\"\\u0001\x7f\""},
+		{"control characters are escaped", "\x8c\x02\x01\x7f.", `"\u0001\u007f"`},
 		{"datetime with unknown tzinfo has no value", "cdatetime\ndatetime\nC\x0a\x07\xe8\x01\x02\x03\x04\x05\x00\x00\x00czoneinfo\nZoneInfo\n\x86R.",
 			`{"__class__":"datetime.datetime","args":[{"__bytes__":"B+gBAgMEBQAAAA=="},{"__global__":"zoneinfo.ZoneInfo"}]}`},
 	}

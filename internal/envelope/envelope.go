@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/streamctl/streamctl/internal/jsonstr"
 )
 
 // Encoding names how a field's bytes are written in the envelope.
@@ -60,7 +62,7 @@ type Record struct {
 // Append writes r as one line of JSON (without the newline) to dst.
 func Append(dst []byte, r *Record) []byte {
 	dst = append(dst, `{"topic":`...)
-	dst = appendString(dst, r.Topic)
+	dst = jsonstr.Append(dst, r.Topic)
 	dst = append(dst, `,"partition":`...)
 	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
 	dst = append(dst, `,"offset":`...)
@@ -105,7 +107,7 @@ func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
 			dst = append(dst, b...)
 		}
 	case utf8.Valid(b):
-		dst = appendString(dst, string(b))
+		dst = jsonstr.Append(dst, string(b))
 	default:
 		enc = Base64
 		dst = append(dst, '"')
@@ -120,36 +122,6 @@ func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
 		dst = append(dst, '"')
 	}
 	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s, which must be valid UTF-8, as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // wire is the envelope as encoding/json sees it on reading.
