@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,76 @@ func TestConsumeGroupExitWithNothingAssigned(t *testing.T) {
 	}
 	cancel()
 	<-first
+}
+
+// TestConsumeGroupRebalanceNeitherRepeatsNorSkips: a second member joins
+// while the first is reading; between them every record is printed exactly
+// once (what a member printed is marked before its session's last commit).
+func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	var msgs []kafkatest.Message
+	for i := 0; i < 4000; i++ {
+		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf("%01000d", i))})
+	}
+	topic := seed(t, addr, 4, msgs...)
+	group := kafkatest.Topic(t) + "-g"
+	args := []string{"streamctl", "consume", topic, "-b", addr, "-g", group, "--idle-timeout", "3s", "-f", "%p %o %s\n"}
+	ctx := context.Background()
+	first := newSignalWriter()
+	done := make(chan int, 2)
+	go func() {
+		var errb strings.Builder
+		done <- Run(ctx, args, Streams{In: strings.NewReader(""), Out: slowly{first}, Err: &errb})
+	}()
+	select {
+	case <-first.first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("first member printed nothing")
+	}
+	second := newSignalWriter()
+	go func() {
+		var errb strings.Builder
+		// Joining waits for the first member to give partitions up.
+		args := append(append([]string(nil), args...), "--idle-timeout", "10s")
+		done <- Run(ctx, args, Streams{In: strings.NewReader(""), Out: second, Err: &errb})
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case code := <-done:
+			if code != ExitOK {
+				t.Fatalf("a member exited %d", code)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("members did not finish")
+		}
+	}
+	n1, n2 := strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n")
+	t.Logf("first member printed %d records, second %d", n1, n2)
+	if n2 == 0 {
+		t.Error("the second member got nothing: no rebalance happened while the first was reading")
+	}
+	seen := map[string]int{}
+	for _, out := range []string{first.String(), second.String()} {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 3 {
+				seen[f[0]+" "+f[1]]++
+			}
+		}
+	}
+	for p := 0; p < 4; p++ {
+		for o := 0; o < 1000; o++ {
+			if n := seen[fmt.Sprintf("%d %d", p, o)]; n != 1 {
+				t.Fatalf("partition %d offset %d printed %d times, want once (first member %d lines, second %d)",
+					p, o, n, strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n"))
+			}
+		}
+	}
+}
+
+// slowly slows each write down so that a rebalance finds records in flight.
+type slowly struct{ w *signalWriter }
+
+func (s slowly) Write(p []byte) (int, error) {
+	time.Sleep(200 * time.Millisecond)
+	return s.w.Write(p)
 }

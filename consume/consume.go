@@ -384,17 +384,15 @@ type revocation struct {
 	ack  chan struct{}
 }
 
-// drain writes what sess already delivered, flushes and marks it.
+// drain ends the loop's part in a session: what was written is flushed
+// and marked, before sarama's last commit for the session; what is still
+// queued is dropped unprinted and unmarked, so that the partition's next
+// owner reads it (nothing repeated, nothing skipped), and the rebalance
+// does not wait for a slow output to work through the queue.
 func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 	for {
 		select {
-		case d := <-r.msgs:
-			if err := r.deliver(d); err != nil {
-				return err
-			}
-			if r.finished() {
-				return r.flush()
-			}
+		case <-r.msgs:
 		default:
 			err := r.flush()
 			if r.sess == sess {
