@@ -82,6 +82,11 @@ func runConsume(c *cli.Context, s Streams) error {
 	if len(topics) == 0 {
 		return usagef("consume needs at least one topic")
 	}
+	for _, t := range topics {
+		if err := checkTopicName(t); err != nil {
+			return err
+		}
+	}
 	o := consume.Options{
 		Topics:      topics,
 		Num:         c.Int("num"),

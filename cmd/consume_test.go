@@ -331,3 +331,18 @@ func TestBrokerWithoutPortMeans9092(t *testing.T) {
 		t.Errorf("stderr %q, want the address with port 9092", r.Stderr)
 	}
 }
+
+func TestTopicNamesFollowKafkaRules(t *testing.T) {
+	for _, args := range [][]string{
+		{"consume", ""},
+		{"consume", "ok", "bad topic!"},
+		{"consume", ".."},
+		{"produce", "a/b"},
+		{"produce", strings.Repeat("x", 250)},
+	} {
+		r := mustRun(t, ExitUsage, "", args...)
+		if !strings.Contains(r.Stderr, "topic name") {
+			t.Errorf("%q: stderr %q, want it to explain the topic name", args, r.Stderr)
+		}
+	}
+}

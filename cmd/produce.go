@@ -142,8 +142,8 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 		return nil, usagef("produce takes one topic, got %d arguments (%s); -F names input files", len(args), strings.Join(args, " "))
 	}
 	ps := &produceSetup{topic: args[0], partition: -1, files: listFlag(c, "file")}
-	if ps.topic == "" {
-		return nil, usagef("the topic name is empty")
+	if err := checkTopicName(ps.topic); err != nil {
+		return nil, err
 	}
 	f := &ps.format
 	var err error

@@ -24,6 +24,26 @@ func topicFlags() []cli.Flag {
 	}
 }
 
+// checkTopicName applies Kafka's rules for topic names, so that a typo or a
+// stray shell character is a usage error here rather than a broker error
+// (or, on lenient brokers, a topic nobody meant).
+func checkTopicName(t string) error {
+	switch {
+	case t == "":
+		return usagef("the topic name is empty")
+	case t == "." || t == "..":
+		return usagef("topic name %q is not allowed", t)
+	case len(t) > 249:
+		return usagef("topic name %.20q... is %d characters long; Kafka allows 249", t, len(t))
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return usagef("topic name %q has %q; Kafka allows letters, digits, '.', '_' and '-'", t, r)
+		}
+	}
+	return nil
+}
+
 // missingTopics asks one broker which of topics do not exist. Unlike the
 // client's metadata refresh it does not retry a missing topic with backoff,
 // and it never asks the broker to create anything.
