@@ -92,16 +92,8 @@ func TestConsumeGroupExitWithNothingAssigned(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := newSignalWriter()
-	first := make(chan int, 1)
-	go func() {
-		var errb strings.Builder
-		first <- Run(ctx, []string{"streamctl", "consume", topic, "-b", addr, "-g", group}, Streams{In: strings.NewReader(""), Out: out, Err: &errb})
-	}()
-	select {
-	case <-out.first: // the first member holds the partition
-	case <-time.After(30 * time.Second):
-		t.Fatal("first member printed nothing")
-	}
+	first := runInBackground(ctx, out, "consume", topic, "-b", addr, "-g", group)
+	waitForOutput(t, out, "the first member") // it holds the partition
 	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "60s")
 	if r.Stdout != "" {
 		t.Errorf("second member printed %q, want nothing", r.Stdout)
@@ -121,34 +113,17 @@ func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
 	}
 	topic := seed(t, addr, 4, msgs...)
 	group := kafkatest.Topic(t) + "-g"
-	args := []string{"streamctl", "consume", topic, "-b", addr, "-g", group, "--idle-timeout", "3s", "-f", "%p %o %s\n"}
+	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "3s", "-f", "%p %o %s\n"}
 	ctx := context.Background()
 	first := newSignalWriter()
-	done := make(chan int, 2)
-	go func() {
-		var errb strings.Builder
-		done <- Run(ctx, args, Streams{In: strings.NewReader(""), Out: slowly{first}, Err: &errb})
-	}()
-	select {
-	case <-first.first:
-	case <-time.After(30 * time.Second):
-		t.Fatal("first member printed nothing")
-	}
+	done1 := runInBackground(ctx, slowly{first}, args...)
+	waitForOutput(t, first, "the first member")
 	second := newSignalWriter()
-	go func() {
-		var errb strings.Builder
-		// Joining waits for the first member to give partitions up.
-		args := append(append([]string(nil), args...), "--idle-timeout", "10s")
-		done <- Run(ctx, args, Streams{In: strings.NewReader(""), Out: second, Err: &errb})
-	}()
-	for i := 0; i < 2; i++ {
-		select {
-		case code := <-done:
-			if code != ExitOK {
-				t.Fatalf("a member exited %d", code)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatal("members did not finish")
+	// Joining waits for the first member to give partitions up.
+	done2 := runInBackground(ctx, second, append(append([]string(nil), args...), "--idle-timeout", "10s")...)
+	for who, done := range map[string]<-chan int{"the first member": done1, "the second member": done2} {
+		if code := exitCode(t, done, who); code != ExitOK {
+			t.Fatalf("%s exited %d", who, code)
 		}
 	}
 	n1, n2 := strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n")

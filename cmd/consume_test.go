@@ -268,25 +268,12 @@ func TestConsumeSignalStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := newSignalWriter()
-	done := make(chan int, 1)
-	go func() {
-		var errb strings.Builder
-		done <- Run(ctx, []string{"streamctl", "consume", topic, "-b", addr}, Streams{In: strings.NewReader(""), Out: out, Err: &errb})
-	}()
+	done := runInBackground(ctx, out, "consume", topic, "-b", addr)
 	// It follows the topic; once it printed, stop it as SIGINT would.
-	select {
-	case <-out.first:
-	case <-time.After(30 * time.Second):
-		t.Fatal("nothing printed in 30s")
-	}
+	waitForOutput(t, out, "consume")
 	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("exit %d after cancel, want 0", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("consume did not stop after cancel")
+	if code := exitCode(t, done, "consume after cancel"); code != ExitOK {
+		t.Errorf("exit %d after cancel, want 0", code)
 	}
 	if got := out.String(); got != "before\n" {
 		t.Errorf("stdout = %q, want %q", got, "before\n")

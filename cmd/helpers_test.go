@@ -103,3 +103,36 @@ func golden(t *testing.T, area, name, got string) {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
 }
+
+// runInBackground runs streamctl with args (without the program name),
+// writing stdout to out; the exit code arrives on the channel.
+func runInBackground(ctx context.Context, out io.Writer, args ...string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		var errb strings.Builder
+		done <- Run(ctx, append([]string{"streamctl"}, args...), Streams{In: strings.NewReader(""), Out: out, Err: &errb})
+	}()
+	return done
+}
+
+// waitForOutput fails t unless w is written to within 30 s.
+func waitForOutput(t *testing.T, w *signalWriter, who string) {
+	t.Helper()
+	select {
+	case <-w.first:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s printed nothing in 30s", who)
+	}
+}
+
+// exitCode waits up to 60 s for a background run's exit code.
+func exitCode(t *testing.T, done <-chan int, who string) int {
+	t.Helper()
+	select {
+	case code := <-done:
+		return code
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not stop in 60s", who)
+		return -1
+	}
+}
