@@ -6,12 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
 // delivery is what the loop receives: a partition's messages from one fetch
@@ -138,29 +138,6 @@ type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
 
-// retriable reports whether a partition error may clear by itself, after
-// a metadata refresh (leadership moves, brokers restarting).
-func retriable(err error) bool {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, sarama.ErrNotLeaderForPartition),
-		errors.Is(err, sarama.ErrLeaderNotAvailable),
-		errors.Is(err, sarama.ErrReplicaNotAvailable),
-		errors.Is(err, sarama.ErrRequestTimedOut),
-		errors.Is(err, sarama.ErrNetworkException),
-		errors.Is(err, sarama.ErrBrokerNotAvailable),
-		errors.Is(err, sarama.ErrFencedLeaderEpoch),
-		errors.Is(err, sarama.ErrUnknownLeaderEpoch),
-		errors.Is(err, sarama.ErrKafkaStorageError),
-		errors.Is(err, sarama.ErrOffsetNotAvailable),
-		errors.Is(err, sarama.ErrNotController),
-		errors.As(err, &netErr):
-		return true
-	}
-	var kerr sarama.KError
-	return !errors.As(err, &kerr) // a connection error, not the broker's verdict
-}
-
 // loop fetches tps from one leader until round is done (a regrouping) or
 // an error. It sends with ctx, not round, so that a regrouping never drops
 // records already fetched: the position advances only once they are sent.
@@ -199,7 +176,7 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 					return err
 				}
 				continue
-			case retriable(block.Err):
+			case kafkaerr.Retriable(block.Err):
 				return fmt.Errorf("partition %s: %w", tp, block.Err)
 			default:
 				return &fatalError{fmt.Errorf("partition %s: %w", tp, block.Err)}

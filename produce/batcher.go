@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
 // Cluster is what a Batcher needs of a Kafka client; sarama.Client has it.
@@ -662,7 +663,7 @@ func (b *Batcher) reap() {
 			b.parts[bt.partition].inFlight--
 		}
 		if c.err != nil {
-			retriable := requestRetriable(c.err)
+			retriable := kafkaerr.Retriable(c.err)
 			if retriable {
 				// The connection is gone or stuck: the next send opens
 				// a new one.
@@ -689,7 +690,7 @@ func (b *Batcher) reap() {
 				// An earlier attempt was written: this is its answer.
 				b.ack(bt, blk.Offset)
 			default:
-				back(bt, blk.Err, partitionRetriable(blk.Err))
+				back(bt, blk.Err, kafkaerr.Retriable(blk.Err))
 			}
 		}
 	}
@@ -703,33 +704,6 @@ func (b *Batcher) reap() {
 	if len(done) > 0 {
 		b.p.flushOffsets()
 	}
-}
-
-// requestRetriable says whether a request that failed as a whole (no
-// answer) may go again: lost and refused connections may, requests that
-// cannot be encoded or spoken may not.
-func requestRetriable(err error) bool {
-	var pe sarama.PacketEncodingError
-	return !errors.As(err, &pe) && !errors.Is(err, sarama.ErrUnsupportedVersion) &&
-		!errors.Is(err, sarama.ErrMessageSizeTooLarge)
-}
-
-// partitionRetriable says whether a partition's error may go away on its
-// own: a leader moving, replicas catching up, a timeout.
-func partitionRetriable(err error) bool {
-	var ke sarama.KError
-	if !errors.As(err, &ke) {
-		return true
-	}
-	switch ke {
-	case sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrRequestTimedOut,
-		sarama.ErrNetworkException, sarama.ErrNotEnoughReplicas, sarama.ErrNotEnoughReplicasAfterAppend,
-		sarama.ErrUnknownTopicOrPartition, sarama.ErrKafkaStorageError, sarama.ErrBrokerNotAvailable,
-		sarama.ErrReplicaNotAvailable, sarama.ErrFencedLeaderEpoch, sarama.ErrUnknownLeaderEpoch,
-		sarama.ErrOffsetsLoadInProgress, sarama.ErrThrottlingQuotaExceeded:
-		return true
-	}
-	return false
 }
 
 // putBack holds bt, back with an error, until its partition has nothing in
