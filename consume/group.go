@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
 )
 
 // startGroup joins the consumer group and feeds the loop from its claims.
+//
+// The group runs under a context of its own, not ctx: a stop (a signal,
+// -n, -e, a timeout) ends the loop first, which flushes, marks and commits
+// what it wrote while the session still holds its partitions; only then
+// does the returned stop end the session and leave the group. Sharing ctx
+// let sarama release the partitions, and make its last commit, before the
+// loop's last flush was marked.
 func (r *runner) startGroup(ctx context.Context) (func(), error) {
 	for _, topic := range r.o.Topics {
 		if _, err := r.partitions(topic); err != nil {
@@ -21,13 +29,15 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
 	}
 	r.assigned = false // nothing is known until the first assignment
-	done := make(chan struct{})
+	gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
-		h := &groupHandler{r: r, ctx: ctx}
-		for ctx.Err() == nil {
-			if err := group.Consume(ctx, r.o.Topics, h); err != nil {
-				if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
+		defer wg.Done()
+		h := &groupHandler{r: r, ctx: gctx}
+		for gctx.Err() == nil {
+			if err := group.Consume(gctx, r.o.Topics, h); err != nil {
+				if errors.Is(err, sarama.ErrClosedConsumerGroup) || gctx.Err() != nil {
 					return
 				}
 				r.fail(fmt.Errorf("group %q: %w", r.o.Group, err))
@@ -36,13 +46,15 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 		}
 	}()
 	go func() {
+		defer wg.Done()
 		for err := range group.Errors() {
 			r.warn(fmt.Sprintf("group %q: %v", r.o.Group, err))
 		}
 	}()
 	return func() {
+		gcancel()
 		group.Close()
-		<-done
+		wg.Wait()
 	}, nil
 }
 
