@@ -137,7 +137,13 @@ type runner struct {
 	pending map[TopicPartition]int64
 	sess    sarama.ConsumerGroupSession
 	start   time.Time
+	// flushed is when output was last flushed (and marked).
+	flushed time.Time
 }
+
+// flushEvery bounds how long written output waits to be flushed and, in a
+// group, marked for the next commit while more records keep coming.
+const flushEvery = 200 * time.Millisecond
 
 // Run consumes until a stop condition is met, ctx is done (a clean stop), or
 // an error occurs. Output is buffered and flushed whenever the consumer has
@@ -314,7 +320,10 @@ func (r *runner) loop(ctx context.Context) error {
 			if idle != nil {
 				idle.Reset(r.o.IdleTimeout)
 			}
-			if len(r.msgs) == 0 {
+			// Flush when nothing more is in hand, and regularly when the
+			// queue never runs dry (a slow reader): a group commits only
+			// what a flush marked.
+			if len(r.msgs) == 0 || time.Since(r.flushed) >= flushEvery {
 				if err := r.flush(); err != nil {
 					return err
 				}
@@ -489,6 +498,7 @@ func (r *runner) finish(err error) error {
 // flush writes buffered output, then marks the written messages so that a
 // group commits only what reached the output (at-least-once).
 func (r *runner) flush() error {
+	r.flushed = time.Now()
 	if err := r.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}

@@ -87,7 +87,8 @@ func (w *gatedWriter) perPartition(t *testing.T) map[int32]int64 {
 }
 
 // committedOffsets asks the group's coordinator for its committed offsets
-// of topic's partitions 0..n-1 (-1: none).
+// of topic's partitions 0..n-1 (-1: none; nothing at all before the group
+// exists).
 func committedOffsets(t *testing.T, addr, group, topic string, n int32) map[int32]int64 {
 	t.Helper()
 	admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
@@ -99,10 +100,13 @@ func committedOffsets(t *testing.T, addr, group, topic string, n int32) map[int3
 		parts = append(parts, p)
 	}
 	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	out := map[int32]int64{}
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return out // not yet created
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[int32]int64{}
 	for p := int32(0); p < n; p++ {
 		b := resp.GetBlock(topic, p)
 		if b == nil || !errors.Is(b.Err, sarama.ErrNoError) {
@@ -198,5 +202,55 @@ func TestGroupStopCommitsWhatWasWritten(t *testing.T) {
 				t.Errorf("wrote %d, want -n %d", total, tc.o.Num)
 			}
 		})
+	}
+}
+
+// TestGroupCommitsWhileOutputIsBackedUp: a slow reader keeps the loop's
+// queue full all the time; what was written is still committed as it goes,
+// not only once the queue runs dry (which with a slow reader is never, so
+// a crash or a restart printed everything again).
+func TestGroupCommitsWhileOutputIsBackedUp(t *testing.T) {
+	const parts, per = 3, 6000
+	_, addr := seedCluster(t, 1, parts, per)
+	tmpl, err := format.ParseTemplate(`%p %o %s\n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &gatedWriter{delay: 2 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(runCtx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Format: tmpl}, w)
+		done <- err
+	}()
+	for {
+		sum := int64(0)
+		for _, off := range committedOffsets(t, addr, "g", "t", parts) {
+			sum += max(off, 0)
+		}
+		if sum > 0 {
+			t.Logf("committed %d with %d of %d written", sum, w.lines(), parts*per)
+			break
+		}
+		if w.lines() == parts*per {
+			t.Fatal("nothing was committed while the output was backed up")
+		}
+		if ctx.Err() != nil {
+			t.Fatal("nothing committed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	written, committed := w.perPartition(t), committedOffsets(t, addr, "g", "t", parts)
+	for p := int32(0); p < parts; p++ {
+		if committed[p] != written[p] {
+			t.Errorf("partition %d: committed %d, wrote %d", p, committed[p], written[p])
+		}
 	}
 }
