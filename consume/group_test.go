@@ -13,7 +13,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/format"
 	"github.com/streamctl/streamctl/internal/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // groupConfig is the sarama configuration cmd uses for a group member,
@@ -252,5 +254,174 @@ func TestGroupCommitsWhileOutputIsBackedUp(t *testing.T) {
 		if committed[p] != written[p] {
 			t.Errorf("partition %d: committed %d, wrote %d", p, committed[p], written[p])
 		}
+	}
+}
+
+// coordinatorOutage makes the cluster refuse every group request for
+// twice d, as when the coordinator's broker dies and another takes the
+// group over: for d each request loses its connection, then for d
+// FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the others
+// NOT_COORDINATOR.
+func coordinatorOutage(c *kfake.Cluster, d time.Duration) {
+	cut := time.Now().Add(d)
+	until := cut.Add(d)
+	for _, key := range []kmsg.Key{kmsg.FindCoordinator, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat,
+		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.LeaveGroup} {
+		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+			if time.Now().After(until) {
+				c.DropControl()
+				return nil, nil, false
+			}
+			c.KeepControl()
+			if time.Now().Before(cut) {
+				return nil, errors.New("coordinator gone"), true
+			}
+			notCoord, notAvail := kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code
+			resp := req.ResponseKind()
+			switch resp := resp.(type) {
+			case *kmsg.FindCoordinatorResponse:
+				resp.ErrorCode = notAvail
+				for _, k := range req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys {
+					resp.Coordinators = append(resp.Coordinators, kmsg.FindCoordinatorResponseCoordinator{Key: k, ErrorCode: notAvail, NodeID: -1})
+				}
+			case *kmsg.JoinGroupResponse:
+				resp.ErrorCode = notCoord
+			case *kmsg.SyncGroupResponse:
+				resp.ErrorCode = notCoord
+			case *kmsg.HeartbeatResponse:
+				resp.ErrorCode = notCoord
+			case *kmsg.LeaveGroupResponse:
+				resp.ErrorCode = notCoord
+			case *kmsg.OffsetFetchResponse:
+				resp.ErrorCode = notCoord
+				for _, g := range req.(*kmsg.OffsetFetchRequest).Groups {
+					resp.Groups = append(resp.Groups, kmsg.OffsetFetchResponseGroup{Group: g.Group, ErrorCode: notCoord})
+				}
+			case *kmsg.OffsetCommitResponse:
+				for _, rt := range req.(*kmsg.OffsetCommitRequest).Topics {
+					st := kmsg.OffsetCommitResponseTopic{Topic: rt.Topic}
+					for _, rp := range rt.Partitions {
+						st.Partitions = append(st.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: rp.Partition, ErrorCode: notCoord})
+					}
+					resp.Topics = append(resp.Topics, st)
+				}
+			}
+			return resp, nil, true
+		})
+	}
+}
+
+// TestGroupSurvivesCoordinatorOutage: for a few seconds the group's
+// coordinator is gone (requests refused or cut off) while records keep
+// arriving; the member finds the coordinator again and goes on, printing
+// everything and committing it, instead of failing (exit 1) once sarama's
+// own few retries ran out.
+func TestGroupSurvivesCoordinatorOutage(t *testing.T) {
+	const parts, per = 3, 100
+	c, addr := seedCluster(t, 3, parts, per)
+	tmpl, err := format.ParseTemplate(`%p %o %s\n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := groupConfig()
+	// sarama's own retries give up fast; the member's must not.
+	conf.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+	conf.Metadata.Retry.Backoff = 50 * time.Millisecond
+	conf.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+	w := &gatedWriter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(runCtx, groupClient(t, addr, conf), Options{Topics: []string{"t"}, Group: "g", Format: tmpl, GiveUp: 30 * time.Second, Warn: func(s string) { t.Logf("%s warn: %s", time.Now().Format("05.000"), s) }}, w)
+		done <- err
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("Run ended before %s: %v", what, err)
+			case <-ctx.Done():
+				t.Fatalf("no %s", what)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("first records", func() bool { return w.lines() == parts*per })
+	t.Logf("%s outage", time.Now().Format("05.000"))
+	coordinatorOutage(c, 2*time.Second)
+	var more []kafkatest.Message
+	for p := int32(0); p < parts; p++ {
+		for i := 0; i < per; i++ {
+			more = append(more, kafkatest.Message{Partition: p, Value: []byte("after")})
+		}
+	}
+	kafkatest.Produce(t, addr, "t", more...)
+	waitFor("records after the outage", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		seen := map[string]bool{}
+		for _, line := range strings.Split(w.buf.String(), "\n") {
+			if f := strings.Fields(line); len(f) == 3 {
+				seen[f[0]+" "+f[1]] = true
+			}
+		}
+		for p := 0; p < parts; p++ {
+			for o := 0; o < 2*per; o++ {
+				if !seen[fmt.Sprintf("%d %d", p, o)] {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	waitFor("commits after the outage", func() bool {
+		for _, off := range committedOffsets(t, addr, "g", "t", parts) {
+			if off != 2*per {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestGroupGivesUpWhenTheBrokersAreGone: a group member whose whole
+// cluster went away retries for the give-up bound, as the direct fetcher
+// does, then fails.
+func TestGroupGivesUpWhenTheBrokersAreGone(t *testing.T) {
+	c, addr := seedCluster(t, 1, 1, 10)
+	conf := groupConfig()
+	conf.Net.DialTimeout = 200 * time.Millisecond
+	conf.Metadata.Retry.Max = 0
+	conf.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+	w := &gatedWriter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, groupClient(t, addr, conf), Options{Topics: []string{"t"}, Group: "g", GiveUp: 2 * time.Second}, w)
+		done <- err
+	}()
+	for w.lines() < 10 {
+		if ctx.Err() != nil {
+			t.Fatal("nothing consumed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no session could start for 2s") {
+			t.Fatalf("Run = %v, want it to give up on the group after 2s", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not give up")
 	}
 }
