@@ -208,9 +208,13 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 	return out, nil
 }
 
-func (r *runner) resolve(tp TopicPartition, oldest, newest int64) (int64, error) {
-	return r.o.Start.resolve(oldest, newest, func(ms int64) (int64, error) {
-		return r.client.GetOffset(tp.Topic, tp.Partition, ms)
+func (r *runner) resolve(ctx context.Context, tp TopicPartition, oldest, newest int64) (int64, error) {
+	return r.o.Start.resolve(oldest, newest, func(ms int64) (off int64, err error) {
+		err = retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
+			off, err = r.client.GetOffset(tp.Topic, tp.Partition, ms)
+			return err
+		})
+		return off, err
 	})
 }
 
@@ -226,13 +230,13 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
-	oldest, newest, err := r.boundsAll(tps)
+	oldest, newest, err := r.boundsAll(ctx, tps)
 	if err != nil {
 		return nil, err
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
-		start, err := r.resolve(tp, oldest[tp], newest[tp])
+		start, err := r.resolve(ctx, tp, oldest[tp], newest[tp])
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}

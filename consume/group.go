@@ -121,14 +121,14 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		if err != nil {
 			return err
 		}
-		oldest, newest, err := r.boundsAll(tps)
+		oldest, newest, err := r.boundsAll(sess.Context(), tps)
 		if err != nil {
 			return err
 		}
 		for _, tp := range tps {
 			start, ok := committed[tp]
 			if !ok {
-				if start, err = r.resolve(tp, oldest[tp], newest[tp]); err != nil {
+				if start, err = r.resolve(sess.Context(), tp, oldest[tp], newest[tp]); err != nil {
 					return err
 				}
 				sess.MarkOffset(tp.Topic, tp.Partition, start, "")
