@@ -249,11 +249,18 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		f.pos[tp] = start
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	go f.run(fctx)
-	// Stopping does not wait for a fetch in flight (up to fetchMaxWait):
-	// the fetcher sends nothing after cancel, and closing the client ends
-	// the request.
-	return cancel, nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.run(fctx)
+	}()
+	// Stopping waits for a fetch in flight (up to fetchMaxWait): the
+	// caller closes the client once Run returns, which must not cut a
+	// request off under a goroutine still running.
+	return func() {
+		cancel()
+		<-done
+	}, nil
 }
 
 // forward hands a partition's messages to the loop in batches of what is

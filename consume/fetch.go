@@ -78,9 +78,10 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		f.mu.Unlock()
 		round, cancel := context.WithCancel(ctx)
+		var again *time.Timer
 		if leaderless {
 			// Look again soon for the partitions left out of this round.
-			time.AfterFunc(leaderRetry, cancel)
+			again = time.AfterFunc(leaderRetry, cancel)
 		}
 		var wg sync.WaitGroup
 		var once sync.Once
@@ -97,6 +98,9 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		wg.Wait()
 		cancel()
+		if again != nil {
+			again.Stop()
+		}
 		if ctx.Err() != nil {
 			return
 		}
