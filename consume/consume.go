@@ -59,7 +59,8 @@ type Options struct {
 	// the run fails (0: a minute).
 	GiveUp time.Duration
 	// Warn reports a problem that does not stop the run (on stderr). Run
-	// calls it from one goroutine only.
+	// calls it from one goroutine only, and only once the output written
+	// before it is flushed.
 	Warn func(string)
 }
 
@@ -353,7 +354,9 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err)
 			}
 		case msg := <-r.warnc:
-			r.o.Warn(msg)
+			if err := r.report(msg); err != nil {
+				return r.finish(err)
+			}
 		case err := <-r.errs:
 			return r.finish(err)
 		case <-probeC:
@@ -423,6 +426,17 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 			return err
 		}
 	}
+}
+
+// report hands msg to Warn once what was written before it is flushed:
+// on a terminal the two streams share a screen, and a warning must not
+// show ahead of messages consumed before it.
+func (r *runner) report(msg string) error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.o.Warn(msg)
+	return nil
 }
 
 // warn reports from any goroutine; the loop prints it, so that stderr
@@ -598,7 +612,9 @@ func (r *runner) invalid(m *message, d *delivery, what string, err error) error 
 		}
 		return fmt.Errorf("%s (hint: --skip-invalid reports such messages and goes on; %s shows the bytes)", msg, flag)
 	}
-	r.o.Warn(msg + "; skipped")
+	if err := r.report(msg + "; skipped"); err != nil {
+		return err
+	}
 	r.stats.Skipped++
 	if d.sess != nil {
 		r.pending[d.tp] = m.offset + 1 // dealt with: the group moves past it
@@ -620,7 +636,9 @@ func (r *runner) probe() error {
 		st.last = time.Now()
 		if err != nil {
 			_ = r.client.RefreshMetadata(tp.Topic)
-			r.o.Warn(fmt.Sprintf("partition %s: checking the end: %v", tp, err))
+			if err := r.report(fmt.Sprintf("partition %s: checking the end: %v", tp, err)); err != nil {
+				return err
+			}
 			continue
 		}
 		if done {
