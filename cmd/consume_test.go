@@ -213,6 +213,21 @@ func TestConsumeTotalTimeout(t *testing.T) {
 	mustRun(t, 0, "", "consume", topic, "-b", addr, "--timeout", "300ms")
 }
 
+// TestConsumeTimeoutQuotesTheFlag: the message names --timeout with the
+// user's own value, not what was left of it after connecting.
+func TestConsumeTimeoutQuotesTheFlag(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	r := mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "1", "--timeout", "2s")
+	if want := "streamctl: timed out: --timeout 2s reached after 0 of 1 messages\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
+	}
+	r = mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "1", "--idle-timeout", "1500ms")
+	if want := "streamctl: timed out: no message for 1.5s (--idle-timeout) after 0 of 1 messages\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
+	}
+}
+
 func TestConsumeCreatesMissingTopic(t *testing.T) {
 	addr := kafkatest.Broker(t)
 	topic := kafkatest.Topic(t)

@@ -5,6 +5,7 @@ package consume
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,11 +20,62 @@ import (
 	"github.com/streamctl/streamctl/internal/format"
 )
 
-// TimeoutError says a timeout cut short a stop condition the user asked for
-// (-n or -e). cmd maps it to exit code 3.
-type TimeoutError struct{ Msg string }
+// TimeoutError says a timeout cut short a stop condition asked for (a
+// count, or the end of every partition). cmd words it with its flags and
+// maps it to exit code 3.
+type TimeoutError struct {
+	// Idle says it was the idle timeout, not the deadline.
+	Idle bool
+	// After is how long the idle timeout waited (zero for the deadline).
+	After time.Duration
+	// Starting says the deadline passed before consuming began.
+	Starting bool
+	// Written and Num are the messages written and the count asked for
+	// (Num 0: no count, the end was asked for).
+	Written, Num int
+	// Behind are the partitions short of their end, sorted; with no count
+	// and none behind, no partition had been assigned yet.
+	Behind []Position
+}
 
-func (e *TimeoutError) Error() string { return e.Msg }
+// Position is where reading a partition stands against its end offset.
+type Position struct {
+	TopicPartition
+	Next, End int64
+}
+
+func (p Position) String() string {
+	return fmt.Sprintf("%s at %d of %d", p.TopicPartition, p.Next, p.End)
+}
+
+func (e *TimeoutError) Error() string {
+	why := "the deadline passed"
+	if e.Idle {
+		why = fmt.Sprintf("no message for %s", e.After)
+	}
+	return "timed out: " + why + " " + e.Short()
+}
+
+// Short says what the timeout cut short, for a message that words the
+// timeout itself: "after 3 of 5 messages", "before the end of t/0 at 4 of 9".
+func (e *TimeoutError) Short() string {
+	switch {
+	case e.Starting:
+		return "before consuming began"
+	case e.Num > 0:
+		return fmt.Sprintf("after %d of %d messages", e.Written, e.Num)
+	case len(e.Behind) == 0:
+		return "before any partition was assigned"
+	}
+	behind := make([]string, len(e.Behind))
+	for i, p := range e.Behind {
+		behind[i] = p.String()
+	}
+	return "before the end of " + strings.Join(behind, ", ")
+}
+
+// errDeadline is the cause of the run's context ending at Options.Deadline.
+var errDeadline = errors.New("deadline reached")
 
 // Options say what to consume, how to print it and when to stop.
 type Options struct {
@@ -38,8 +90,10 @@ type Options struct {
 	Exit bool
 	// IdleTimeout stops after this long without a message (0: never).
 	IdleTimeout time.Duration
-	// Timeout stops after this long in all (0: never).
-	Timeout time.Duration
+	// Deadline stops the run, start-up included, at this time (zero:
+	// never). The caller makes it once, from its own timeout, so that
+	// connecting and consuming share one clock.
+	Deadline time.Time
 	// Group consumes as a member of this consumer group (empty: no group).
 	Group string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
@@ -137,7 +191,6 @@ type runner struct {
 	// is flushed (a group's at-least-once).
 	pending map[TopicPartition]int64
 	sess    sarama.ConsumerGroupSession
-	start   time.Time
 	// flushed is when output was last flushed (and marked).
 	flushed time.Time
 }
@@ -167,10 +220,14 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		warnc:   make(chan string, 64),
 		parts:   map[TopicPartition]*partState{},
 		pending: map[TopicPartition]int64{},
-		start:   time.Now(),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !o.Deadline.IsZero() {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadlineCause(ctx, o.Deadline, errDeadline)
+		defer cancelDeadline()
+	}
 	var stop func()
 	var err error
 	if o.Group != "" {
@@ -179,6 +236,13 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		stop, err = r.startPartitions(ctx)
 	}
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errDeadline) {
+			// Start-up retried until the deadline: the deadline is why.
+			if o.Num == 0 && !o.Exit {
+				return r.stats, nil
+			}
+			return r.stats, &TimeoutError{Starting: true, Num: o.Num}
+		}
 		return r.stats, err
 	}
 	if o.Group == "" {
@@ -300,17 +364,12 @@ func fromSarama(m *sarama.ConsumerMessage) message {
 const maxBatch = 256
 
 func (r *runner) loop(ctx context.Context) error {
-	var idleC, deadlineC, probeC <-chan time.Time
+	var idleC, probeC <-chan time.Time
 	var idle *time.Timer
 	if r.o.IdleTimeout > 0 {
 		idle = time.NewTimer(r.o.IdleTimeout)
 		defer idle.Stop()
 		idleC = idle.C
-	}
-	if r.o.Timeout > 0 {
-		deadline := time.NewTimer(r.o.Timeout - time.Since(r.start))
-		defer deadline.Stop()
-		deadlineC = deadline.C
 	}
 	if r.o.Exit && r.o.Group != "" {
 		probe := time.NewTicker(100 * time.Millisecond)
@@ -364,10 +423,11 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err)
 			}
 		case <-idleC:
-			return r.finish(r.timedOut(fmt.Sprintf("no message for %s (--idle-timeout)", r.o.IdleTimeout)))
-		case <-deadlineC:
-			return r.finish(r.timedOut(fmt.Sprintf("--timeout %s reached", r.o.Timeout)))
+			return r.finish(r.timedOut(true))
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errDeadline) {
+				return r.finish(r.timedOut(false))
+			}
 			return r.finish(nil)
 		}
 	}
@@ -489,24 +549,25 @@ func (r *runner) setParts(parts map[TopicPartition]*partState) {
 
 // timedOut is the stop of a timeout: an error (exit 3) only when it cut
 // short a -n count or a -e end; otherwise the timeout was the stop wanted.
-func (r *runner) timedOut(why string) error {
-	switch {
-	case r.o.Num > 0:
-		return &TimeoutError{fmt.Sprintf("timed out: %s after %d of %d messages", why, r.stats.Written, r.o.Num)}
-	case r.o.Exit:
-		var behind []string
+func (r *runner) timedOut(idle bool) error {
+	if r.o.Num == 0 && !r.o.Exit {
+		return nil
+	}
+	e := &TimeoutError{Idle: idle, Written: r.stats.Written, Num: r.o.Num}
+	if idle {
+		e.After = r.o.IdleTimeout
+	}
+	if r.o.Num == 0 {
 		for tp, st := range r.parts {
 			if !st.done {
-				behind = append(behind, fmt.Sprintf("%s at %d of %d", tp, st.next, st.end))
+				e.Behind = append(e.Behind, Position{tp, st.next, st.end})
 			}
 		}
-		slices.Sort(behind)
-		if len(behind) == 0 {
-			return &TimeoutError{fmt.Sprintf("timed out: %s before any partition was assigned", why)}
-		}
-		return &TimeoutError{fmt.Sprintf("timed out: %s before the end of %s", why, strings.Join(behind, ", "))}
+		slices.SortFunc(e.Behind, func(a, b Position) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
 	}
-	return nil
+	return e
 }
 
 // finish flushes what was written, commits it in group mode, and returns err.

@@ -3,6 +3,7 @@ package consume
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -251,5 +252,34 @@ func TestStartSurvivesLeaderMoves(t *testing.T) {
 				t.Errorf("lookups refused: %v; the test proves little", failed)
 			}
 		})
+	}
+}
+
+// TestDeadline: Options.Deadline stops the run at the instant the caller
+// chose, start-up included, and says what it cut short.
+func TestDeadline(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("x")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out strings.Builder
+	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Num: 5, Deadline: time.Now().Add(300 * time.Millisecond)}, &out)
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Idle || te.Starting || te.Written != 1 || te.Num != 5 {
+		t.Fatalf("Run = %#v, want a deadline after 1 of 5", err)
+	}
+	// Offsets that cannot be looked up: start-up retries until the deadline.
+	c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, errors.New("dropped"), true
+	})
+	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Exit: true, Deadline: time.Now().Add(500 * time.Millisecond)}, &out)
+	if !errors.As(err, &te) || !te.Starting {
+		t.Fatalf("Run = %#v, want a deadline before consuming began", err)
 	}
 }
