@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,9 +204,12 @@ func runConsume(c *cli.Context, s Streams) error {
 }
 
 // consumeError words what consume returned for the command line: a
-// timeout names its flag and the user's own value.
+// timeout names its flag and the user's own value; a missing partition
+// and an undecodable message get a hint at the fix.
 func consumeError(err error, timeout time.Duration) error {
 	var te *consume.TimeoutError
+	var pe *consume.PartitionError
+	var de *consume.DecodeError
 	switch {
 	case err == nil:
 		return nil
@@ -215,9 +219,38 @@ func consumeError(err error, timeout time.Duration) error {
 			why = fmt.Sprintf("no message for %s (--idle-timeout)", te.After)
 		}
 		return wordedTimeout{te, "timed out: " + why + " " + te.Short()}
+	case errors.As(err, &pe):
+		return withHint(fmt.Errorf("consume: %w", err), "%s", partitionRange(pe.Valid))
+	case errors.As(err, &de):
+		flag := "-s raw"
+		if de.Part == "key" {
+			flag = "--key-serializer raw"
+		}
+		return withHint(fmt.Errorf("consume: %w", err), "--skip-invalid reports such messages and goes on; %s shows the bytes", flag)
+	case errors.Is(err, consume.ErrNoLeader):
+		return withHint(fmt.Errorf("consume: %w", err), "are the brokers up?")
 	default:
 		return fmt.Errorf("consume: %w", err)
 	}
+}
+
+// partitionRange says which partitions a topic has: "it has partitions
+// 0-5" (Kafka numbers them from 0 up, so a range is the usual answer).
+func partitionRange(valid []int32) string {
+	ps := slices.Sorted(slices.Values(valid))
+	switch {
+	case len(ps) == 0:
+		return "it has no partitions"
+	case len(ps) == 1:
+		return fmt.Sprintf("it has only partition %d", ps[0])
+	case int(ps[len(ps)-1]-ps[0]) == len(ps)-1:
+		return fmt.Sprintf("it has partitions %d-%d", ps[0], ps[len(ps)-1])
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = strconv.Itoa(int(p))
+	}
+	return "it has partitions " + strings.Join(names, ",")
 }
 
 // wordedTimeout is a consume.TimeoutError in the command line's words.

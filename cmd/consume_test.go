@@ -182,8 +182,8 @@ func TestConsumePartitionsFlag(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	r = mustRun(t, ExitError, "", "consume", topic, "-b", addr, "-e", "-p", "7")
-	if !strings.Contains(r.Stderr, "no partition 7") || !strings.Contains(r.Stderr, "0-2") {
-		t.Errorf("stderr = %q, want it to name partition 7 and the range 0-2", r.Stderr)
+	if !strings.Contains(r.Stderr, "no partition 7\n") || !strings.Contains(r.Stderr, "\nhint: it has partitions 0-2\n") {
+		t.Errorf("stderr = %q, want it to name partition 7 and, in a hint, the range 0-2", r.Stderr)
 	}
 }
 
@@ -345,6 +345,22 @@ func TestTopicNamesFollowKafkaRules(t *testing.T) {
 		r := mustRun(t, ExitUsage, "", args...)
 		if !strings.Contains(r.Stderr, "topic name") {
 			t.Errorf("%q: stderr %q, want it to explain the topic name", args, r.Stderr)
+		}
+	}
+}
+
+func TestPartitionRange(t *testing.T) {
+	for _, tc := range []struct {
+		valid []int32
+		want  string
+	}{
+		{[]int32{2, 0, 1}, "it has partitions 0-2"},
+		{[]int32{0}, "it has only partition 0"},
+		{[]int32{0, 3}, "it has partitions 0,3"},
+		{nil, "it has no partitions"},
+	} {
+		if got := partitionRange(tc.valid); got != tc.want {
+			t.Errorf("partitionRange(%v) = %q, want %q", tc.valid, got, tc.want)
 		}
 	}
 }

@@ -74,6 +74,34 @@ func (e *TimeoutError) Short() string {
 	return "before the end of " + strings.Join(behind, ", ")
 }
 
+// PartitionError says a partition asked for does not exist.
+type PartitionError struct {
+	Topic     string
+	Partition int32
+	// Valid are the topic's partitions.
+	Valid []int32
+}
+
+func (e *PartitionError) Error() string {
+	return fmt.Sprintf("topic %q has no partition %d", e.Topic, e.Partition)
+}
+
+// DecodeError says a message's key or value does not decode with its codec.
+type DecodeError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Part is "key" or "value".
+	Part string
+	Err  error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", e.Topic, e.Partition, e.Offset, e.Part, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
 // errDeadline is the cause of the run's context ending at Options.Deadline.
 var errDeadline = errors.New("deadline reached")
 
@@ -266,7 +294,7 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 	var out []int32
 	for _, p := range r.o.Partitions {
 		if !slices.Contains(all, p) {
-			return nil, fmt.Errorf("topic %q has no partition %d (hint: it has partitions 0-%d)", topic, p, len(all)-1)
+			return nil, &PartitionError{Topic: topic, Partition: p, Valid: all}
 		}
 		out = append(out, p)
 	}
@@ -663,17 +691,14 @@ func decode(c *codec.Chain, b []byte) ([]byte, error) {
 	return c.Decode(b)
 }
 
-// invalid reports a message that does not decode, naming where it is.
+// invalid reports a message that does not decode, naming where it is:
+// the run's error, or with SkipInvalid a warning, and the run goes on.
 func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
-	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", d.tp.Topic, d.tp.Partition, m.offset, what, err)
+	de := &DecodeError{Topic: d.tp.Topic, Partition: d.tp.Partition, Offset: m.offset, Part: what, Err: err}
 	if !r.o.SkipInvalid {
-		flag := "-s raw"
-		if what == "key" {
-			flag = "--key-serializer raw"
-		}
-		return fmt.Errorf("%s (hint: --skip-invalid reports such messages and goes on; %s shows the bytes)", msg, flag)
+		return de
 	}
-	if err := r.report(msg + "; skipped"); err != nil {
+	if err := r.report(de.Error() + "; skipped"); err != nil {
 		return err
 	}
 	r.stats.Skipped++

@@ -110,7 +110,7 @@ func (f *fetcher) run(ctx context.Context) {
 			return
 		}
 		if leaderless && len(byLeader) == 0 && roundErr == nil {
-			roundErr = errors.New("no partition has a leader (are the brokers up?)")
+			roundErr = ErrNoLeader
 		}
 		if giveUp := f.r.o.giveUp(); roundErr != nil && f.sinceOK() > giveUp {
 			f.r.fail(fmt.Errorf("no broker has answered for %s: %w", giveUp, roundErr))
@@ -136,6 +136,10 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 	}
 }
+
+// ErrNoLeader says no partition to read has a leader: the brokers may be
+// down, or the cluster is electing.
+var ErrNoLeader = errors.New("no partition has a leader")
 
 // fatalError is an error retrying will not cure: the run stops with it.
 type fatalError struct{ err error }
