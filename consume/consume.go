@@ -137,8 +137,9 @@ type Options struct {
 	SkipInvalid bool
 	// Format turns a record into output bytes.
 	Format format.Formatter
-	// GiveUp is how long to go on retrying while no broker answers before
-	// the run fails (0: a minute).
+	// GiveUp is how long to go on retrying before the run fails (0: a
+	// minute): fetching while no broker answers, a start-up lookup that
+	// keeps failing, a group whose sessions cannot start.
 	GiveUp time.Duration
 	// Warn reports a problem that does not stop the run (on stderr). Run
 	// calls it from one goroutine only, and only once the output written
