@@ -136,6 +136,8 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			consumeCommand(s),
 			produceCommand(s),
 			brokerCommand(s),
+			offsetsCommand(s),
+			topicsCommand(s),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
@@ -224,7 +226,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 	}
 	if command == nil {
-		return nil, usagef("unknown command %q (want consume, produce or broker)", args[i])
+		return nil, usagef("unknown command %q (want consume, produce, broker, offsets or topics)", args[i])
 	}
 	local := flagTable(command.Flags)
 	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)
