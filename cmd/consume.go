@@ -39,10 +39,13 @@ Examples:
    streamctl consume orders -s json -J -e | jq .value.id    # JSON values, embedded
    streamctl consume orders -o -10 -e -f '%p:%o %k=%s\n'    # the last 10 of each partition
    streamctl consume orders -g billing -n 1 --timeout 30s   # wait for one message in CI
-   streamctl consume orders -o @-1h -e                      # the last hour`,
+   streamctl consume orders -o @-1h -e                      # the last hour
+   streamctl consume orders -o 100:200                      # offsets 100-199 of each partition
+   streamctl consume orders -o @2026-12-01T10:00:00Z:@2026-12-01T11:00:00Z | wc -l
+   streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
-				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed"},
+				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME), and 0=100,1=@-1h,2=end starts partitions apart"},
 			&cli.IntFlag{Name: "num", Aliases: []string{"n"}, EnvVars: envVars("num"),
 				Usage: "stop after `N` messages in all"},
 			&cli.BoolFlag{Name: "exit", Aliases: []string{"e"}, EnvVars: envVars("exit"),
@@ -102,8 +105,15 @@ func runConsume(c *cli.Context, s Streams) error {
 		return usagef("-n, --idle-timeout and --timeout must not be negative")
 	}
 	var err error
-	if o.Start, err = consume.ParseOffset(c.String("offset"), time.Now()); err != nil {
+	ranges, err := consume.ParseRanges(c.String("offset"), time.Now())
+	if err != nil {
 		return usagef("--offset: %v", err)
+	}
+	o.Start, o.End, o.PartitionRanges = ranges.Default.Start, ranges.Default.End, ranges.Partitions
+	if o.Group != "" && (ranges.HasEnd() || len(ranges.Partitions) > 0) {
+		// A group resumes where it committed: a range or per-partition
+		// start would apply to some partitions and not others.
+		return usagef("-o START:END and -o P=START are for reading without -g/--group")
 	}
 	if o.Partitions, err = parsePartitions(c.String("partitions")); err != nil {
 		return err

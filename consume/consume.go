@@ -112,6 +112,14 @@ type Options struct {
 	Partitions []int32
 	// Start is where to begin where no group offset is committed.
 	Start Offset
+	// End, when set, is where each partition stops (exclusive), as -e's
+	// end does: the run stops once every partition reached its end, and
+	// partitions whose range has no end stop at the end they had at start.
+	// Outside a group only.
+	End *Offset
+	// PartitionRanges are ranges of their own for these partition
+	// numbers, in place of Start and End. Outside a group only.
+	PartitionRanges map[int32]Range
 	// Num stops after this many messages were written (0: no limit).
 	Num int
 	// Exit stops once every partition reached the end offset it had at start.
@@ -177,8 +185,12 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic,
 // partState tracks one partition's position against its end offset.
 type partState struct {
 	next, end int64
-	done      bool
-	last      time.Time // when it last delivered, for the caught-up probe
+	// endTime, when not zero, also ends the partition at the first
+	// message at or after it (milliseconds): an end time no message had
+	// reached at start.
+	endTime int64
+	done    bool
+	last    time.Time // when it last delivered, for the caught-up probe
 }
 
 // message is one record as the loop handles it: lighter than sarama's
@@ -237,6 +249,9 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 	}
 	if o.Format == nil {
 		o.Format = format.Plain{}
+	}
+	if o.Group == "" && (o.End != nil || (Ranges{Partitions: o.PartitionRanges}).HasEnd()) {
+		o.Exit = true // a range ends as -e does
 	}
 	r := &runner{
 		o:       o,
@@ -303,13 +318,26 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 }
 
 func (r *runner) resolve(ctx context.Context, tp TopicPartition, oldest, newest int64) (int64, error) {
-	return r.o.Start.resolve(oldest, newest, func(ms int64) (off int64, err error) {
+	return r.o.Start.resolve(oldest, newest, r.atTime(ctx, tp))
+}
+
+// atTime looks up the first offset of tp at or after a time.
+func (r *runner) atTime(ctx context.Context, tp TopicPartition) func(ms int64) (int64, error) {
+	return func(ms int64) (off int64, err error) {
 		err = retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
 			off, err = r.client.GetOffset(tp.Topic, tp.Partition, ms)
 			return err
 		})
 		return off, err
-	})
+	}
+}
+
+// rangeFor is the range to read of partition p.
+func (r *runner) rangeFor(p int32) Range {
+	if rg, ok := r.o.PartitionRanges[p]; ok {
+		return rg
+	}
+	return Range{Start: r.o.Start, End: r.o.End}
 }
 
 // startPartitions reads the chosen partitions directly, without a group.
@@ -330,11 +358,17 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
-		start, err := r.resolve(ctx, tp, oldest[tp], newest[tp])
+		rg := r.rangeFor(tp.Partition)
+		start, err := rg.Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
 		st := &partState{next: start, end: newest[tp], last: time.Now()}
+		if rg.End != nil {
+			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], r.atTime(ctx, tp)); err != nil {
+				return nil, fmt.Errorf("partition %s: end: %w", tp, err)
+			}
+		}
 		r.parts[tp] = st
 		if r.o.Exit && start >= st.end {
 			st.done = true
@@ -628,7 +662,7 @@ func (r *runner) flush() error {
 // tracks (nil when it is not tracked).
 func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) error {
 	if st != nil {
-		if r.o.Exit && (st.done || m.offset >= st.end) {
+		if r.o.Exit && (st.done || m.offset >= st.end || st.endTime != 0 && m.hasTS && m.timestamp >= st.endTime) {
 			r.setDone(st)
 			return nil // past the end taken at start
 		}
