@@ -35,6 +35,9 @@ type Streams struct {
 	Out, Err io.Writer
 	// Getenv looks up environment variables (os.Getenv in main, a map in tests).
 	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE (os.Environ in main), for
+	// --where's $ENV; nil is an empty environment.
+	Environ func() []string
 }
 
 // Run runs streamctl with the given arguments (args[0] is the program name)

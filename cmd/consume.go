@@ -74,7 +74,7 @@ Examples:
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
-		}, topicFlags()...),
+		}, append(filterFlags(), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
 }
@@ -104,7 +104,10 @@ func runConsume(c *cli.Context, s Streams) error {
 	if o.Num < 0 || o.IdleTimeout < 0 || timeout < 0 {
 		return usagef("-n, --idle-timeout and --timeout must not be negative")
 	}
-	var err error
+	fo, err := applyFilter(c, s, &o)
+	if err != nil {
+		return err
+	}
 	ranges, err := consume.ParseRanges(c.String("offset"), time.Now())
 	if err != nil {
 		return usagef("--offset: %v", err)
@@ -203,14 +206,14 @@ func runConsume(c *cli.Context, s Streams) error {
 	}
 	client, err := connect(ctx, c, conf)
 	if err != nil {
-		return timedOut(err)
+		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
 	defer client.Close()
 	if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
-		return timedOut(err)
+		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
-	_, err = consume.Run(c.Context, client, o, s.Out)
-	return consumeError(err, timeout)
+	st, err := consume.Run(c.Context, client, o, s.Out)
+	return fo.outcome(st, consumeError(err, timeout))
 }
 
 // consumeError words what consume returned for the command line: a

@@ -145,6 +145,10 @@ type Options struct {
 	SkipInvalid bool
 	// Format turns a record into output bytes.
 	Format format.Formatter
+	// Filter, when set, decides which messages are written (and counted
+	// against Num); the others are only counted in Stats.Seen and, in a
+	// group, still committed.
+	Filter Filter
 	// GiveUp is how long to go on retrying before the run fails (0: a
 	// minute): fetching while no broker answers, a start-up lookup that
 	// keeps failing, a group whose sessions cannot start.
@@ -172,6 +176,19 @@ func (o *Options) isolation() sarama.IsolationLevel {
 // Stats count what a run did.
 type Stats struct {
 	Written, Skipped int
+	// Seen counts the messages judged by Options.Filter, matched or not.
+	Seen int
+	// FilterErrors counts the messages the filter failed on (no match).
+	FilterErrors int
+}
+
+// Filter decides which messages a run writes. Raw is asked first, on the
+// bytes as they came, so that a message it leaves out is never decoded;
+// Decoded is asked on the record about to be written. An error from
+// Decoded counts as no match; Run reports the first through Warn.
+type Filter interface {
+	Raw(topic string, key, value []byte, headers []*sarama.RecordHeader) bool
+	Decoded(rec *envelope.Record) (bool, error)
 }
 
 // TopicPartition names one partition of a topic.
@@ -671,6 +688,12 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 			r.setDone(st)
 		}
 	}
+	if r.o.Filter != nil {
+		r.stats.Seen++
+		if !r.o.Filter.Raw(d.tp.Topic, m.key, m.value, m.headers) {
+			return r.pass(m, d)
+		}
+	}
 	rec := &r.rec
 	*rec = envelope.Record{
 		Topic: d.tp.Topic, Partition: d.tp.Partition, Offset: m.offset,
@@ -694,10 +717,33 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	for _, h := range m.headers {
 		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
 	}
+	if r.o.Filter != nil {
+		ok, err := r.o.Filter.Decoded(rec)
+		if err != nil {
+			r.stats.FilterErrors++
+			if r.stats.FilterErrors == 1 {
+				if err := r.report(fmt.Sprintf("filter failed on %s@%d, counted as no match (further failures are only counted): %v", d.tp, m.offset, err)); err != nil {
+					return err
+				}
+			}
+		}
+		if !ok {
+			return r.pass(m, d)
+		}
+	}
 	if err := r.write(rec); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	r.stats.Written++
+	if d.sess != nil {
+		r.pending[d.tp] = m.offset + 1
+	}
+	return nil
+}
+
+// pass leaves out a message the filter did not match; a group still
+// commits past it, once what came before it is flushed.
+func (r *runner) pass(m *message, d *delivery) error {
 	if d.sess != nil {
 		r.pending[d.tp] = m.offset + 1
 	}

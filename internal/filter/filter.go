@@ -1,0 +1,194 @@
+// Package filter decides which consumed messages are written: --grep
+// patterns on the raw bytes (kcl's syntax), asked before anything is
+// decoded, and --where jq expressions on the JSON envelope -J prints.
+// Every pattern and expression must hold.
+package filter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/IBM/sarama"
+	"github.com/itchyny/gojq"
+	"github.com/streamctl/streamctl/internal/envelope"
+)
+
+// PatternError is a --grep pattern or --where expression that cannot be
+// used.
+type PatternError struct {
+	Pattern string
+	Err     error
+}
+
+func (e *PatternError) Error() string { return fmt.Sprintf("%q: %v", e.Pattern, e.Err) }
+func (e *PatternError) Unwrap() error { return e.Err }
+
+// Filter is a set of patterns and expressions that all must hold.
+type Filter struct {
+	greps  []grep
+	wheres []*gojq.Code
+	buf    []byte
+	// cur is the record being judged, for header().
+	cur *envelope.Record
+}
+
+type grep struct {
+	not  bool
+	part byte // 'k' key, 'v' value, 't' topic, 'K' header key, 'V' header value, 'h' header NAME
+	name string
+	re   *regexp.Regexp
+}
+
+// New compiles greps ([!]k:|v:|t:|hk:|hv:|h:NAME=REGEX) and wheres (jq).
+// env is what $ENV and env hold.
+func New(greps, wheres []string, env map[string]string) (*Filter, error) {
+	f := &Filter{}
+	for _, p := range greps {
+		g, err := parseGrep(p)
+		if err != nil {
+			return nil, &PatternError{Pattern: p, Err: err}
+		}
+		f.greps = append(f.greps, g)
+	}
+	envList := make([]string, 0, len(env))
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	for _, w := range wheres {
+		q, err := gojq.Parse(w)
+		if err != nil {
+			return nil, &PatternError{Pattern: w, Err: err}
+		}
+		code, err := gojq.Compile(q,
+			gojq.WithEnvironLoader(func() []string { return envList }),
+			gojq.WithFunction("header", 1, 1, f.header),
+		)
+		if err != nil {
+			return nil, &PatternError{Pattern: w, Err: err}
+		}
+		f.wheres = append(f.wheres, code)
+	}
+	return f, nil
+}
+
+func parseGrep(p string) (grep, error) {
+	var g grep
+	s := p
+	if rest, ok := strings.CutPrefix(s, "!"); ok {
+		g.not, s = true, rest
+	}
+	prefix, expr, ok := strings.Cut(s, ":")
+	if !ok {
+		return g, errors.New("want [!]k:|v:|t:|hk:|hv:|h:NAME=REGEX")
+	}
+	switch prefix {
+	case "k":
+		g.part = 'k'
+	case "v":
+		g.part = 'v'
+	case "t":
+		g.part = 't'
+	case "hk":
+		g.part = 'K'
+	case "hv":
+		g.part = 'V'
+	case "h":
+		name, re, ok := strings.Cut(expr, "=")
+		if !ok || name == "" {
+			return g, errors.New("h: wants NAME=REGEX")
+		}
+		g.part, g.name, expr = 'h', name, re
+	default:
+		return g, fmt.Errorf("unknown part %q: want k, v, t, hk, hv or h", prefix)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return g, err
+	}
+	g.re = re
+	return g, nil
+}
+
+// Raw reports whether a message's raw bytes pass every --grep pattern.
+func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
+	for _, g := range f.greps {
+		if g.match(topic, key, value, headers) == g.not {
+			return false
+		}
+	}
+	return true
+}
+
+func (g grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
+	switch g.part {
+	case 'k':
+		return g.re.Match(key)
+	case 'v':
+		return g.re.Match(value)
+	case 't':
+		return g.re.MatchString(topic)
+	}
+	for _, h := range headers {
+		switch {
+		case g.part == 'K' && g.re.Match(h.Key),
+			g.part == 'V' && g.re.Match(h.Value),
+			g.part == 'h' && string(h.Key) == g.name && g.re.Match(h.Value):
+			return true
+		}
+	}
+	return false
+}
+
+// Decoded reports whether rec, as -J would print it, passes every --where
+// expression. An expression that fails on it (an error, not a false) is
+// an error: the caller counts it as no match.
+func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
+	if len(f.wheres) == 0 {
+		return true, nil
+	}
+	f.buf = envelope.Append(f.buf[:0], rec)
+	var doc map[string]any
+	if err := json.Unmarshal(f.buf, &doc); err != nil {
+		return false, fmt.Errorf("envelope: %w", err)
+	}
+	f.cur = rec
+	defer func() { f.cur = nil }()
+	for _, code := range f.wheres {
+		it := code.Run(doc)
+		v, ok := it.Next()
+		if !ok {
+			return false, nil // empty: no match
+		}
+		if err, isErr := v.(error); isErr {
+			return false, err
+		}
+		if v == nil || v == false {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// header is jq's header("name"): the first value of that header of the
+// record being judged, as a string, or null when it has none.
+func (f *Filter) header(_ any, args []any) any {
+	name, ok := args[0].(string)
+	if !ok {
+		return fmt.Errorf("header: want a string name, got %v", args[0])
+	}
+	if f.cur == nil {
+		return nil
+	}
+	for _, h := range f.cur.Headers {
+		if h.Key == name {
+			if h.Value == nil {
+				return nil
+			}
+			return string(h.Value)
+		}
+	}
+	return nil
+}
