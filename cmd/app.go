@@ -113,7 +113,8 @@ stdout, everything else to stderr, and exit codes tell how a run ended:
    0  normal stop (input sent and acknowledged, a stop condition met, SIGINT/SIGTERM)
    1  runtime error (broker, topic, decoding, delivery)
    2  usage error (unknown flag or command, bad value)
-   3  --timeout or --idle-timeout reached before -n or -e was satisfied
+   3  --timeout or --idle-timeout reached before -n or -e was satisfied,
+      consume --expect unmet, offsets --wait-lag not reached by --timeout
    130  a second SIGINT (143: SIGTERM) stopped it at once, without waiting
 
 Every flag can also be set with an environment variable STREAMCTL_<FLAG>,

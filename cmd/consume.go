@@ -31,7 +31,11 @@ readable form with topic, partition, offset, time and key; -f prints a
 kcat-style format, -J one lossless JSON object per message.
 
 Exit codes: 0 stopped normally (also on SIGINT/SIGTERM), 1 error, 2 usage,
-3 --timeout/--idle-timeout reached before -n or -e was satisfied.
+3 --timeout/--idle-timeout reached before -n, -e or a range end was
+satisfied, or fewer messages matched than --expect N.
+
+Filters: --grep on the raw bytes (cheap, before decoding), --where a jq
+expression on the -J document; -n counts matches, -v says how many matched.
 
 Examples:
    streamctl consume example_kafka_topic                    # follow, like the Faust worker
@@ -42,7 +46,9 @@ Examples:
    streamctl consume orders -o @-1h -e                      # the last hour
    streamctl consume orders -o 100:200                      # offsets 100-199 of each partition
    streamctl consume orders -o @2026-12-01T10:00:00Z:@2026-12-01T11:00:00Z | wc -l
-   streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition`,
+   streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition
+   streamctl consume deploys -o @$T0 -s json -n 1 --timeout 2m --where '.value.sha == $ENV.GIT_SHA'
+   streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
 				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME), and 0=100,1=@-1h,2=end starts partitions apart"},
