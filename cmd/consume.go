@@ -47,6 +47,7 @@ Examples:
    streamctl consume orders -o 100:200                      # offsets 100-199 of each partition
    streamctl consume orders -o @2026-12-01T10:00:00Z:@2026-12-01T11:00:00Z | wc -l
    streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition
+   streamctl consume -r 'orders\..*' -e                      # every topic named orders.<something>
    streamctl consume deploys -o @$T0 -s json -n 1 --timeout 2m --where '.value.sha == $ENV.GIT_SHA'
    streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one`,
 		Flags: append([]cli.Flag{
@@ -80,7 +81,7 @@ Examples:
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
-		}, append(filterFlags(), topicFlags()...)...),
+		}, append(append(filterFlags(), regexFlags()...), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
 }
@@ -92,8 +93,9 @@ func runConsume(c *cli.Context, s Streams) error {
 	if len(topics) == 0 {
 		return usagef("consume needs at least one topic")
 	}
+	regex := c.Bool("regex")
 	for _, t := range topics {
-		if err := checkTopicName(t); err != nil {
+		if err := checkTopicExpr(t, regex); err != nil {
 			return err
 		}
 	}
@@ -215,7 +217,12 @@ func runConsume(c *cli.Context, s Streams) error {
 		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
 	defer client.Close()
-	if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
+	if regex {
+		following := o.Num == 0 && !o.Exit && timeout == 0 && o.IdleTimeout == 0 && !ranges.HasEnd()
+		if o.Topics, err = matchTopics(ctx, client, topics, following, warn); err != nil {
+			return fo.outcome(consume.Stats{}, timedOut(err))
+		}
+	} else if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
 		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
 	st, err := consume.Run(c.Context, client, o, s.Out)
