@@ -15,7 +15,7 @@ import (
 func regexFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "regex", Aliases: []string{"r"}, EnvVars: envVars("regex"),
-			Usage: "the TOPIC arguments are regular expressions matched against whole topic names (internal topics only when named literally); the matches at start are read"},
+			Usage: "the TOPIC arguments are regular expressions matched against whole topic names (internal topics only when named literally); the matches at start are read, and when following (no -e, outside a group) new matching topics within 10 s"},
 	}
 }
 
@@ -66,4 +66,28 @@ func matchTopics(ctx context.Context, client sarama.Client, exprs []string, foll
 		}
 		_ = client.RefreshMetadata()
 	}
+}
+
+// discoverEvery is how often a following -r run looks for new topics:
+// within 10 s, as promised, with room for the lookup itself.
+var discoverEvery = 5 * time.Second
+
+// discoverTopics lists the topics exprs match now; an expression that
+// matches nothing (a topic deleted) is not an error here.
+func discoverTopics(ctx context.Context, client sarama.Client, exprs []string) ([]string, error) {
+	all, err := kafkainfo.Topics(ctx, client, nil, kafkainfo.Options{GiveUp: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range exprs {
+		sel, err := kafkainfo.Select(all, []string{e}, false)
+		if err != nil {
+			continue
+		}
+		for _, t := range sel {
+			names = append(names, t.Topic)
+		}
+	}
+	return names, nil
 }

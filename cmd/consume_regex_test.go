@@ -52,3 +52,28 @@ func TestConsumeRegexWaitsWhenFollowing(t *testing.T) {
 		t.Errorf("stdout %q", out.String())
 	}
 }
+
+func TestConsumeRegexPicksUpNewTopics(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic+"-1", 1)
+	kafkatest.Produce(t, addr, topic+"-1", kafkatest.Message{Value: []byte("first")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := newSignalWriter()
+	done := runInBackground(ctx, out, "consume", "-r", topic+"-.*", "-b", addr)
+	waitForOutput(t, out, "consume -r")
+	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
+	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
+	}
+	cancel()
+	if code := exitCode(t, done, "consume -r"); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if out.String() != "first\nsecond\n" {
+		t.Errorf("stdout %q, want the new topic's message too", out.String())
+	}
+}

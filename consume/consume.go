@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -143,6 +144,11 @@ type Options struct {
 	// SkipInvalid reports undecodable messages through Warn and goes on;
 	// without it the first one stops the run with an error.
 	SkipInvalid bool
+	// Discover, when set, is asked every DiscoverEvery (5 s when zero)
+	// for the topics to read while the run follows (without Exit, outside
+	// a group); topics it adds are read from Start.
+	Discover      func(ctx context.Context) ([]string, error)
+	DiscoverEvery time.Duration
 	// Format turns a record into output bytes.
 	Format format.Formatter
 	// Filter, when set, decides which messages are written (and counted
@@ -394,18 +400,94 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		f.pos[tp] = start
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		f.run(fctx)
 	}()
+	if r.o.Discover != nil && !r.o.Exit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.discover(fctx, f, r.o.Topics)
+		}()
+	}
 	// Stopping waits for a fetch in flight (up to fetchMaxWait): the
 	// caller closes the client once Run returns, which must not cut a
 	// request off under a goroutine still running.
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 	}, nil
+}
+
+// discover asks Options.Discover for the topics to read until ctx ends,
+// and has f fetch the partitions of new ones. Failures are warnings: the
+// topics being read go on.
+func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
+	every := r.o.DiscoverEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	seen := map[string]bool{}
+	for _, t := range known {
+		seen[t] = true
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		topics, err := r.o.Discover(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("looking for new topics: %v", err))
+			}
+			continue
+		}
+		var tps []TopicPartition
+		var fresh []string
+		for _, t := range topics {
+			if seen[t] {
+				continue
+			}
+			_ = r.client.RefreshMetadata(t)
+			ps, err := r.partitions(t)
+			if err != nil || len(ps) == 0 {
+				continue // not ready yet: next time
+			}
+			fresh = append(fresh, t)
+			for _, p := range ps {
+				tps = append(tps, TopicPartition{t, p})
+			}
+		}
+		if len(tps) == 0 {
+			continue
+		}
+		oldest, newest, err := r.boundsAll(ctx, tps)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
+			}
+			continue
+		}
+		starts := map[TopicPartition]int64{}
+		for _, tp := range tps {
+			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
+			if err != nil {
+				start = oldest[tp]
+			}
+			starts[tp] = start
+		}
+		for _, t := range fresh {
+			seen[t] = true
+		}
+		f.add(starts)
+	}
 }
 
 // forward hands a partition's messages to the loop in batches of what is
