@@ -95,6 +95,10 @@ func TestConsumeRangeUsage(t *testing.T) {
 		}
 	}
 	mustRun(t, 2, "", "consume", topic, "-b", addr, "-o", "1:5", "-g", topic+"-g")
+	r := mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
+	if !strings.Contains(r.Stderr, "partition 4") || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
+		t.Errorf("-o 4=2 on a one-partition topic: stderr %q", r.Stderr)
+	}
 }
 
 func TestConsumeRangeTransactional(t *testing.T) {

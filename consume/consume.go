@@ -375,6 +375,12 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
+	for p := range r.o.PartitionRanges {
+		if !slices.ContainsFunc(tps, func(tp TopicPartition) bool { return tp.Partition == p }) {
+			valid, _ := r.client.Partitions(r.o.Topics[0])
+			return nil, &PartitionError{Topic: r.o.Topics[0], Partition: p, Valid: valid}
+		}
+	}
 	oldest, newest, err := r.boundsAll(ctx, tps)
 	if err != nil {
 		return nil, err
