@@ -5,11 +5,13 @@
 package filter
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 	"github.com/itchyny/gojq"
@@ -30,7 +32,6 @@ func (e *PatternError) Unwrap() error { return e.Err }
 type Filter struct {
 	greps  []grep
 	wheres []*gojq.Code
-	buf    []byte
 	// cur is the record being judged, for header().
 	cur *envelope.Record
 }
@@ -149,11 +150,7 @@ func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
 	if len(f.wheres) == 0 {
 		return true, nil
 	}
-	f.buf = envelope.Append(f.buf[:0], rec)
-	var doc map[string]any
-	if err := json.Unmarshal(f.buf, &doc); err != nil {
-		return false, fmt.Errorf("envelope: %w", err)
-	}
+	doc := Document(rec)
 	f.cur = rec
 	defer func() { f.cur = nil }()
 	for _, code := range f.wheres {
@@ -191,4 +188,51 @@ func (f *Filter) header(_ any, args []any) any {
 		}
 	}
 	return nil
+}
+
+// Document is rec as -J prints it, as the Go values jq works on: the
+// envelope's fields are set directly and only a JSON value or key is
+// parsed, once.
+func Document(rec *envelope.Record) map[string]any {
+	doc := make(map[string]any, 9)
+	doc["topic"] = rec.Topic
+	if rec.Partition >= 0 {
+		doc["partition"] = float64(rec.Partition)
+	}
+	if rec.Offset >= 0 {
+		doc["offset"] = float64(rec.Offset)
+	}
+	doc["timestamp"] = float64(rec.Timestamp)
+	setField(doc, "key", rec.Key, rec.KeyJSON)
+	setField(doc, "value", rec.Value, rec.ValueJSON)
+	hs := make([]any, len(rec.Headers))
+	for i, h := range rec.Headers {
+		m := make(map[string]any, 2)
+		setField(m, "key", []byte(h.Key), false)
+		setField(m, "value", h.Value, false)
+		hs[i] = m
+	}
+	doc["headers"] = hs
+	return doc
+}
+
+// setField sets name, and name_encoding where it is not text, as
+// envelope.Append writes them.
+func setField(m map[string]any, name string, b []byte, asJSON bool) {
+	if b == nil {
+		m[name] = nil
+		return
+	}
+	if asJSON {
+		var v any
+		if err := json.Unmarshal(b, &v); err == nil {
+			m[name], m[name+"_encoding"] = v, string(envelope.JSON)
+			return
+		}
+	}
+	if utf8.Valid(b) {
+		m[name] = string(b)
+		return
+	}
+	m[name], m[name+"_encoding"] = base64.StdEncoding.EncodeToString(b), string(envelope.Base64)
 }

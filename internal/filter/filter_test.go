@@ -1,10 +1,12 @@
 package filter
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/envelope"
 )
 
@@ -84,6 +86,29 @@ func TestNewErrors(t *testing.T) {
 		var pe *PatternError
 		if !errors.As(err, &pe) {
 			t.Errorf("%q %q: err %v, want a PatternError", tc.greps, tc.wheres, err)
+		}
+	}
+}
+
+// TestDocumentIsTheJSONEnvelope checks that --where sees exactly what -J
+// prints, for every kind of key, value and header.
+func TestDocumentIsTheJSONEnvelope(t *testing.T) {
+	for _, rec := range []*envelope.Record{
+		{Topic: "t", Partition: 0, Offset: 0, Key: nil, Value: nil},
+		{Topic: "t", Partition: 3, Offset: 9, Timestamp: 1714564800123, HasTimestamp: true, Key: []byte(""), Value: []byte("")},
+		{Topic: "t", Partition: 1, Offset: 2, Key: []byte{0xff, 0x00}, Value: []byte("text\nwith lines")},
+		{Topic: "t", Partition: 1, Offset: 2, Key: []byte(`{"k":1}`), KeyJSON: true, Value: []byte("{\"a\":[1,\n2,{\"b\":null}]}"), ValueJSON: true},
+		{Topic: "t", Partition: 1, Offset: 2, Value: []byte("not json"), ValueJSON: true},
+		{Topic: "t", Partition: 1, Offset: 2, Value: []byte{0x80}, ValueJSON: true, Headers: []envelope.Header{
+			{Key: "a", Value: []byte("1")}, {Key: "a", Value: nil}, {Key: "bin", Value: []byte{0xfe}}, {Key: "", Value: []byte("")},
+		}},
+	} {
+		var want map[string]any
+		if err := json.Unmarshal(envelope.Append(nil, rec), &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, Document(rec)); diff != "" {
+			t.Errorf("%+v (-J +Document):\n%s", rec, diff)
 		}
 	}
 }
