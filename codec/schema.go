@@ -264,7 +264,9 @@ type compiled interface {
 }
 
 // formats holds the schema types streamctl can read and write.
-var formats = map[SchemaType]schemaFormat{}
+var formats = map[SchemaType]schemaFormat{
+	Avro: avroFormat{},
+}
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
 // takes whatever the registry says.
