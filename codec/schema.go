@@ -265,7 +265,8 @@ type compiled interface {
 
 // formats holds the schema types streamctl can read and write.
 var formats = map[SchemaType]schemaFormat{
-	Avro: avroFormat{},
+	Avro:       avroFormat{},
+	JSONSchema: jsonSchemaFormat{},
 }
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
