@@ -55,7 +55,7 @@ func TestBasicAuthAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	if calls.Load() != 2 {
-		t.Errorf("%d requests for 3 lookups of an id and 2 of a subject, want 2 (the rest cached)", calls)
+		t.Errorf("%d requests for 3 lookups of an id and 2 of a subject, want 2 (the rest cached)", calls.Load())
 	}
 	if _, err := c.SchemaByVersion("nope", -1); !errors.Is(err, codec.ErrNotFound) {
 		t.Errorf("unknown subject: %v, want ErrNotFound", err)
