@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -426,6 +428,48 @@ message M {
 	s := mustCompileProto(t, schema, nil)
 	in := `{"d":{"value":"AQ==","scale":1},"took":"1.500s","extra":{"a":[1,"x",null]},"maybe":"9","any":{"@type":"type.googleapis.com/confluent.type.Decimal","value":"Ag=="}}`
 	wire, err := mustProtoMessage(t, s, "").AppendEncode(nil, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AppendJSON(nil, wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != in {
+		t.Errorf("round trip = %s, want %s", got, in)
+	}
+}
+
+// TestProtoIncludedFiles imports every embedded file at once, so each must
+// compile and none may clash with another, and round-trips a value of one
+// of them.
+func TestProtoIncludedFiles(t *testing.T) {
+	var imports strings.Builder
+	err := fs.WalkDir(protoInclude, "protoinclude", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			fmt.Fprintf(&imports, "import %q;\n", strings.TrimPrefix(path, "protoinclude/"))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(imports.String(), "import"); n != 20 {
+		t.Errorf("%d embedded files, want 20:\n%s", n, imports.String())
+	}
+	s := mustCompileProto(t, `syntax = "proto3";
+package p;
+`+imports.String()+`
+message M {
+  google.type.Date day = 1;
+  google.type.DateTime at = 2;
+  google.type.Money price = 3;
+  google.type.DayOfWeek weekday = 4;
+  google.type.PhoneNumber phone = 5;
+}
+`, nil)
+	in := `{"day":{"year":2026,"month":12,"day":1},"at":{"year":2026,"hours":9,"utcOffset":"3600s"},"price":{"currencyCode":"EUR","units":"12"},"weekday":"TUESDAY","phone":{"e164Number":"+33100000000"}}`
+	wire, err := mustProtoMessage(t, s, "p.M").AppendEncode(nil, []byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
