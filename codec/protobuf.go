@@ -27,8 +27,8 @@ import (
 
 // protoInclude holds the files Confluent's serializers import but never
 // register as references: confluent/meta.proto, confluent/type/decimal.proto
-// (and its old path confluent/types/decimal.proto), and googleapis'
-// google/type/*.proto. The google/protobuf well-known types come from
+// (and its old path confluent/types/decimal.proto), confluent/type/variant.proto
+// and googleapis' google/type/*.proto. The google/protobuf well-known types come from
 // protocompile's standard imports instead.
 //
 //go:embed protoinclude

@@ -3,12 +3,15 @@ package codec
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // protoCommon is a schema another subject holds; protoOrders imports it
@@ -454,8 +458,8 @@ func TestProtoIncludedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(imports.String(), "import"); n != 20 {
-		t.Errorf("%d embedded files, want 20:\n%s", n, imports.String())
+	if n := strings.Count(imports.String(), "import"); n != 21 {
+		t.Errorf("%d embedded files, want 21:\n%s", n, imports.String())
 	}
 	s := mustCompileProto(t, `syntax = "proto3";
 package p;
@@ -554,5 +558,124 @@ func TestJSONPathAt(t *testing.T) {
 		if got := jsonPathAt([]byte(text), pos); got != tt.want {
 			t.Errorf("path at %q (byte %d) = %q, want %q", tt.at, pos, got, tt.want)
 		}
+	}
+}
+
+// confluentPython is what testdata/codec/gen_proto_fixtures.py writes.
+type confluentPython struct {
+	Schemas map[string]struct {
+		Subject    string
+		Version    int
+		SchemaType string
+		Schema     string
+		References []struct {
+			Name    string
+			Subject string
+			Version int
+		}
+	}
+	Records []struct {
+		Case, Topic, Message, Wire string
+		JSON                       any
+	}
+}
+
+// TestProtoConfluentPython reads what Confluent's Python serializer
+// registered and wrote (base64 FileDescriptorProtos, a subject for each
+// import, nested messages' index paths) and checks that streamctl decodes
+// it to the JSON Python's json_format gives, and encodes that JSON back to
+// the same bytes.
+func TestProtoConfluentPython(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "codec", "protobuf")
+	if *updateGolden {
+		// The script's input: the test schemas as a FileDescriptorSet,
+		// since Python's protobuf cannot compile .proto text.
+		s := mustCompileProto(t, protoOrders, protoRefs())
+		common, err := CompileProto("shop/common.proto", protoCommon, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+			protodesc.ToFileDescriptorProto(common.File()), protodesc.ToFileDescriptorProto(s.File()),
+		}}
+		b, err := proto.Marshal(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "schema.fds"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("wrote schema.fds; now run testdata/codec/gen_proto_fixtures.py")
+		return
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "confluent_python.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx confluentPython
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	bySubject := map[string]string{}
+	for _, s := range fx.Schemas {
+		bySubject[s.Subject+"@"+strconv.Itoa(s.Version)] = s.Schema
+	}
+	if len(fx.Records) == 0 {
+		t.Fatal("no records in the fixture")
+	}
+	for _, rec := range fx.Records {
+		t.Run(rec.Case, func(t *testing.T) {
+			wire, err := hex.DecodeString(rec.Wire)
+			if err != nil || len(wire) < 5 || wire[0] != 0 {
+				t.Fatalf("fixture wire %q is not framed", rec.Wire)
+			}
+			id := strconv.Itoa(int(binary.BigEndian.Uint32(wire[1:5])))
+			root, ok := fx.Schemas[id]
+			if !ok {
+				t.Fatalf("no schema %s in the fixture", id)
+			}
+			refs := map[string]string{}
+			var resolve func(name, subject string, version int)
+			resolve = func(name, subject string, version int) {
+				text, ok := bySubject[subject+"@"+strconv.Itoa(version)]
+				if !ok {
+					t.Fatalf("no subject %s version %d in the fixture", subject, version)
+				}
+				refs[name] = text
+				for _, s := range fx.Schemas {
+					if s.Subject == subject && s.Version == version {
+						for _, r := range s.References {
+							resolve(r.Name, r.Subject, r.Version)
+						}
+					}
+				}
+			}
+			for _, r := range root.References {
+				resolve(r.Name, r.Subject, r.Version)
+			}
+			s, err := CompileProto("schema.proto", root.Schema, refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := s.AppendJSON(nil, wire[5:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got any
+			if err := json.Unmarshal(text, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(rec.JSON, got); diff != "" {
+				t.Errorf("decoded JSON differs from Python's (-python +streamctl):\n%s", diff)
+			}
+			in, _ := json.Marshal(rec.JSON)
+			payload, err := mustProtoMessage(t, s, rec.Message).AppendEncode(nil, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(payload, wire[5:]) {
+				t.Errorf("encoded %x, Python wrote %x", payload, wire[5:])
+			}
+		})
 	}
 }
