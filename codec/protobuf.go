@@ -221,13 +221,17 @@ func MessageIndex(md protoreflect.MessageDescriptor) []int {
 func (s *ProtoSchema) MessageAt(index []int) (protoreflect.MessageDescriptor, error) {
 	var md protoreflect.MessageDescriptor
 	mds := s.file.Messages()
-	for depth, i := range index {
+	for _, i := range index {
 		if i < 0 || i >= mds.Len() {
-			where := "the schema's top level"
+			where, kind := "the schema", "top-level"
 			if md != nil {
-				where = string(md.FullName())
+				where, kind = string(md.FullName()), "nested"
 			}
-			return nil, fmt.Errorf("protobuf message index %v: %s has %d messages, no message %d (depth %d)", index, where, mds.Len(), i, depth)
+			plural := "s"
+			if mds.Len() == 1 {
+				plural = ""
+			}
+			return nil, fmt.Errorf("protobuf message index %v: %s has %d %s message%s, so no message %d", index, where, mds.Len(), kind, plural, i)
 		}
 		md = mds.Get(i)
 		mds = md.Messages()

@@ -247,7 +247,7 @@ func TestProtoMessageSelection(t *testing.T) {
 			t.Errorf("MessageAt(%v) succeeded, want an error", index)
 		}
 	}
-	if _, err := s.MessageAt([]int{0, 5}); err == nil || !strings.Contains(err.Error(), "shop.Order has 3 messages, no message 5") {
+	if _, err := s.MessageAt([]int{0, 5}); err == nil || !strings.Contains(err.Error(), "shop.Order has 3 nested messages, so no message 5") {
 		t.Errorf("MessageAt([0 5]) = %v", err)
 	}
 }
@@ -523,7 +523,7 @@ func TestProtoDecodeErrors(t *testing.T) {
 	s := mustCompileProto(t, protoOrders, protoRefs())
 	tests := []struct{ wire, want string }{
 		{"", "protobuf message index: truncated"},
-		{"0208", "the schema's top level has 2 messages, no message 4"},
+		{"0208", "the schema has 2 top-level messages, so no message 4"},
 		{"00ff", "invalid protobuf shop.Order: "},
 		{"000a05616263", "invalid protobuf shop.Order: "},
 	}
