@@ -257,3 +257,22 @@ func TestProtobufDecodeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestProtobufKeys: keys have the same codec and flags as values, with a
+// subject of their own, <topic>-key.
+func TestProtobufKeys(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic := ordersTopic(t, addr, reg)
+	registerSchema(t, reg, topic+"-key", sr.TypeProtobuf, protoFile(t, "orders.proto"),
+		sr.SchemaReference{Name: "shop/common.proto", Subject: "common", Version: 1})
+	sreg := []string{"--schema-registry", reg.URL()}
+	mustRun(t, ExitOK, `{"orderId":"o-1"}`+"\t"+`{"id":"o-1"}`+"\n", append([]string{"produce", "-b", addr, topic, "-K", "\t",
+		"--key-serializer", "protobuf", "--key-proto-message", "shop.Refund", "-s", "protobuf", "--proto-message", "shop.Order"}, sreg...)...)
+	r := mustRun(t, ExitOK, "", append([]string{"consume", topic, "-b", addr, "-e", "-J", "--key-serializer", "sr", "-s", "sr"}, sreg...)...)
+	for _, want := range []string{`"key":{"orderId":"o-1"},"key_encoding":"json"`, `"value":{"id":"o-1"},"value_encoding":"json"`, `"key_schema_id":2`, `"value_schema_id":2`} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("consume -J = %s, want it to contain %s", r.Stdout, want)
+		}
+	}
+}

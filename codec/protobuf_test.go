@@ -679,3 +679,32 @@ func TestProtoConfluentPython(t *testing.T) {
 		})
 	}
 }
+
+// FuzzProtoDecode feeds arbitrary payloads to the orders schema: decoding
+// may fail but must not panic, what it prints must be JSON, and that JSON
+// must encode again as the message the payload named.
+func FuzzProtoDecode(f *testing.F) {
+	s, err := CompileProto("orders.proto", protoOrders, protoRefs())
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"00", "0202", "06000200120178", "0208", "00ff"} {
+		b, _ := hex.DecodeString(seed)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		out, err := s.AppendJSON(nil, payload)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("AppendJSON(%x) = %s, which is not JSON", payload, out)
+		}
+		index, _, _ := ReadMessageIndex(payload)
+		md, _ := s.MessageAt(index)
+		m := &ProtoMessage{desc: md, index: MessageIndex(md), types: s.types}
+		if _, err := m.AppendEncode(nil, out); err != nil {
+			t.Fatalf("AppendJSON(%x) = %s, which does not encode again: %v", payload, out, err)
+		}
+	})
+}
