@@ -265,6 +265,7 @@ type compiled interface {
 
 // formats holds the schema types streamctl can read and write.
 var formats = map[SchemaType]schemaFormat{
+	Avro:     avroFormat{},
 	Protobuf: protoFormat{},
 }
 
