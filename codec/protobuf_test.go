@@ -101,30 +101,6 @@ func mustProtoMessage(t *testing.T, s *ProtoSchema, name string) *ProtoMessage {
 	return m
 }
 
-// protoGolden compares got with testdata/codec/<test>/<name>.golden, or
-// rewrites it under -update.
-func protoGolden(t *testing.T, name, got string) {
-	t.Helper()
-	test, _, _ := strings.Cut(t.Name(), "/")
-	path := filepath.Join("..", "testdata", "codec", test, name+".golden")
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
-
 func TestProtoMessageIndexWire(t *testing.T) {
 	tests := []struct {
 		index []int
@@ -318,7 +294,7 @@ func TestProtoGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			protoGolden(t, tt.name, "wire: "+hex.EncodeToString(wire)+"\njson: "+string(text)+"\n")
+			golden(t, tt.name, "wire: "+hex.EncodeToString(wire)+"\njson: "+string(text)+"\n")
 			// What consume prints, produce takes back to the same bytes.
 			again, err := mustProtoMessage(t, s, tt.message).AppendEncode(nil, text)
 			if err != nil {
@@ -587,7 +563,7 @@ type confluentPython struct {
 // the same bytes.
 func TestProtoConfluentPython(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "codec", "protobuf")
-	if *updateGolden {
+	if *update {
 		// The script's input: the test schemas as a FileDescriptorSet,
 		// since Python's protobuf cannot compile .proto text.
 		s := mustCompileProto(t, protoOrders, protoRefs())

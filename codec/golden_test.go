@@ -1,5 +1,0 @@
-package codec
-
-import "flag"
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
