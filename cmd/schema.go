@@ -191,6 +191,11 @@ func (s *schemaSetup) writerFlags(cfg *codec.SchemaConfig, side string, schema b
 			return usagef("--%s-schema: %v", side, err)
 		}
 		cfg.Local = &codec.Schema{Type: t, Text: string(text)}
+		if t == codec.Protobuf {
+			if cfg.Local.References, cfg.LocalRefs, err = localProtoImports(path, string(text)); err != nil {
+				return usagef("--%s-schema: %v", side, err)
+			}
+		}
 		cfg.Register = c.Bool("register")
 	}
 	if n > 1 {

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bufbuild/protocompile"
+	"github.com/bufbuild/protocompile/parser"
+	"github.com/bufbuild/protocompile/reporter"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -110,6 +112,42 @@ func protoSearchResult(path, schema string) (protocompile.SearchResult, error) {
 		}
 	}
 	return protocompile.SearchResult{Source: strings.NewReader(schema)}, nil
+}
+
+// ProtoImports returns the files the .proto source text imports that
+// streamctl does not ship (see protoInclude), which a registry must hold as
+// references.
+func ProtoImports(name, text string) ([]string, error) {
+	handler := reporter.NewHandler(nil)
+	file, err := parser.Parse(name, strings.NewReader(text), handler)
+	if err != nil {
+		return nil, fmt.Errorf("reading protobuf schema: %w", err)
+	}
+	res, err := parser.ResultFromAST(file, false, handler)
+	if err != nil {
+		return nil, fmt.Errorf("reading protobuf schema: %w", err)
+	}
+	var imports []string
+	for _, dep := range res.FileDescriptorProto().GetDependency() {
+		if !protoShipped(dep) {
+			imports = append(imports, dep)
+		}
+	}
+	return imports, nil
+}
+
+// protoShipped says whether path is one of the files compiled in.
+func protoShipped(path string) bool {
+	if fs.ValidPath(path) {
+		if _, err := fs.Stat(protoInclude, "protoinclude/"+path); err == nil {
+			return true
+		}
+	}
+	none := protocompile.ResolverFunc(func(string) (protocompile.SearchResult, error) {
+		return protocompile.SearchResult{}, fs.ErrNotExist
+	})
+	_, err := protocompile.WithStandardImports(none).FindFileByPath(path)
+	return err == nil
 }
 
 // registerProtoFile adds fd after everything it imports, which is the order

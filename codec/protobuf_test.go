@@ -684,3 +684,18 @@ func FuzzProtoDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestProtoImports(t *testing.T) {
+	got, err := ProtoImports("orders.proto", protoOrders+`import "google/type/date.proto"; import public "other/x.proto";`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The well-known types, google/type and Confluent's files are shipped,
+	// so only the others need references.
+	if want := []string{"shop/common.proto", "other/x.proto"}; !cmp.Equal(got, want) {
+		t.Errorf("ProtoImports = %v, want %v", got, want)
+	}
+	if _, err := ProtoImports("bad.proto", `syntax = "proto3"; message {`); err == nil {
+		t.Error("ProtoImports of bad text succeeded, want an error")
+	}
+}
