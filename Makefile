@@ -34,7 +34,7 @@ test-faust: ## streamctl against real Faust apps (faust-streaming in a cached ve
 	status=0; $(GO) test -count=1 -timeout 10m -run Faust ./faust/ || status=$$?; \
 	scripts/kafka/stop.sh; exit $$status
 
-demo: build ## start the built-in broker, produce sample JSON messages, consume them to the end
+demo: build ## start the built-in broker and schema registry, produce and consume sample JSON and Avro messages
 	@scripts/demo.sh $(BIN)
 
 lint: ## gofmt and go vet

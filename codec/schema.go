@@ -268,8 +268,9 @@ type compiled interface {
 
 // formats holds the schema types streamctl can read and write.
 var formats = map[SchemaType]schemaFormat{
-	Avro:     avroFormat{},
-	Protobuf: protoFormat{},
+	Avro:       avroFormat{},
+	JSONSchema: jsonSchemaFormat{},
+	Protobuf:   protoFormat{},
 }
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
