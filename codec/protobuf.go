@@ -51,9 +51,9 @@ type ProtoSchema struct {
 // reference: .proto source text, and the base64 of a serialized
 // google.protobuf.FileDescriptorProto, which is what Confluent's Python
 // serializer registers. refs must hold the whole import graph (the caller
-// resolves references recursively); the google/protobuf well-known types and
-// Confluent's own meta and decimal files are supplied here, as Confluent's
-// clients never register them. For the base64 form the file's own name is
+// resolves references recursively); the files Confluent's clients never
+// register (the google/protobuf well-known types and those in protoInclude)
+// are supplied here. For the base64 form the file's own name is
 // used and name only when it has none.
 func CompileProto(name, schema string, refs map[string]string) (*ProtoSchema, error) {
 	if _, clash := refs[name]; clash {
@@ -71,7 +71,13 @@ func CompileProto(name, schema string, refs map[string]string) (*ProtoSchema, er
 			return root, nil
 		}
 		if text, ok := refs[path]; ok {
-			return protoSearchResult(path, text)
+			res, err := protoSearchResult(path, text)
+			// An import is known by the path it is imported as, whatever
+			// name its descriptor was serialized with.
+			if res.Proto != nil {
+				res.Proto.Name = proto.String(path)
+			}
+			return res, err
 		}
 		if fs.ValidPath(path) {
 			if b, err := protoInclude.ReadFile("protoinclude/" + path); err == nil {
@@ -239,7 +245,10 @@ func (s *ProtoSchema) messageNames(nested bool) []string {
 
 // MessageIndex returns the path of md from its file's root, as the
 // Confluent wire format writes it: [0] for the first top-level message,
-// [1, 0] for the first message nested in the second.
+// [1, 0] for the first message nested in the second. The entry messages
+// of map fields count where protoc's descriptor puts them, among the
+// nested messages in declaration order, as Confluent's Python and Go
+// serializers count them.
 func MessageIndex(md protoreflect.MessageDescriptor) []int {
 	var index []int
 	for d := protoreflect.Descriptor(md); ; d = d.Parent() {
