@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
@@ -86,6 +87,37 @@ func TestProtobufConfluentPythonLive(t *testing.T) {
 	r := mustRun(t, ExitOK, "", "consume", src, "-b", addr, "-e", "-s", "sr", "--schema-registry", url)
 	if diff := cmp.Diff(jsonValues(t, want), jsonValues(t, strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"))); diff != "" {
 		t.Errorf("streamctl's JSON of Python's records (-want +got):\n%s", diff)
+	}
+
+	// The Confluent 8 form: the GUID and the message index in a header.
+	msgs = nil
+	var wantHeader []string
+	for i, l := range confluentProtobuf(t, url, "serialize-header", topic, in) {
+		if l == "skip" {
+			continue
+		}
+		if l == "no-guid" {
+			t.Logf("the registry at %s gives no schema GUIDs: no header form to read", url)
+			break
+		}
+		v, h, _ := strings.Cut(l, "\t")
+		value, err1 := hex.DecodeString(v)
+		header, err2 := hex.DecodeString(h)
+		if err1 != nil || err2 != nil || len(header) <= 17 {
+			t.Fatalf("serializer output %q", l)
+		}
+		msgs = append(msgs, kafkatest.Message{Value: value, Headers: []sarama.RecordHeader{{Key: []byte("__value_schema_id"), Value: header}}})
+		wantHeader = append(wantHeader, want[i])
+	}
+	t.Logf("%d records in the header form", len(msgs))
+	if len(msgs) > 0 {
+		src = seed(t, addr, 1, msgs...)
+		r = mustRun(t, ExitOK, "", "consume", src, "-b", addr, "-e", "-s", "protobuf", "--schema-registry", url)
+	}
+	if len(msgs) > 0 {
+		if diff := cmp.Diff(jsonValues(t, wantHeader), jsonValues(t, strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"))); diff != "" {
+			t.Errorf("streamctl's JSON of Python's records in the header form (-want +got):\n%s", diff)
+		}
 	}
 
 	// streamctl writes with the schema Python registered under
