@@ -92,6 +92,11 @@ func notFound(err error) error {
 	return err
 }
 
+// ErrRegistryFailed is wrapped by Registry errors that are the registry's
+// fault, not the message's: no answer, a server error, refused credentials.
+// A message that meets one is not undecodable, so skipping it would be wrong.
+var ErrRegistryFailed = errors.New("the schema registry failed")
+
 // ErrNoRegistry is returned when a schema codec is named but no Registry
 // was given.
 var ErrNoRegistry = errors.New("no schema registry given")
