@@ -101,6 +101,16 @@
 // only checks for JSON on decoding. Each schema type is a schemaFormat in
 // the formats table.
 //
+// Protobuf values are proto3's canonical JSON (protojson), compacted:
+// protojson varies its whitespace on purpose. A payload starts with the
+// message-index path (ReadMessageIndex, AppendMessageIndex), which names
+// the message to decode; encoding writes the one SchemaConfig.ProtoMessage
+// names, or the schema's only top-level message (ProtoMessageError
+// otherwise). CompileProto reads both forms registries hold, .proto text
+// and base64 FileDescriptorProtos, and supplies the imports Confluent's
+// clients never register: the well-known types, google/type and
+// Confluent's own files, embedded under protoinclude/.
+//
 // # Faust records
 //
 // Faust serializes a Record as a JSON object with an extra key,

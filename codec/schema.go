@@ -156,6 +156,9 @@ type SchemaConfig struct {
 	Local    *Schema
 	Register bool
 	Strategy Strategy
+	// LocalRefs are the files Local imports, each before those that
+	// import it (see localReferences).
+	LocalRefs []NamedSchema
 
 	AvroJSON AvroJSON
 	// ProtoMessage is the fully qualified Protobuf message to write when a
@@ -288,6 +291,7 @@ type compiled interface {
 var formats = map[SchemaType]schemaFormat{
 	Avro:       avroFormat{},
 	JSONSchema: jsonSchemaFormat{},
+	Protobuf:   protoFormat{},
 }
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
@@ -328,7 +332,7 @@ type guidSchema struct {
 // decodeGUID decodes an unframed payload whose schema a Confluent 8
 // header names: GUIDMagic and 16 bytes.
 func (c *schemaCodec) decodeGUID(payload, header []byte) ([]byte, int, error) {
-	if len(header) != 17 || header[0] != GUIDMagic {
+	if len(header) < 17 || header[0] != GUIDMagic {
 		return nil, 0, &FramingError{Msg: fmt.Sprintf("schema id header of %d bytes, want the magic byte 0x01 and a 16-byte GUID", len(header))}
 	}
 	b := header[1:]
@@ -343,7 +347,7 @@ func (c *schemaCodec) decodeGUID(payload, header []byte) ([]byte, int, error) {
 	if g.err != nil {
 		return nil, g.id, g.err
 	}
-	out, err := g.s.decode(nil, payload)
+	out, err := decodeHeaderForm(g.s, header[17:], payload)
 	if err != nil {
 		return nil, g.id, fmt.Errorf("schema %s: %w", guid, err)
 	}
@@ -524,6 +528,9 @@ func (c *schemaCodec) writerSchema() (compiled, int, error) {
 	defer c.mu.Unlock()
 	if !c.wdone {
 		c.writer, c.wid, c.werr = c.pickWriter()
+		if c.werr == nil {
+			c.werr = writable(c.writer, c.wid)
+		}
 		c.wdone = true
 	}
 	return c.writer, c.wid, c.werr
@@ -546,12 +553,18 @@ func (c *schemaCodec) pickWriter() (compiled, int, error) {
 		if c.kind != "" && s.Type != c.kind {
 			return nil, 0, &SchemaError{What: "the local schema", Err: fmt.Errorf("it is %s, not %s", schemaTypeName(s.Type), schemaTypeName(c.kind))}
 		}
-		comp, err := c.compile(s)
+		comp, err := c.compileLocal(s)
 		if err != nil {
 			return nil, 0, &SchemaError{What: "the local schema", Err: err}
 		}
+		if err := writable(comp, 0); err != nil {
+			return nil, 0, err
+		}
 		subject, err := c.subject(comp.name())
 		if err != nil {
+			return nil, 0, err
+		}
+		if s.References, err = c.localReferences(s.References); err != nil {
 			return nil, 0, err
 		}
 		var ss SubjectSchema
