@@ -519,10 +519,10 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		Headers: rec.Headers[:0],
 	}
 	var err error
-	if rec.Key, err = decode(r.o.KeyCodec, m.key); err != nil {
+	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, m.key); err != nil {
 		return r.invalid(m, d, "key", err)
 	}
-	if rec.Value, err = decode(r.o.ValueCodec, m.value); err != nil {
+	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, m.value); err != nil {
 		return r.invalid(m, d, "value", err)
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
@@ -560,11 +560,13 @@ func (r *runner) write(rec *envelope.Record) error {
 	return err
 }
 
-func decode(c *codec.Chain, b []byte) ([]byte, error) {
+// decode returns b's text form and the schema registry id it named (0
+// without a schema codec).
+func decode(c *codec.Chain, b []byte) ([]byte, int, error) {
 	if b == nil || c == nil || c.Raw() {
-		return b, nil
+		return b, 0, nil
 	}
-	return c.Decode(b)
+	return c.DecodeID(b)
 }
 
 // invalid reports a message that does not decode, naming where it is.

@@ -11,6 +11,8 @@
 //	 "headers":[{"key":"h","value":"v"}]}
 //
 // The encoding fields are "text" (the default, left out), "base64" and "json".
+// A value decoded with a schema registry codec also carries the schema's id,
+// "value_schema_id" (and "key_schema_id"), which produce encodes with again.
 package envelope
 
 import (
@@ -56,7 +58,10 @@ type Record struct {
 	// (on writing), or that the envelope had them embedded (on reading).
 	KeyJSON   bool
 	ValueJSON bool
-	Headers   []Header
+	// KeySchemaID and ValueSchemaID are the schema registry ids the bytes
+	// were framed with (0: none; registries number schemas from 1).
+	KeySchemaID, ValueSchemaID int
+	Headers                    []Header
 }
 
 // Append writes r as one line of JSON (without the newline) to dst.
@@ -70,7 +75,13 @@ func Append(dst []byte, r *Record) []byte {
 	dst = append(dst, `,"timestamp":`...)
 	dst = strconv.AppendInt(dst, r.Timestamp, 10)
 	dst = appendField(dst, "key", r.Key, r.KeyJSON)
+	if r.KeySchemaID != 0 {
+		dst = strconv.AppendInt(append(dst, `,"key_schema_id":`...), int64(r.KeySchemaID), 10)
+	}
 	dst = appendField(dst, "value", r.Value, r.ValueJSON)
+	if r.ValueSchemaID != 0 {
+		dst = strconv.AppendInt(append(dst, `,"value_schema_id":`...), int64(r.ValueSchemaID), 10)
+	}
 	dst = append(dst, `,"headers":[`...)
 	for i, h := range r.Headers {
 		if i > 0 {
@@ -132,8 +143,10 @@ type wire struct {
 	Timestamp     *int64          `json:"timestamp"`
 	Key           json.RawMessage `json:"key"`
 	KeyEncoding   string          `json:"key_encoding"`
+	KeySchemaID   *int            `json:"key_schema_id"`
 	Value         json.RawMessage `json:"value"`
 	ValueEncoding string          `json:"value_encoding"`
+	ValueSchemaID *int            `json:"value_schema_id"`
 	Headers       []wireHeader    `json:"headers"`
 }
 
@@ -172,6 +185,18 @@ func Parse(line []byte) (Record, error) {
 	}
 	if w.Timestamp != nil {
 		r.Timestamp, r.HasTimestamp = *w.Timestamp, true
+	}
+	if w.KeySchemaID != nil {
+		if *w.KeySchemaID <= 0 {
+			return r, fmt.Errorf("field \"key_schema_id\": %d is not a schema id", *w.KeySchemaID)
+		}
+		r.KeySchemaID = *w.KeySchemaID
+	}
+	if w.ValueSchemaID != nil {
+		if *w.ValueSchemaID <= 0 {
+			return r, fmt.Errorf("field \"value_schema_id\": %d is not a schema id", *w.ValueSchemaID)
+		}
+		r.ValueSchemaID = *w.ValueSchemaID
 	}
 	var err error
 	if r.Key, r.KeyJSON, err = field("key", w.Key, w.KeyEncoding); err != nil {
