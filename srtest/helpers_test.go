@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
@@ -193,8 +194,28 @@ func (tr tier) pyProduce(t *testing.T, topic, codec, schemaFile, dataFile string
 // codec and returns the canonical JSON lines it prints.
 func (tr tier) pyConsume(t *testing.T, topic, codec string, n int, extra ...string) []string {
 	t.Helper()
+	// The deserializer waits for records that may never come: fail at once
+	// when the topic holds fewer than n.
+	if have := tr.records(t, topic); have < int64(n) {
+		t.Fatalf("topic %s holds %d records, want %d to read back", topic, have, n)
+	}
 	args := append([]string{"consume", "--codec", codec, "--count", fmt.Sprint(n)}, extra...)
 	return lines(tr.py(t, nil, topic, args...))
+}
+
+// records is the number of records in partition 0 of topic.
+func (tr tier) records(t *testing.T, topic string) int64 {
+	t.Helper()
+	c := kafkatest.Client(t, tr.kafka)
+	end, err := c.GetOffset(topic, 0, sarama.OffsetNewest)
+	if err != nil {
+		t.Fatalf("end offset of %s: %v", topic, err)
+	}
+	start, err := c.GetOffset(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatalf("start offset of %s: %v", topic, err)
+	}
+	return end - start
 }
 
 func (tr tier) py(t *testing.T, stdin io.Reader, topic string, args ...string) string {
