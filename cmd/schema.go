@@ -231,11 +231,14 @@ func explainSchemaError(err error, side string) error {
 	var se *codec.SchemaError
 	var tm *codec.TypeMismatchError
 	var lse *codec.LocalSchemaError
+	var pm *codec.ProtoMessageError
 	switch {
 	case errors.As(err, &lse) && !lse.Register && errors.Is(err, codec.ErrNotFound):
 		return withHint(err, "register it with --register, or choose a registered one with --%s-schema-id or --%s-subject", side, side)
 	case errors.As(err, &tm):
 		return withHint(err, "-s sr takes whatever type the registry says")
+	case errors.As(err, &pm) && len(pm.Names) > 0:
+		return withHint(err, "choose one with --%s NAME, by its fully qualified name", protoFlag(side))
 	case errors.As(err, &se) && errors.Is(err, codec.ErrNotFound) && strings.HasPrefix(se.What, "subject"):
 		return withHint(err, "register a schema there first (--%s-schema FILE --register does), or choose one with --%s-schema-id or --%s-subject", side, side, side)
 	}

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,5 +78,174 @@ func TestSchemaCodecNeedsRegistry(t *testing.T) {
 	r := mustRun(t, ExitUsage, "", "produce", "t", "--value-schema-id", "3")
 	if !strings.Contains(r.Stderr, "--value-schema-id chooses a schema, which only the schema codecs use: add -s avro") {
 		t.Errorf("stderr = %q, want a hint to add -s", r.Stderr)
+	}
+}
+
+const moneyAvsc = `{"type":"record","name":"Money","namespace":"com.shop","fields":[
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}},
+ {"name":"currency","type":"string","default":"EUR"}]}`
+
+const orderAvsc = `{"type":"record","name":"Order","namespace":"com.shop","fields":[
+ {"name":"id","type":"long"},
+ {"name":"placed","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"total","type":"Money"},
+ {"name":"note","type":["null","string"],"default":null},
+ {"name":"status","type":{"type":"enum","name":"Status","symbols":["NEW","PAID"]},"default":"NEW"}]}`
+
+// avroTopic makes a topic whose value subject holds Order, which
+// references Money in a subject of its own.
+func avroTopic(t *testing.T, addr string, reg *srfake.Registry) (topic string, id int) {
+	t.Helper()
+	topic = seed(t, addr, 1)
+	registerSchema(t, reg, "com.shop.Money", sr.TypeAvro, moneyAvsc)
+	id = registerSchema(t, reg, topic+"-value", sr.TypeAvro, orderAvsc,
+		sr.SchemaReference{Name: "com.shop.Money", Subject: "com.shop.Money", Version: 1})
+	return topic, id
+}
+
+const orderEnvelopes = `{"key":"o-1","value":{"id":1,"placed":"2024-05-01T12:00:00.123Z","total":{"amount":"19.99"}},"value_encoding":"json","timestamp":1714564800123}
+{"key":"o-2","value":{"id":2,"placed":1714564801000,"total":{"amount":5,"currency":"USD"},"note":{"string":"gift"},"status":"PAID"},"value_encoding":"json","timestamp":1714564801000}
+{"key":"o-3","value":{"id":3,"placed":"2024-05-01T14:00:00+02:00","total":{"amount":"-0.10"},"note":"refund"},"value_encoding":"json","timestamp":1714564802000}
+`
+
+func TestAvroBothWays(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic, _ := avroTopic(t, addr, reg)
+	sreg := []string{"--schema-registry", reg.URL()}
+	mustRun(t, ExitOK, orderEnvelopes, append([]string{"produce", topic, "-b", addr, "-J", "-s", "avro"}, sreg...)...)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", []string{"-s", "avro"}},
+		{"envelope", []string{"-s", "avro", "-J"}},
+		{"envelope-sr", []string{"-s", "sr", "-J"}},
+		{"avro-json", []string{"-s", "avro", "--avro-json", "avro"}},
+		{"pretty", []string{"-s", "avro", "--pretty", "-n", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"consume", topic, "-b", addr, "-e"}, sreg...), tc.args...)
+			r := mustRun(t, ExitOK, "", args...)
+			golden(t, "cmd", tc.name, strings.ReplaceAll(r.Stdout, topic, "TOPIC"))
+		})
+	}
+
+	// consume -J -s sr | produce -J -s sr copies the records byte for byte,
+	// into a topic that has no subject of its own: the envelope names the id.
+	orig := kafkatest.ReadAll(t, addr, topic)
+	env := mustRun(t, ExitOK, "", append([]string{"consume", topic, "-b", addr, "-e", "-J", "-s", "sr"}, sreg...)...)
+	for _, args := range [][]string{
+		append([]string{"-s", "sr"}, sreg...),
+		nil, // without -s, the bytes travel as they are
+	} {
+		dst := seed(t, addr, 1)
+		in := env.Stdout
+		if args == nil {
+			in = mustRun(t, ExitOK, "", "consume", topic, "-b", addr, "-e", "-J").Stdout
+		}
+		mustRun(t, ExitOK, in, append([]string{"produce", dst, "-b", addr, "-J"}, args...)...)
+		got := kafkatest.ReadAll(t, addr, dst)
+		if len(got) != len(orig) {
+			t.Fatalf("copy %v: %d records, want %d", args, len(got), len(orig))
+		}
+		for i := range got {
+			if string(got[i].Value) != string(orig[i].Value) || string(got[i].Key) != string(orig[i].Key) {
+				t.Errorf("copy %v: record %d is %q=%x, want %q=%x", args, i, got[i].Key, got[i].Value, orig[i].Key, orig[i].Value)
+			}
+		}
+	}
+}
+
+func TestAvroProduceBadInput(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic, _ := avroTopic(t, addr, reg)
+	in := `{"id":1,"placed":0,"total":{"amount":"1.00"}}
+{"id":2,"placed":0,"total":{"amount":"2.00"}}
+{"id":3,"placed":0,"total":{"amount":"3.001"}}
+{"id":4,"placed":0,"total":{"amount":"4.00"}}
+`
+	r := mustRun(t, ExitError, in, "produce", topic, "-b", addr, "-s", "avro", "--schema-registry", reg.URL())
+	golden(t, "cmd", "stderr", strings.ReplaceAll(r.Stderr, topic, "TOPIC"))
+	if got := len(kafkatest.ReadAll(t, addr, topic)); got != 2 {
+		t.Errorf("%d records in the topic, want the 2 before the bad line", got)
+	}
+	r = mustRun(t, ExitOK, in, "produce", topic, "-b", addr, "-s", "avro", "--schema-registry", reg.URL(), "--skip-invalid", "-v")
+	if !strings.Contains(r.Stderr, "line 3: value: total.amount: 3.001 has more decimal places than the schema's scale of 2 (skipped)") {
+		t.Errorf("--skip-invalid stderr = %q, want line 3 reported and skipped", r.Stderr)
+	}
+}
+
+func TestAvroProduceChoosesSchema(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	dir := t.TempDir()
+	writeFile := func(name, text string) string {
+		path := dir + "/" + name
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	point := writeFile("point.avsc", `{"type":"record","name":"Point","namespace":"geo","fields":[{"name":"x","type":"int"},{"name":"y","type":"int","default":0}]}`)
+	keyFile := writeFile("key.avsc", `"string"`)
+	topic := seed(t, addr, 1)
+	sreg := []string{"--schema-registry", reg.URL()}
+	produce := func(code int, in string, args ...string) result {
+		t.Helper()
+		return mustRun(t, code, in, append(append([]string{"produce", topic, "-b", addr, "-s", "avro"}, sreg...), args...)...)
+	}
+
+	// No subject yet: a hint says how to get one.
+	r := produce(ExitError, `{"x":1}`)
+	if !strings.Contains(r.Stderr, `subject "`+topic+`-value": not found in the schema registry`) || !strings.Contains(r.Stderr, "hint: register a schema there first (--value-schema FILE --register does)") {
+		t.Errorf("stderr = %q, want subject not found with a hint", r.Stderr)
+	}
+	r = produce(ExitError, `{"x":1}`, "--value-schema", point)
+	if !strings.Contains(r.Stderr, "looking the schema up: ") || !strings.Contains(r.Stderr, "hint: register it with --register") {
+		t.Errorf("stderr = %q, want the lookup to fail with a hint", r.Stderr)
+	}
+	// --register, then the same file is found; keys have flags of their own.
+	produce(ExitOK, "\"a\":{\"x\":1}\n", "--value-schema", point, "--register", "-K:", "--key-serializer", "avro", "--key-schema", keyFile, "--register")
+	produce(ExitOK, "\"b\":{\"x\":2}\n", "--value-schema", point, "-K:", "--key-serializer", "avro", "--key-schema", keyFile)
+	for _, subject := range []string{topic + "-value", topic + "-key"} {
+		if !reg.SubjectExists(subject) {
+			t.Errorf("subject %q was not registered", subject)
+		}
+	}
+	// The record strategies name the subject after the record.
+	produce(ExitOK, `{"x":3}`, "--value-schema", point, "--register", "--subject-strategy", "record")
+	produce(ExitOK, `{"x":4}`, "--value-schema", point, "--register", "--subject-strategy", "topic-record")
+	for _, subject := range []string{"geo.Point", topic + "-geo.Point"} {
+		if !reg.SubjectExists(subject) {
+			t.Errorf("subject %q was not registered", subject)
+		}
+	}
+	ss, _ := reg.GetSchema(topic+"-value", 1)
+	produce(ExitOK, `{"x":5}`, "--value-schema-id", strconv.Itoa(ss.ID))
+	produce(ExitOK, `{"x":6}`, "--value-subject", "geo.Point@1")
+	produce(ExitOK, `{"x":7}`)
+
+	r = mustRun(t, ExitOK, "", append([]string{"consume", topic, "-b", addr, "-e", "-s", "avro", "--key-serializer", "avro", "-f", "%k %s\n"}, sreg...)...)
+	want := "\"a\" {\"x\":1,\"y\":0}\n\"b\" {\"x\":2,\"y\":0}\n {\"x\":3,\"y\":0}\n {\"x\":4,\"y\":0}\n {\"x\":5,\"y\":0}\n {\"x\":6,\"y\":0}\n {\"x\":7,\"y\":0}\n"
+	if r.Stdout != want {
+		t.Errorf("consumed:\n%s\nwant:\n%s", r.Stdout, want)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--subject-strategy", "record"}, "--subject-strategy record names the subject after the record, whose name comes from a schema file: add --value-schema FILE"},
+		{[]string{"--value-schema-id", "1", "--value-subject", "x"}, "--value-schema-id, --value-subject and --value-schema each choose the schema: give one"},
+		{[]string{"--value-subject", "x@first"}, `--value-subject: version "first": want a positive number or latest (want SUBJECT or SUBJECT@VERSION)`},
+		{[]string{"--value-schema", dir + "/point.txt"}, "--value-schema: open " + dir + "/point.txt: no such file or directory"},
+		{[]string{"--avro-json", "yaml"}, `--avro-json "yaml": want plain or avro`},
+	} {
+		r := produce(ExitUsage, "", tc.args...)
+		if !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: stderr = %q, want %q", tc.args, r.Stderr, tc.want)
+		}
 	}
 }

@@ -264,7 +264,10 @@ type compiled interface {
 }
 
 // formats holds the schema types streamctl can read and write.
-var formats = map[SchemaType]schemaFormat{}
+var formats = map[SchemaType]schemaFormat{
+	Avro:     avroFormat{},
+	Protobuf: protoFormat{},
+}
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
 // takes whatever the registry says.
@@ -435,6 +438,9 @@ func (c *schemaCodec) writerSchema() (compiled, int, error) {
 	defer c.mu.Unlock()
 	if !c.wdone {
 		c.writer, c.wid, c.werr = c.pickWriter()
+		if c.werr == nil {
+			c.werr = writable(c.writer, c.wid)
+		}
 		c.wdone = true
 	}
 	return c.writer, c.wid, c.werr
@@ -460,6 +466,9 @@ func (c *schemaCodec) pickWriter() (compiled, int, error) {
 		comp, err := c.compile(s)
 		if err != nil {
 			return nil, 0, &SchemaError{What: "the local schema", Err: err}
+		}
+		if err := writable(comp, 0); err != nil {
+			return nil, 0, err
 		}
 		subject, err := c.subject(comp.name())
 		if err != nil {
