@@ -186,8 +186,14 @@ func (tr tier) pyProduce(t *testing.T, topic, codec, schemaFile, dataFile string
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr.pyProduceText(t, topic, codec, schemaFile, string(data), extra...)
+}
+
+// pyProduceText is pyProduce with the JSON lines given as text.
+func (tr tier) pyProduceText(t *testing.T, topic, codec, schemaFile, data string, extra ...string) {
+	t.Helper()
 	args := append([]string{"produce", "--codec", codec, "--schema", filepath.Join(dataDir, schemaFile)}, extra...)
-	tr.py(t, bytes.NewReader(data), topic, args...)
+	tr.py(t, strings.NewReader(data), topic, args...)
 }
 
 // pyConsume reads n records of topic with Confluent's deserializer for
