@@ -38,7 +38,7 @@ test-sr: build ## schema-registry codecs against Apicurio Registry 3.0.9 and a r
 	@py=$${STREAMCTL_SR_PYTHON:-$$(scripts/registry/venv.sh)} || { \
 	  if [ -n "$$CI" ]; then echo "test-sr: cannot build the confluent-kafka venv (see above)"; exit 1; fi; \
 	  echo "test-sr: SKIPPED: needs Python 3.9+ with venv and pip, and the package index (see above)"; exit 0; }; \
-	export STREAMCTL_SR_PYTHON=$$py STREAMCTL_TEST_SR=1 STREAMCTL_KAFKA_STATE=$(KAFKA_STATE); \
+	export STREAMCTL_SR_PYTHON=$$py STREAMCTL_TEST_SR=1 STREAMCTL_SR_BIN=$(CURDIR)/$(BIN) STREAMCTL_KAFKA_STATE=$(KAFKA_STATE); \
 	status=0; \
 	{ scripts/kafka/start.sh && scripts/registry/start.sh; } || status=$$?; \
 	if [ $$status -eq 0 ]; then \

@@ -42,6 +42,7 @@ const (
 	EnvRegistry = "STREAMCTL_TEST_REGISTRY" // Confluent-compatible API base URL
 	EnvPython   = "STREAMCTL_SR_PYTHON"     // python with confluent-kafka
 	EnvAsked    = "STREAMCTL_TEST_SR"       // "1": the tier was asked for (make test-sr)
+	EnvBinary   = "STREAMCTL_SR_BIN"        // a built streamctl to test (make test-sr's bin/streamctl); else built here
 )
 
 // runFor bounds every program the tests start: the Python client's start-up
@@ -71,21 +72,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles streamctl into dir once: every test runs it as the
-// separate process a user would.
+// build compiles streamctl into dir once, unless EnvBinary names one:
+// every test runs it as the separate process a user would.
 func build(dir string) error {
 	var err error
 	if dataDir, err = filepath.Abs(filepath.Join("..", "testdata", "sr")); err != nil {
 		return err
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	streamctl = filepath.Join(dir, "streamctl")
-	out, err := exec.Command(goTool, "build", "-o", streamctl, "..").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("building streamctl: %v\n%s", err, out)
+	if streamctl = os.Getenv(EnvBinary); streamctl == "" {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		streamctl = filepath.Join(dir, "streamctl")
+		out, err := exec.Command(goTool, "build", "-o", streamctl, "..").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("building streamctl: %v\n%s", err, out)
+		}
 	}
 	// A clear failure, rather than one per command, for a tree without the
 	// schema-registry codecs.
