@@ -47,7 +47,7 @@ test-sr: build ## schema-registry codecs against Apicurio Registry 3.0.9 and a r
 	fi; \
 	scripts/registry/stop.sh; scripts/kafka/stop.sh; exit $$status
 
-demo: build ## start the built-in broker, produce sample JSON messages, consume them to the end
+demo: build ## start the built-in broker and schema registry, produce and consume sample JSON and Avro messages
 	@scripts/demo.sh $(BIN)
 
 lint: ## gofmt and go vet

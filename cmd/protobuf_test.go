@@ -276,3 +276,48 @@ func TestProtobufKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestProtobufLocalSchemaImports: a local .proto that imports another file
+// beside it registers that file under a subject named after the import,
+// as Confluent's serializers do, and itself with a reference to it.
+func TestProtobufLocalSchemaImports(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic := newTopic(t, addr, 1)
+	path := filepath.Join("..", "testdata", "cmd", "protobuf", "orders.proto")
+	args := []string{"produce", "-b", addr, topic, "-s", "protobuf", "--value-schema", path, "--proto-message", "shop.Order", "--schema-registry", reg.URL()}
+
+	// Not registered yet, and not asked to be.
+	r := mustRun(t, ExitError, `{"id":"a"}`, args...)
+	golden(t, "cmd", "not registered", scrubTopic(r.Stderr, topic))
+
+	mustRun(t, ExitOK, `{"id":"a","items":[{"price":{"units":"2"}}]}`, append(args, "--register")...)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := cl.SchemaByVersion(context.Background(), topic+"-value", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []sr.SchemaReference{{Name: "shop/common.proto", Subject: "shop/common.proto", Version: 1}}; !cmp.Equal(ss.References, want) {
+		t.Errorf("references = %+v, want %+v", ss.References, want)
+	}
+	// Now that both are registered, looking them up is enough.
+	mustRun(t, ExitOK, `{"id":"b"}`, args...)
+	out := mustRun(t, ExitOK, "", "consume", topic, "-b", addr, "-e", "-s", "sr", "--schema-registry", reg.URL())
+	if got, want := out.Stdout, `{"id":"a","items":[{"price":{"units":"2"}}]}`+"\n"+`{"id":"b"}`+"\n"; got != want {
+		t.Errorf("consume = %q, want %q", got, want)
+	}
+
+	// An import that is not beside the file is a usage error.
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "lone.proto")
+	if err := os.WriteFile(lone, []byte(protoFile(t, "orders.proto")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, ExitUsage, `{"id":"a"}`, "produce", "-b", addr, topic, "-s", "protobuf", "--value-schema", lone, "--schema-registry", reg.URL())
+	if want := `--value-schema: lone.proto imports "shop/common.proto", which is not beside it`; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", r.Stderr, want)
+	}
+}

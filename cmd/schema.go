@@ -29,7 +29,7 @@ func registryFlags() []cli.Flag {
 // avroJSONFlag is shared by consume and produce.
 func avroJSONFlag() cli.Flag {
 	return &cli.StringFlag{Name: "avro-json", Value: "plain", EnvVars: envVars("avro-json"),
-		Usage: "Avro values as JSON: plain (bare unions, bytes as base64, readable timestamps, dates and decimals) or avro (the Avro specification's JSON encoding: tagged unions, bytes as code points, logical types as numbers)"}
+		Usage: "Avro values as JSON, `FORM`: plain (bare unions, bytes as base64, readable timestamps, dates and decimals) or avro (the Avro specification's JSON encoding: tagged unions, bytes as code points, logical types as numbers)"}
 }
 
 // produceSchemaFlags choose the schema produce writes with.
@@ -38,7 +38,8 @@ func produceSchemaFlags() []cli.Flag {
 	for _, side := range []string{"value", "key"} {
 		flags = append(flags,
 			&cli.IntFlag{Name: side + "-schema-id", EnvVars: envVars(side + "-schema-id"),
-				Usage: "encode " + side + "s with the registry's schema `N` (default: the latest version of the subject --subject-strategy names, " + "<topic>-" + side + ")"},
+				Usage:       "encode " + side + "s with the registry's schema `N`",
+				DefaultText: "the latest version of the subject --subject-strategy names, <topic>-" + side},
 			&cli.StringFlag{Name: side + "-subject", EnvVars: envVars(side + "-subject"),
 				Usage: "encode " + side + "s with the latest version of subject `S`, or version V with S@V"},
 			&cli.StringFlag{Name: side + "-schema", EnvVars: envVars(side + "-schema"),
@@ -49,7 +50,7 @@ func produceSchemaFlags() []cli.Flag {
 	}
 	return append(flags,
 		&cli.StringFlag{Name: "subject-strategy", Value: "topic", EnvVars: envVars("subject-strategy"),
-			Usage: "how subjects are named: topic (<topic>-value, <topic>-key), record (the record's full name) or topic-record (<topic>-<full name>); record names come from --value-schema/--key-schema"},
+			Usage: "how subjects are named, `STRATEGY`: topic (<topic>-value, <topic>-key), record (the record's full name) or topic-record (<topic>-<full name>); record names come from --value-schema/--key-schema"},
 		&cli.BoolFlag{Name: "register", EnvVars: envVars("register"),
 			Usage: "register --value-schema/--key-schema under its subject when the registry does not have it yet"},
 		avroJSONFlag(),
@@ -191,6 +192,11 @@ func (s *schemaSetup) writerFlags(cfg *codec.SchemaConfig, side string, schema b
 			return usagef("--%s-schema: %v", side, err)
 		}
 		cfg.Local = &codec.Schema{Type: t, Text: string(text)}
+		if t == codec.Protobuf {
+			if cfg.Local.References, cfg.LocalRefs, err = localProtoImports(path, string(text)); err != nil {
+				return usagef("--%s-schema: %v", side, err)
+			}
+		}
 		cfg.Register = c.Bool("register")
 	}
 	if n > 1 {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,5 +248,33 @@ func TestAvroProduceChoosesSchema(t *testing.T) {
 		if !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: stderr = %q, want %q", tc.args, r.Stderr, tc.want)
 		}
+	}
+}
+
+func TestJSONSchemaBothWays(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic := seed(t, addr, 1)
+	file := t.TempDir() + "/event.json"
+	schema := `{"title":"com.example.Event","type":"object","properties":{"kind":{"enum":["click","view"]},"at":{"type":"integer"}},"required":["kind"]}`
+	if err := os.WriteFile(file, []byte(schema), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sreg := []string{"--schema-registry", reg.URL()}
+	in := "{\"kind\": \"click\", \"at\": 1}\n{\"kind\":\"view\"}\n{\"kind\":\"scroll\"}\n{\"kind\":\"view\"}\n"
+	r := mustRun(t, ExitError, in, append([]string{"produce", topic, "-b", addr, "-s", "jsonschema", "--value-schema", file, "--register", "--subject-strategy", "topic-record"}, sreg...)...)
+	if !strings.Contains(r.Stderr, "2 messages sent, 2 acknowledged") || !strings.Contains(r.Stderr, "line 3: value: kind: value must be one of 'click', 'view'") {
+		t.Errorf("stderr = %q, want 2 delivered and line 3 named", r.Stderr)
+	}
+	if !reg.SubjectExists(topic + "-com.example.Event") {
+		t.Errorf("subject %q was not registered (the title names the record)", topic+"-com.example.Event")
+	}
+	r = mustRun(t, ExitOK, "", append([]string{"consume", topic, "-b", addr, "-e", "-J", "-s", "jsonschema"}, sreg...)...)
+	out := regexp.MustCompile(`"timestamp":\d+`).ReplaceAllString(r.Stdout, `"timestamp":0`)
+	golden(t, "cmd", "envelope", strings.ReplaceAll(out, topic, "TOPIC"))
+	// A JSON Schema id under -s avro is named, with the way out.
+	r = mustRun(t, ExitError, "", append([]string{"consume", topic, "-b", addr, "-e", "-s", "avro"}, sreg...)...)
+	if !strings.Contains(r.Stderr, "offset 0: cannot decode value: schema 1 is JSON Schema, not Avro") {
+		t.Errorf("stderr = %q, want the type mismatch named", r.Stderr)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bufbuild/protocompile"
+	"github.com/bufbuild/protocompile/parser"
+	"github.com/bufbuild/protocompile/reporter"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -49,9 +51,9 @@ type ProtoSchema struct {
 // reference: .proto source text, and the base64 of a serialized
 // google.protobuf.FileDescriptorProto, which is what Confluent's Python
 // serializer registers. refs must hold the whole import graph (the caller
-// resolves references recursively); the google/protobuf well-known types and
-// Confluent's own meta and decimal files are supplied here, as Confluent's
-// clients never register them. For the base64 form the file's own name is
+// resolves references recursively); the files Confluent's clients never
+// register (the google/protobuf well-known types and those in protoInclude)
+// are supplied here. For the base64 form the file's own name is
 // used and name only when it has none.
 func CompileProto(name, schema string, refs map[string]string) (*ProtoSchema, error) {
 	if _, clash := refs[name]; clash {
@@ -69,7 +71,13 @@ func CompileProto(name, schema string, refs map[string]string) (*ProtoSchema, er
 			return root, nil
 		}
 		if text, ok := refs[path]; ok {
-			return protoSearchResult(path, text)
+			res, err := protoSearchResult(path, text)
+			// An import is known by the path it is imported as, whatever
+			// name its descriptor was serialized with.
+			if res.Proto != nil {
+				res.Proto.Name = proto.String(path)
+			}
+			return res, err
 		}
 		if fs.ValidPath(path) {
 			if b, err := protoInclude.ReadFile("protoinclude/" + path); err == nil {
@@ -110,6 +118,42 @@ func protoSearchResult(path, schema string) (protocompile.SearchResult, error) {
 		}
 	}
 	return protocompile.SearchResult{Source: strings.NewReader(schema)}, nil
+}
+
+// ProtoImports returns the files the .proto source text imports that
+// streamctl does not ship (see protoInclude), which a registry must hold as
+// references.
+func ProtoImports(name, text string) ([]string, error) {
+	handler := reporter.NewHandler(nil)
+	file, err := parser.Parse(name, strings.NewReader(text), handler)
+	if err != nil {
+		return nil, fmt.Errorf("reading protobuf schema: %w", err)
+	}
+	res, err := parser.ResultFromAST(file, false, handler)
+	if err != nil {
+		return nil, fmt.Errorf("reading protobuf schema: %w", err)
+	}
+	var imports []string
+	for _, dep := range res.FileDescriptorProto().GetDependency() {
+		if !protoShipped(dep) {
+			imports = append(imports, dep)
+		}
+	}
+	return imports, nil
+}
+
+// protoShipped says whether path is one of the files compiled in.
+func protoShipped(path string) bool {
+	if fs.ValidPath(path) {
+		if _, err := fs.Stat(protoInclude, "protoinclude/"+path); err == nil {
+			return true
+		}
+	}
+	none := protocompile.ResolverFunc(func(string) (protocompile.SearchResult, error) {
+		return protocompile.SearchResult{}, fs.ErrNotExist
+	})
+	_, err := protocompile.WithStandardImports(none).FindFileByPath(path)
+	return err == nil
 }
 
 // registerProtoFile adds fd after everything it imports, which is the order
@@ -201,7 +245,10 @@ func (s *ProtoSchema) messageNames(nested bool) []string {
 
 // MessageIndex returns the path of md from its file's root, as the
 // Confluent wire format writes it: [0] for the first top-level message,
-// [1, 0] for the first message nested in the second.
+// [1, 0] for the first message nested in the second. The entry messages
+// of map fields count where protoc's descriptor puts them, among the
+// nested messages in declaration order, as Confluent's Python and Go
+// serializers count them.
 func MessageIndex(md protoreflect.MessageDescriptor) []int {
 	var index []int
 	for d := protoreflect.Descriptor(md); ; d = d.Parent() {

@@ -324,6 +324,10 @@ func TestProtoDescriptorForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	commonElsewhere, err := CompileProto("money.proto", protoCommon, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := `{"id":"o-2","customer":{"address":{"zip":"1"}},"items":[{"price":{"units":"4"}}],"placedAt":"2026-12-01T00:00:00Z","tags":{"k":"v"}}`
 	wire, err := mustProtoMessage(t, text, "shop.Order").AppendEncode(nil, []byte(in))
 	if err != nil {
@@ -335,6 +339,9 @@ func TestProtoDescriptorForm(t *testing.T) {
 	}{
 		{"references as text", protoRefs()},
 		{"references as descriptors", map[string]string{"shop/common.proto": descriptorForm(t, common)}},
+		// A reference is the file its name imports, whatever name its
+		// descriptor was written with.
+		{"reference descriptor named otherwise", map[string]string{"shop/common.proto": descriptorForm(t, commonElsewhere)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := CompileProto("ignored.proto", descriptorForm(t, text), tt.refs)
@@ -683,4 +690,19 @@ func FuzzProtoDecode(f *testing.F) {
 			t.Fatalf("AppendJSON(%x) = %s, which does not encode again: %v", payload, out, err)
 		}
 	})
+}
+
+func TestProtoImports(t *testing.T) {
+	got, err := ProtoImports("orders.proto", protoOrders+`import "google/type/date.proto"; import public "other/x.proto";`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The well-known types, google/type and Confluent's files are shipped,
+	// so only the others need references.
+	if want := []string{"shop/common.proto", "other/x.proto"}; !cmp.Equal(got, want) {
+		t.Errorf("ProtoImports = %v, want %v", got, want)
+	}
+	if _, err := ProtoImports("bad.proto", `syntax = "proto3"; message {`); err == nil {
+		t.Error("ProtoImports of bad text succeeded, want an error")
+	}
 }

@@ -135,6 +135,9 @@ type SchemaConfig struct {
 	Local    *Schema
 	Register bool
 	Strategy Strategy
+	// LocalRefs are the files Local imports, each before those that
+	// import it (see localReferences).
+	LocalRefs []NamedSchema
 
 	AvroJSON AvroJSON
 	// ProtoMessage is the fully qualified Protobuf message to write when a
@@ -265,8 +268,9 @@ type compiled interface {
 
 // formats holds the schema types streamctl can read and write.
 var formats = map[SchemaType]schemaFormat{
-	Avro:     avroFormat{},
-	Protobuf: protoFormat{},
+	Avro:       avroFormat{},
+	JSONSchema: jsonSchemaFormat{},
+	Protobuf:   protoFormat{},
 }
 
 // schemaCodecs maps the codec names to the type they take; "sr" (empty)
@@ -463,7 +467,7 @@ func (c *schemaCodec) pickWriter() (compiled, int, error) {
 		if c.kind != "" && s.Type != c.kind {
 			return nil, 0, &SchemaError{What: "the local schema", Err: fmt.Errorf("it is %s, not %s", schemaTypeName(s.Type), schemaTypeName(c.kind))}
 		}
-		comp, err := c.compile(s)
+		comp, err := c.compileLocal(s)
 		if err != nil {
 			return nil, 0, &SchemaError{What: "the local schema", Err: err}
 		}
@@ -472,6 +476,9 @@ func (c *schemaCodec) pickWriter() (compiled, int, error) {
 		}
 		subject, err := c.subject(comp.name())
 		if err != nil {
+			return nil, 0, err
+		}
+		if s.References, err = c.localReferences(s.References); err != nil {
 			return nil, 0, err
 		}
 		var ss SubjectSchema

@@ -74,6 +74,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
+	shown := addr // for messages: never the password of user:pass@host
+	if u, err := url.Parse(addr); err == nil {
+		shown = u.Redacted()
+	}
 	hc := &http.Client{Transport: tr, Timeout: timeout}
 	opts := []sr.ClientOpt{
 		sr.URLs(addr),
@@ -85,10 +89,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cl, err := sr.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", addr, err)
+		return nil, fmt.Errorf("schema registry %s: %w", shown, err)
 	}
 	return &Client{
-		ctx: ctx, cl: cl, hc: hc, url: addr, timeout: timeout,
+		ctx: ctx, cl: cl, hc: hc, url: shown, timeout: timeout,
 		byID: map[int]codec.Schema{}, byVersion: map[string]codec.SubjectSchema{},
 	}, nil
 }
