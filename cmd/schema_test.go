@@ -1,12 +1,14 @@
 package cmd
 
 import (
+	"encoding/hex"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -276,5 +278,44 @@ func TestJSONSchemaBothWays(t *testing.T) {
 	r = mustRun(t, ExitError, "", append([]string{"consume", topic, "-b", addr, "-e", "-s", "avro"}, sreg...)...)
 	if !strings.Contains(r.Stderr, "offset 0: cannot decode value: schema 1 is JSON Schema, not Avro") {
 		t.Errorf("stderr = %q, want the type mismatch named", r.Stderr)
+	}
+}
+
+// TestConsumeGUIDHeader reads the Confluent Platform 8 form: unframed Avro
+// with the schema's GUID in the __value_schema_id header.
+func TestConsumeGUIDHeader(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	id := registerSchema(t, reg, "g-value", sr.TypeAvro, `{"type":"record","name":"G","fields":[{"name":"s","type":"string"}]}`)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := cl.SchemaByVersion(t.Context(), "g-value", 1)
+	if err != nil || ss.GUID == "" {
+		t.Fatalf("the registry gave no GUID: %+v, %v", ss, err)
+	}
+	guid, err := hex.DecodeString(strings.ReplaceAll(ss.GUID, "-", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := func(b []byte) []sarama.RecordHeader {
+		return []sarama.RecordHeader{{Key: []byte("__value_schema_id"), Value: b}}
+	}
+	topic := seed(t, addr, 1,
+		kafkatest.Message{Value: []byte("\x04hi"), Headers: header(append([]byte{1}, guid...))},
+		kafkatest.Message{Value: []byte(framed(id, "\x04ho"))},
+		kafkatest.Message{Value: []byte("\x04hu"), Headers: header([]byte{1, 2, 3})},
+	)
+	r := mustRun(t, ExitError, "", "consume", topic, "-b", addr, "-e", "-s", "avro", "--schema-registry", reg.URL(), "-f", "%s\n")
+	if r.Stdout != "{\"s\":\"hi\"}\n{\"s\":\"ho\"}\n" {
+		t.Errorf("stdout = %q, want the GUID record and the framed one", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "offset 2: cannot decode value: schema id header of 3 bytes, want the magic byte 0x01 and a 16-byte GUID") {
+		t.Errorf("stderr = %q, want the bad header named", r.Stderr)
+	}
+	r = mustRun(t, ExitOK, "", "consume", topic, "-b", addr, "-e", "-n", "1", "-s", "avro", "--schema-registry", reg.URL(), "-J")
+	if !strings.Contains(r.Stdout, `"value":{"s":"hi"},"value_encoding":"json","value_schema_id":`+strconv.Itoa(id)) {
+		t.Errorf("-J = %s, want the numeric id %d", r.Stdout, id)
 	}
 }

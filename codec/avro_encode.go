@@ -124,7 +124,7 @@ func (s *avroSchema) enc(dst []byte, n *anode, v any, depth int) ([]byte, error)
 		if !ok {
 			return nil, wrong("want a string, got %s", describe(v))
 		}
-		if n.logical == lUUID && !validUUID(str) {
+		if n.logical == lUUID && s.mode == AvroPlain && !validUUID(str) {
 			return nil, wrong("%s is not a UUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", describe(v))
 		}
 		return append(binary.AppendVarint(dst, int64(len(str))), str...), nil

@@ -160,6 +160,28 @@ func (c *Chain) DecodeID(wire []byte) ([]byte, int, error) {
 	return text, id, nil
 }
 
+// DecodeHeader is DecodeID for a record that may carry its schema in a
+// Confluent 8 header (KeySchemaHeader or ValueSchemaHeader, whose value is
+// given): then the bytes are not framed. With no header it is DecodeID.
+func (c *Chain) DecodeHeader(wire, header []byte) ([]byte, int, error) {
+	sc, ok := c.codecs[0].(*schemaCodec)
+	if !ok || header == nil || len(wire) == 0 {
+		return c.DecodeID(wire)
+	}
+	b := wire
+	for i := len(c.codecs) - 1; i > 0; i-- {
+		var err error
+		if b, err = c.codecs[i].Decode(b); err != nil {
+			return nil, 0, c.wrap(i, "decode", err)
+		}
+	}
+	text, id, err := sc.decodeGUID(b, header)
+	if err != nil {
+		return nil, id, c.wrap(0, "decode", err)
+	}
+	return text, id, nil
+}
+
 // EncodeID is Encode with the schema whose id is given (a -J envelope's
 // value_schema_id) instead of the configured one; id 0, or a chain without
 // a schema codec, encodes as Encode does.

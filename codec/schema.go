@@ -61,6 +61,22 @@ type Registry interface {
 	RegisterSchema(subject string, s Schema) (SubjectSchema, error)
 }
 
+// GUIDRegistry is a Registry that also finds schemas by the GUID that
+// Confluent Platform 8 puts in the __key_schema_id and __value_schema_id
+// record headers. Registries without it cannot decode that form.
+type GUIDRegistry interface {
+	Registry
+	SchemaByGUID(guid string) (SubjectSchema, error)
+}
+
+// The record headers of the Confluent 8 form, whose value is GUIDMagic
+// and a 16-byte schema GUID.
+const (
+	KeySchemaHeader   = "__key_schema_id"
+	ValueSchemaHeader = "__value_schema_id"
+	GUIDMagic         = 1
+)
+
 // ErrNotFound is wrapped by Registry errors for a schema, subject or
 // version that the registry does not have.
 var ErrNotFound = errors.New("not found")
@@ -290,6 +306,7 @@ type schemaCodec struct {
 
 	mu     sync.Mutex
 	byID   map[int]compiled
+	byGUID map[string]guidSchema
 	errs   map[int]error // ids that failed, so each fails once and fast
 	writer compiled
 	wid    int
@@ -298,7 +315,71 @@ type schemaCodec struct {
 }
 
 func newSchemaCodec(kind SchemaType, cfg *SchemaConfig) *schemaCodec {
-	return &schemaCodec{kind: kind, cfg: cfg, byID: map[int]compiled{}, errs: map[int]error{}}
+	return &schemaCodec{kind: kind, cfg: cfg, byID: map[int]compiled{}, errs: map[int]error{}, byGUID: map[string]guidSchema{}}
+}
+
+type guidSchema struct {
+	s   compiled
+	id  int
+	err error
+}
+
+// decodeGUID decodes an unframed payload whose schema a Confluent 8
+// header names: GUIDMagic and 16 bytes.
+func (c *schemaCodec) decodeGUID(payload, header []byte) ([]byte, int, error) {
+	if len(header) != 17 || header[0] != GUIDMagic {
+		return nil, 0, &FramingError{Msg: fmt.Sprintf("schema id header of %d bytes, want the magic byte 0x01 and a 16-byte GUID", len(header))}
+	}
+	b := header[1:]
+	guid := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	c.mu.Lock()
+	g, ok := c.byGUID[guid]
+	if !ok {
+		g = c.fetchGUID(guid)
+		c.byGUID[guid] = g
+	}
+	c.mu.Unlock()
+	if g.err != nil {
+		return nil, g.id, g.err
+	}
+	out, err := g.s.decode(nil, payload)
+	if err != nil {
+		return nil, g.id, fmt.Errorf("schema %s: %w", guid, err)
+	}
+	return out, g.id, nil
+}
+
+func (c *schemaCodec) fetchGUID(guid string) guidSchema {
+	what := "schema " + guid
+	reg, ok := c.cfg.registry().(GUIDRegistry)
+	if !ok {
+		return guidSchema{err: &SchemaError{What: what, Err: ErrNoRegistry}}
+	}
+	ss, err := reg.SchemaByGUID(guid)
+	if err != nil {
+		return guidSchema{err: &SchemaError{What: what, Err: notFound(err)}}
+	}
+	if ss.Type == "" {
+		ss.Type = Avro
+	}
+	if c.kind != "" && ss.Type != c.kind {
+		return guidSchema{id: ss.ID, err: &TypeMismatchError{ID: ss.ID, Got: ss.Type, Codec: c.kind}}
+	}
+	comp, err := c.compile(ss.Schema)
+	if err != nil {
+		return guidSchema{id: ss.ID, err: &SchemaError{What: what, Err: err}}
+	}
+	if ss.ID > 0 {
+		c.byID[ss.ID] = comp
+	}
+	return guidSchema{s: comp, id: ss.ID}
+}
+
+func (cfg *SchemaConfig) registry() Registry {
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Registry
 }
 
 // Decode turns a framed message into JSON text.

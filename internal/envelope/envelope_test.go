@@ -154,3 +154,30 @@ func BenchmarkAppend(b *testing.B) {
 		buf = Append(buf[:0], r)
 	}
 }
+
+func TestSchemaIDs(t *testing.T) {
+	r := Record{Topic: "t", Key: []byte(`"k"`), KeyJSON: true, KeySchemaID: 3, Value: []byte(`{"a":1}`), ValueJSON: true, ValueSchemaID: 7}
+	line := string(Append(nil, &r))
+	want := `{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":"k","key_encoding":"json","key_schema_id":3,"value":{"a":1},"value_encoding":"json","value_schema_id":7,"headers":[]}`
+	if line != want {
+		t.Fatalf("Append:\n got %s\nwant %s", line, want)
+	}
+	got, err := Parse([]byte(line))
+	if err != nil || got.KeySchemaID != 3 || got.ValueSchemaID != 7 {
+		t.Fatalf("Parse(%s) = ids %d/%d, %v; want 3/7", line, got.KeySchemaID, got.ValueSchemaID, err)
+	}
+	// Without a schema codec no id is written, and none is read.
+	plain := string(Append(nil, &Record{Topic: "t", Value: []byte("v")}))
+	if strings.Contains(plain, "schema_id") {
+		t.Errorf("Append without ids wrote %s", plain)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{`{"value_schema_id":0}`, `field "value_schema_id": 0 is not a schema id`},
+		{`{"key_schema_id":-2}`, `field "key_schema_id": -2 is not a schema id`},
+		{`{"value_schema_id":"7"}`, `field "value_schema_id": string where int was expected`},
+	} {
+		if _, err := Parse([]byte(tc.line)); err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%s) = %v, want %q", tc.line, err, tc.want)
+		}
+	}
+}

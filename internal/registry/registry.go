@@ -45,7 +45,7 @@ type Client struct {
 	byVersion map[string]codec.SubjectSchema // "subject@version"; latest under @-1
 }
 
-var _ codec.Registry = (*Client)(nil)
+var _ codec.GUIDRegistry = (*Client)(nil)
 
 // New returns a client for cfg. Requests end when ctx does.
 func New(ctx context.Context, cfg Config) (*Client, error) {
@@ -192,6 +192,29 @@ func (c *Client) SchemaByVersion(subject string, version int) (codec.SubjectSche
 	}
 	ss = subjectFromSR(got)
 	c.keep(key, ss)
+	return ss, nil
+}
+
+// SchemaByGUID returns the schema with the given GUID (Confluent
+// Platform 8), with the numeric id it has in the default context.
+func (c *Client) SchemaByGUID(guid string) (codec.SubjectSchema, error) {
+	key := "guid:" + guid
+	c.mu.Lock()
+	ss, ok := c.byVersion[key]
+	c.mu.Unlock()
+	if ok {
+		return ss, nil
+	}
+	ctx, cancel := c.call()
+	defer cancel()
+	got, err := c.cl.SchemaByGUID(ctx, guid)
+	if err != nil {
+		return codec.SubjectSchema{}, c.wrap(err)
+	}
+	ss = subjectFromSR(got)
+	c.mu.Lock()
+	c.byVersion[key] = ss
+	c.mu.Unlock()
 	return ss, nil
 }
 
