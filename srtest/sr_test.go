@@ -311,3 +311,50 @@ func TestUndecodable(t *testing.T) {
 	}
 	sameObjects(t, "--skip-invalid", lines(r.stdout), append(append([]string{}, want...), want...))
 }
+
+// TestKeys: keys go through the registry too (subject <topic>-key), both
+// ways, with -J showing key_schema_id.
+func TestKeys(t *testing.T) {
+	tr := need(t)
+	want := readData(t, "keyed.avro.jsonl")
+
+	t.Run("confluent-to-streamctl", func(t *testing.T) {
+		topic := tr.topic(t)
+		tr.pyProduce(t, topic, "avro", "order.avsc", "keyed.avro.jsonl", "--key-codec", "avro", "--key-schema", filepath.Join(dataDir, "key.avsc"))
+		keyID, valueID := tr.subjectID(t, topic+"-key"), tr.subjectID(t, topic+"-value")
+		out := tr.scOK(t, "", "consume", topic, "-s", "avro", "--key-serializer", "avro", "-J", "-e")
+		var got []string
+		for i, l := range lines(out) {
+			var e struct {
+				Key         json.RawMessage `json:"key"`
+				Value       json.RawMessage `json:"value"`
+				KeySchemaID int             `json:"key_schema_id"`
+				ValSchemaID int             `json:"value_schema_id"`
+			}
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("envelope line %d: %v\n%s", i+1, err, l)
+			}
+			if e.KeySchemaID != keyID || e.ValSchemaID != valueID {
+				t.Errorf("envelope line %d: want key_schema_id %d, value_schema_id %d:\n%s", i+1, keyID, valueID, l)
+			}
+			got = append(got, fmt.Sprintf(`{"key":%s,"value":%s}`, e.Key, e.Value))
+		}
+		sameObjects(t, "consume --key-serializer avro -J", got, want)
+	})
+
+	t.Run("streamctl-to-confluent", func(t *testing.T) {
+		topic := tr.topic(t)
+		var in strings.Builder
+		for _, l := range want {
+			var kv struct{ Key, Value json.RawMessage }
+			if err := json.Unmarshal([]byte(l), &kv); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&in, `{"key":%s,"key_encoding":"json","value":%s,"value_encoding":"json"}`+"\n", kv.Key, kv.Value)
+		}
+		tr.scOK(t, in.String(), "produce", topic, "-J", "-s", "avro", "--key-serializer", "avro",
+			"--key-schema", filepath.Join(dataDir, "key.avsc"), "--value-schema", filepath.Join(dataDir, "order.avsc"), "--register")
+		got := tr.pyConsume(t, topic, "avro", len(want), "--key-codec", "avro")
+		sameObjects(t, "Confluent's deserializers on key and value", got, want)
+	})
+}

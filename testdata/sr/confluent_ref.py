@@ -26,6 +26,9 @@ layout and the registry calls of the reference implementation.
       milliseconds, dates as YYYY-MM-DD, decimals as exact text. Protobuf
       needs the message class (--schema, --message) and prints proto3 JSON.
 
+  --key-codec C --key-schema FILE, in either direction, puts keys through
+  codec C too (subject <topic>-key); lines are then {"key": K, "value": V}.
+
 Exit 0 on success; 1 with a message on stderr otherwise. Nothing here is
 streamctl code: it is the other side of the wire.
 """
@@ -207,18 +210,18 @@ def registry(url):
     return SchemaRegistryClient({"url": url})
 
 
-def produce(args):
+def encoder(client, codec, schema_file, message=None, includes=None, ref_specs=None):
+    """A function from a JSON object to Confluent-framed bytes for codec."""
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.schema_registry.json_schema import JSONSerializer
     from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 
-    client = registry(args.registry)
-    with open(args.schema) as f:
+    with open(schema_file) as f:
         text = f.read()
     conf = {"auto.register.schemas": True}
-    if args.codec == "avro":
+    if codec == "avro":
         refs, names = [], {}
-        for spec in args.ref or []:
+        for spec in ref_specs or []:
             name, subject, path = spec.split("=", 2)
             with open(path) as f:
                 ref_text = f.read()
@@ -229,25 +232,44 @@ def produce(args):
         parsed = json.loads(text)
         _avro_named(parsed, names)
         ser = AvroSerializer(client, Schema(text, "AVRO", refs), conf=conf)
-
-        def encode(obj):
-            return avro_from_json(parsed, obj, names)
-    elif args.codec == "jsonschema":
+        return lambda obj, ctx: ser(avro_from_json(parsed, obj, names), ctx)
+    if codec == "jsonschema":
         ser = JSONSerializer(Schema(text, "JSON"), client, conf=conf)
+        return ser
+    from google.protobuf import json_format
 
-        def encode(obj):
-            return obj
-    else:
-        from google.protobuf import json_format
+    cls = proto_message_class(schema_file, message, includes)
+    ser = ProtobufSerializer(cls, client, conf=conf)
+    return lambda obj, ctx: ser(json_format.ParseDict(obj, cls()), ctx)
 
-        cls = proto_message_class(args.schema, args.message, args.include)
-        ser = ProtobufSerializer(cls, client, conf=conf)
 
-        def encode(obj):
-            return json_format.ParseDict(obj, cls())
+def decoder(client, codec, schema_file=None, message=None, includes=None):
+    """A function from Confluent-framed bytes to a canonical JSON value."""
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 
+    if codec == "avro":
+        de = AvroDeserializer(client)
+        return lambda b, ctx: json_value(de(b, ctx))
+    if codec == "jsonschema":
+        return JSONDeserializer(None, schema_registry_client=client)
+    from google.protobuf import json_format
+
+    if not schema_file:
+        die("protobuf needs the message class: give --schema (and --message)")
+    cls = proto_message_class(schema_file, message, includes)
+    de = ProtobufDeserializer(cls, schema_registry_client=client)
+    return lambda b, ctx: json_format.MessageToDict(de(b, ctx))
+
+
+def produce(args):
+    client = registry(args.registry)
+    enc = encoder(client, args.codec, args.schema, args.message, args.include, args.ref)
+    key_enc = encoder(client, args.key_codec, args.key_schema) if args.key_codec else None
     producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "acks": "all"})
     ctx = SerializationContext(args.topic, MessageField.VALUE)
+    key_ctx = SerializationContext(args.topic, MessageField.KEY)
     failed = []
 
     def delivered(err, _msg):
@@ -259,10 +281,13 @@ def produce(args):
         if not line.strip():
             continue
         try:
-            value = ser(encode(json.loads(line)), ctx)
+            obj, key = json.loads(line), None
+            if key_enc:
+                key, obj = key_enc(obj["key"], key_ctx), obj["value"]
+            value = enc(obj, ctx)
         except Exception as e:  # the reference must say which line it could not encode
             die(f"line {lineno}: {type(e).__name__}: {e}")
-        producer.produce(args.topic, value=value, partition=0, on_delivery=delivered)
+        producer.produce(args.topic, key=key, value=value, partition=0, on_delivery=delivered)
         producer.poll(0)
         n += 1
     if producer.flush(TIMEOUT) != 0:
@@ -273,36 +298,14 @@ def produce(args):
 
 
 def consume(args):
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
-    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
-    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
-
     client = registry(args.registry)
-    if args.codec == "avro":
-        de = AvroDeserializer(client)
-
-        def show(v):
-            return json_value(v)
-    elif args.codec == "jsonschema":
-        de = JSONDeserializer(None, schema_registry_client=client)
-
-        def show(v):
-            return v
-    else:
-        from google.protobuf import json_format
-
-        if not args.schema:
-            die("protobuf needs the message class: give --schema (and --message)")
-        cls = proto_message_class(args.schema, args.message, args.include)
-        de = ProtobufDeserializer(cls, schema_registry_client=client)
-
-        def show(v):
-            return json_format.MessageToDict(v)
-
+    dec = decoder(client, args.codec, args.schema, args.message, args.include)
+    key_dec = decoder(client, args.key_codec, args.key_schema) if args.key_codec else None
     consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": "confluent-ref",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     consumer.assign([TopicPartition(args.topic, 0, 0)])
     ctx = SerializationContext(args.topic, MessageField.VALUE)
+    key_ctx = SerializationContext(args.topic, MessageField.KEY)
     got, deadline = 0, time.monotonic() + TIMEOUT
     try:
         while got < args.count:
@@ -315,10 +318,12 @@ def consume(args):
             if msg.error():
                 raise KafkaException(msg.error())
             try:
-                obj = de(msg.value(), ctx)
+                obj = dec(msg.value(), ctx)
+                if key_dec:
+                    obj = {"key": key_dec(msg.key(), key_ctx), "value": obj}
             except Exception as e:
                 die(f"{args.topic} offset {msg.offset()}: {type(e).__name__}: {e}")
-            print(json.dumps(show(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+            print(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
                   flush=True)
             got += 1
     finally:
@@ -337,6 +342,9 @@ def main():
     p.add_argument("--include", action="append")
     p.add_argument("--ref", action="append", help="NAME=SUBJECT=FILE (Avro)")
     p.add_argument("--count", type=int)
+    p.add_argument("--key-codec", choices=["avro", "protobuf", "jsonschema"],
+                   help="keys too: input and output lines are {\"key\": K, \"value\": V}")
+    p.add_argument("--key-schema", help="the key's schema file (produce; consume for protobuf)")
     args = p.parse_args()
     if args.direction == "produce":
         if not args.schema:
