@@ -358,3 +358,27 @@ func TestKeys(t *testing.T) {
 		sameObjects(t, "Confluent's deserializers on key and value", got, want)
 	})
 }
+
+// TestSubjectStrategy: with --subject-strategy record or topic-record,
+// streamctl looks the local schema up under the subject Confluent's
+// RecordNameStrategy or TopicRecordNameStrategy registered it as.
+func TestSubjectStrategy(t *testing.T) {
+	tr := need(t)
+	c := cases[0]
+	want := readData(t, c.data)
+	for _, strategy := range []string{"record", "topic-record"} {
+		t.Run(strategy, func(t *testing.T) {
+			topic := tr.topic(t)
+			tr.pyProduce(t, topic, c.codec, c.schema, c.data, "--strategy", strategy)
+			subject := "com.example.shop.Order"
+			if strategy == "topic-record" {
+				subject = topic + "-" + subject
+			}
+			tr.subjectID(t, subject) // Python registered it there
+			tr.scOK(t, strings.Join(want, "\n")+"\n", "produce", topic, "-s", "avro",
+				"--subject-strategy", strategy, "--value-schema", filepath.Join(dataDir, c.schema))
+			both := append(append([]string{}, want...), want...)
+			sameObjects(t, "Confluent's deserializer", tr.pyConsume(t, topic, c.codec, len(both)), both)
+		})
+	}
+}

@@ -16,6 +16,8 @@ layout and the registry calls of the reference implementation.
       message when the file has several. --ref registers another Avro schema
       under SUBJECT first and references it by NAME; Protobuf imports are
       registered by the serializer itself, each under its file name.
+      --strategy record|topic-record names the value's subject after the
+      record instead (Confluent's RecordNameStrategy, TopicRecordNameStrategy).
 
   confluent_ref.py consume --registry URL --bootstrap HOST:PORT --topic T \
       --codec avro|protobuf|jsonschema --count N [--schema FILE --message FQN]
@@ -210,15 +212,24 @@ def registry(url):
     return SchemaRegistryClient({"url": url})
 
 
-def encoder(client, codec, schema_file, message=None, includes=None, ref_specs=None):
+STRATEGIES = ("topic", "record", "topic-record")
+
+
+def encoder(client, codec, schema_file, message=None, includes=None, ref_specs=None, strategy="topic"):
     """A function from a JSON object to Confluent-framed bytes for codec."""
+    import confluent_kafka.schema_registry as sr
+
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.schema_registry.json_schema import JSONSerializer
     from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 
     with open(schema_file) as f:
         text = f.read()
-    conf = {"auto.register.schemas": True}
+    conf = {"auto.register.schemas": True, "subject.name.strategy": {
+        "topic": sr.topic_subject_name_strategy,
+        "record": sr.record_subject_name_strategy,
+        "topic-record": sr.topic_record_subject_name_strategy,
+    }[strategy]}
     if codec == "avro":
         refs, names = [], {}
         for spec in ref_specs or []:
@@ -265,7 +276,7 @@ def decoder(client, codec, schema_file=None, message=None, includes=None):
 
 def produce(args):
     client = registry(args.registry)
-    enc = encoder(client, args.codec, args.schema, args.message, args.include, args.ref)
+    enc = encoder(client, args.codec, args.schema, args.message, args.include, args.ref, args.strategy)
     key_enc = encoder(client, args.key_codec, args.key_schema) if args.key_codec else None
     producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "acks": "all"})
     ctx = SerializationContext(args.topic, MessageField.VALUE)
@@ -342,6 +353,8 @@ def main():
     p.add_argument("--include", action="append")
     p.add_argument("--ref", action="append", help="NAME=SUBJECT=FILE (Avro)")
     p.add_argument("--count", type=int)
+    p.add_argument("--strategy", choices=STRATEGIES, default="topic",
+                   help="subject name strategy of the value (produce)")
     p.add_argument("--key-codec", choices=["avro", "protobuf", "jsonschema"],
                    help="keys too: input and output lines are {\"key\": K, \"value\": V}")
     p.add_argument("--key-schema", help="the key's schema file (produce; consume for protobuf)")
