@@ -260,7 +260,8 @@ func lines(s string) []string {
 
 // sameObjects fails t unless got and want hold the same JSON values, line by
 // line. Numbers compare exactly (a long past 2^53 must survive), RFC3339
-// timestamps compare as instants, and the fields named in decimals compare
+// timestamps compare as instants, local timestamps and times of day by
+// value, and the fields named in decimals compare
 // as exact numbers whether given as text or as JSON numbers: the tier checks
 // values, not which of the documented spellings streamctl picked.
 func sameObjects(t *testing.T, what string, got, want []string, decimals ...string) {
@@ -314,6 +315,13 @@ func normalize(v any, field string, decimals map[string]bool) any {
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, x); err == nil {
 			return "instant " + ts.UTC().Format(time.RFC3339Nano)
+		}
+		// Local timestamps and times of day: the same value whatever the
+		// number of fraction digits.
+		for _, layout := range []string{"2006-01-02T15:04:05.999999999", "15:04:05.999999999"} {
+			if ts, err := time.Parse(layout, x); err == nil {
+				return "local " + ts.Format(layout)
+			}
 		}
 		return x
 	}

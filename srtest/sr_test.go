@@ -25,6 +25,8 @@ var cases = []codecCase{
 	{name: "avro", codec: "avro", schema: "order.avsc", data: "order.avro.jsonl"},
 	{name: "avro-logical-types", codec: "avro", schema: "logical.avsc", data: "logical.avro.jsonl",
 		decimals: []string{"price", "refund"}},
+	{name: "avro-logical-types-more", codec: "avro", schema: "logical-more.avsc", data: "logical-more.avro.jsonl",
+		decimals: []string{"amount"}},
 	{name: "avro-reference", codec: "avro", schema: "customer.avsc", data: "customer.avro.jsonl",
 		refs: []string{"com.example.common.Address=address.avsc"}},
 	{name: "protobuf", codec: "protobuf", schema: "proto/order.proto", data: "order.proto.jsonl"},

@@ -25,7 +25,9 @@ layout and the registry calls of the reference implementation.
       Reads N records from the start of partition 0, decodes each with the
       codec's deserializer and prints it as canonical JSON (sorted keys,
       compact), one per line. Avro timestamps print as RFC3339 UTC with
-      milliseconds, dates as YYYY-MM-DD, decimals as exact text. Protobuf
+      milliseconds (microseconds where they are not whole), local timestamps
+      and times alike without a zone, dates as YYYY-MM-DD, decimals as exact
+      text, bytes as base64. Protobuf
       needs the message class (--schema, --message) and prints proto3 JSON.
 
   --key-codec C --key-schema FILE, in either direction, puts keys through
@@ -45,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
@@ -110,7 +113,7 @@ def avro_from_json(schema, value, names):
     if isinstance(schema, str):
         schema = {"type": schema}
     t, logical = schema["type"], schema.get("logicalType")
-    if logical == "timestamp-millis" or logical == "timestamp-micros":
+    if logical in ("timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros"):
         if isinstance(value, str):
             return datetime.datetime.fromisoformat(value)
         if not isinstance(value, int):
@@ -121,6 +124,12 @@ def avro_from_json(schema, value, names):
             return datetime.date.fromisoformat(value)
         if not isinstance(value, int):
             raise TypeError(f"{value!r} is not a date")
+        return value
+    if logical in ("time-millis", "time-micros"):
+        if isinstance(value, str):
+            return datetime.time.fromisoformat(value)
+        if not isinstance(value, int):
+            raise TypeError(f"{value!r} is not a time")
         return value
     if logical == "decimal":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -138,6 +147,10 @@ def avro_from_json(schema, value, names):
         return [avro_from_json(schema["items"], v, names) for v in value]
     if t == "map":
         return {k: avro_from_json(schema["values"], v, names) for k, v in value.items()}
+    if t in ("bytes", "fixed"):
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not base64 text")
+        return base64.b64decode(value, validate=True)
     if t in ("int", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{value!r} is not an {t}")
@@ -153,11 +166,17 @@ def avro_from_json(schema, value, names):
 def json_value(value):
     """Python values from the deserializers as canonical JSON values."""
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return value.isoformat(timespec="milliseconds") + "Z"
+        spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+        if value.tzinfo is None:  # local-timestamp-*
+            return value.isoformat(timespec=spec)
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec=spec) + "Z"
     if isinstance(value, datetime.date):
         return value.isoformat()
+    if isinstance(value, datetime.time):
+        return value.isoformat(timespec="milliseconds" if value.microsecond % 1000 == 0 else "microseconds")
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, bytes):
