@@ -422,6 +422,8 @@ func runProduce(c *cli.Context, s Streams) error {
 		// partitioning anew.
 		return withHint(err, "topic %q has %s: copy into a topic with at least %d (--create-partitions %d when it does not exist yet), or re-partition by key with --partitioner murmur2, which overrides the envelope's partition",
 			ps.topic, plural(int64(pe.Partitions), "partition"), pe.Partition+1, pe.Partition+1)
+	case errors.Is(err, codec.ErrRegistryFailed) && !errors.As(err, &de):
+		return withHint(err, "the schema registry failed, not the input: check --schema-registry and its credentials, then send the rest again from that line")
 	case errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de):
 		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
 	}

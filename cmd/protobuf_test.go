@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -319,5 +320,49 @@ func TestProtobufLocalSchemaImports(t *testing.T) {
 	r = mustRun(t, ExitUsage, `{"id":"a"}`, "produce", "-b", addr, topic, "-s", "protobuf", "--value-schema", lone, "--schema-registry", reg.URL())
 	if want := `--value-schema: lone.proto imports "shop/common.proto", which is not beside it`; !strings.Contains(r.Stderr, want) {
 		t.Errorf("stderr = %q, want it to contain %q", r.Stderr, want)
+	}
+}
+
+// TestProtobufGUIDHeader reads the Confluent 8 form of Protobuf: the value
+// is the bare message, and the __value_schema_id header holds magic 1, the
+// schema's GUID and then the message-index path, as Confluent's serializers
+// write it.
+func TestProtobufGUIDHeader(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	topic := ordersTopic(t, addr, reg)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := cl.SchemaByVersion(t.Context(), topic+"-value", 1)
+	if err != nil || ss.GUID == "" {
+		t.Fatalf("the registry gave no GUID: %+v, %v", ss, err)
+	}
+	guid, err := hex.DecodeString(strings.ReplaceAll(ss.GUID, "-", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := func(index ...byte) []sarama.RecordHeader {
+		return []sarama.RecordHeader{{Key: []byte("__value_schema_id"), Value: append(append([]byte{1}, guid...), index...)}}
+	}
+	src := seed(t, addr, 1,
+		kafkatest.Message{Value: []byte("\x0a\x01r"), Headers: header(0x02, 0x02)},          // shop.Refund, [1]
+		kafkatest.Message{Value: []byte("\x0a\x03o-1"), Headers: header(0x00)},              // shop.Order, [0]
+		kafkatest.Message{Value: []byte("\x0a\x04Oslo"), Headers: header(0x06, 0, 0x02, 0)}, // [0 1 0]
+		kafkatest.Message{Value: []byte("\x0a\x01x"), Headers: header()},
+		kafkatest.Message{Value: []byte("\x0a\x01x"), Headers: header(0x00, 0x07)},
+	)
+	r := mustRun(t, ExitOK, "", "consume", src, "-b", addr, "-e", "-s", "protobuf", "--skip-invalid", "--schema-registry", reg.URL())
+	if want := `{"orderId":"r"}` + "\n" + `{"id":"o-1"}` + "\n" + `{"city":"Oslo"}` + "\n"; r.Stdout != want {
+		t.Errorf("stdout = %q, want %q", r.Stdout, want)
+	}
+	for _, want := range []string{
+		"offset 3: cannot decode value: schema " + ss.GUID + ": schema id header holds no message index after the GUID, and a Protobuf record needs one",
+		"offset 4: cannot decode value: schema " + ss.GUID + ": schema id header has 1 byte after the GUID and message index",
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr = %q, want it to contain %q", r.Stderr, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/hex"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -317,5 +318,43 @@ func TestConsumeGUIDHeader(t *testing.T) {
 	r = mustRun(t, ExitOK, "", "consume", topic, "-b", addr, "-e", "-n", "1", "-s", "avro", "--schema-registry", reg.URL(), "-J")
 	if !strings.Contains(r.Stdout, `"value":{"s":"hi"},"value_encoding":"json","value_schema_id":`+strconv.Itoa(id)) {
 		t.Errorf("-J = %s, want the numeric id %d", r.Stdout, id)
+	}
+}
+
+// TestConsumeRegistryDownIsNotSkipped: a registry that fails is not the
+// message's fault, so --skip-invalid must not skip (and a group commit past)
+// the record; the run stops with exit 1.
+func TestConsumeRegistryDownIsNotSkipped(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	id := registerSchema(t, reg, "d-value", sr.TypeAvro, `"string"`)
+	topic := seed(t, addr, 1, values(framed(id, "\x04ok"))...)
+	reg.Intercept(func(w http.ResponseWriter, _ *http.Request) bool {
+		http.Error(w, `{"error_code":50001,"message":"store unavailable"}`, http.StatusServiceUnavailable)
+		return true
+	})
+	r := mustRun(t, ExitError, "", "consume", topic, "-b", addr, "-e", "-s", "avro", "--skip-invalid", "--schema-registry", reg.URL())
+	if !strings.Contains(r.Stderr, "offset 0: decoding value: schema 1: store unavailable") || strings.Contains(r.Stderr, "skipped") {
+		t.Errorf("stderr = %q, want the registry failure to stop the run", r.Stderr)
+	}
+}
+
+// TestProduceRegistryDownIsNotSkipped: with -J each record may name a
+// schema id; a registry that fails then is not the line's fault, so
+// --skip-invalid must not drop the line.
+func TestProduceRegistryDownIsNotSkipped(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	reg := schemaRegistry(t)
+	id := registerSchema(t, reg, "d-value", sr.TypeAvro, `"string"`)
+	topic := seed(t, addr, 1)
+	reg.Intercept(func(w http.ResponseWriter, _ *http.Request) bool {
+		http.Error(w, `{"error_code":50001,"message":"store unavailable"}`, http.StatusServiceUnavailable)
+		return true
+	})
+	in := `{"value":"a","value_encoding":"json","value_schema_id":` + strconv.Itoa(id) + "}\n"
+	r := mustRun(t, ExitError, `{"value":"x"}`+"\n"+in, "produce", topic, "-b", addr, "-J", "-s", "avro", "--skip-invalid", "--schema-registry", reg.URL())
+	if !strings.Contains(r.Stderr, "line 1: value: ") || !strings.Contains(r.Stderr, "store unavailable") || strings.Contains(r.Stderr, "skipped") ||
+		!strings.Contains(r.Stderr, "hint: the schema registry failed, not the input") {
+		t.Errorf("stderr = %q, want the registry failure to stop the run at line 1", r.Stderr)
 	}
 }

@@ -326,6 +326,9 @@ func (r *avroReader) blockCount() (int64, error) {
 }
 
 func (s *avroSchema) decode(dst, payload []byte) ([]byte, error) {
+	if dst == nil {
+		dst = make([]byte, 0, 2*len(payload)+64) // JSON is about twice the binary
+	}
 	r := &avroReader{b: payload}
 	dst, err := s.decodeNode(dst, r, s.root, 0)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jsoniter "github.com/json-iterator/go"
 )
 
 // encode turns JSON text into Avro binary. It takes plain JSON and the
@@ -29,17 +31,23 @@ func (s *avroSchema) encode(dst, text []byte) ([]byte, error) {
 // parseJSON reads exactly one JSON value, keeping numbers as text so that
 // longs and decimals never pass through a float.
 func parseJSON(text []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	if !json.Valid(text) {
+		if dec := json.NewDecoder(bytes.NewReader(text)); dec.Decode(new(any)) == nil && dec.More() {
+			return nil, &FieldError{Msg: "more than one JSON value"}
+		}
 		return nil, jsonError(text)
 	}
-	if dec.More() {
-		return nil, &FieldError{Msg: "more than one JSON value"}
+	var v any
+	if err := jsonNumbers.Unmarshal(text, &v); err != nil {
+		return nil, jsonError(text)
 	}
 	return v, nil
 }
+
+// jsonNumbers reads JSON into any as encoding/json does with UseNumber,
+// several times faster; encoding/json has checked the text first, so that
+// both agree on what JSON is.
+var jsonNumbers = jsoniter.Config{UseNumber: true}.Froze()
 
 // at puts seg (a field name, "[3]" or `["key"]`) in front of a
 // FieldError's path.

@@ -342,6 +342,11 @@ func (s *ProtoSchema) AppendJSON(dst, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.appendMessageJSON(dst, index, rest)
+}
+
+// appendMessageJSON appends the JSON of msg, the message at index.
+func (s *ProtoSchema) appendMessageJSON(dst []byte, index []int, rest []byte) ([]byte, error) {
 	md, err := s.MessageAt(index)
 	if err != nil {
 		return nil, err

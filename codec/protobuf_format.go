@@ -1,6 +1,9 @@
 package codec
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // protoFormat plugs Protobuf into the schema codecs.
 type protoFormat struct{}
@@ -79,4 +82,33 @@ func writable(comp compiled, id int) error {
 		what = "schema " + strconv.Itoa(id)
 	}
 	return &SchemaError{What: what, Err: w.writeErr()}
+}
+
+// decodeHeaderForm decodes the value of a Confluent 8 record, whose schema
+// id header holds, after the GUID, what the framing would have held between
+// the id and the payload: a Protobuf message's index path, as Confluent's
+// serializers write it; nothing for the other types.
+func decodeHeaderForm(s compiled, extra, payload []byte) ([]byte, error) {
+	p, ok := s.(*protoCompiled)
+	if !ok {
+		if len(extra) > 0 {
+			return nil, &FramingError{Msg: fmt.Sprintf("schema id header of %d bytes, want the magic byte 0x01 and a 16-byte GUID", 17+len(extra))}
+		}
+		return s.decode(nil, payload)
+	}
+	if len(extra) == 0 {
+		return nil, &FramingError{Msg: "schema id header holds no message index after the GUID, and a Protobuf record needs one"}
+	}
+	index, rest, err := ReadMessageIndex(extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		unit := "bytes"
+		if len(rest) == 1 {
+			unit = "byte"
+		}
+		return nil, &FramingError{Msg: fmt.Sprintf("schema id header has %d %s after the GUID and message index", len(rest), unit)}
+	}
+	return p.schema.appendMessageJSON(nil, index, payload)
 }

@@ -92,6 +92,11 @@ func notFound(err error) error {
 	return err
 }
 
+// ErrRegistryFailed is wrapped by Registry errors that are the registry's
+// fault, not the message's: no answer, a server error, refused credentials.
+// A message that meets one is not undecodable, so skipping it would be wrong.
+var ErrRegistryFailed = errors.New("the schema registry failed")
+
 // ErrNoRegistry is returned when a schema codec is named but no Registry
 // was given.
 var ErrNoRegistry = errors.New("no schema registry given")
@@ -327,7 +332,7 @@ type guidSchema struct {
 // decodeGUID decodes an unframed payload whose schema a Confluent 8
 // header names: GUIDMagic and 16 bytes.
 func (c *schemaCodec) decodeGUID(payload, header []byte) ([]byte, int, error) {
-	if len(header) != 17 || header[0] != GUIDMagic {
+	if len(header) < 17 || header[0] != GUIDMagic {
 		return nil, 0, &FramingError{Msg: fmt.Sprintf("schema id header of %d bytes, want the magic byte 0x01 and a 16-byte GUID", len(header))}
 	}
 	b := header[1:]
@@ -342,7 +347,7 @@ func (c *schemaCodec) decodeGUID(payload, header []byte) ([]byte, int, error) {
 	if g.err != nil {
 		return nil, g.id, g.err
 	}
-	out, err := g.s.decode(nil, payload)
+	out, err := decodeHeaderForm(g.s, header[17:], payload)
 	if err != nil {
 		return nil, g.id, fmt.Errorf("schema %s: %w", guid, err)
 	}

@@ -582,6 +582,11 @@ func decode(c *codec.Chain, b []byte, headers []*sarama.RecordHeader, idHeader s
 
 // invalid reports a message that does not decode, naming where it is.
 func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
+	if errors.Is(err, codec.ErrRegistryFailed) {
+		// Not the message's fault: skipping (and committing past) it
+		// would lose it.
+		return fmt.Errorf("topic %q partition %d offset %d: decoding %s: %w", d.tp.Topic, d.tp.Partition, m.offset, what, err)
+	}
 	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", d.tp.Topic, d.tp.Partition, m.offset, what, err)
 	if !r.o.SkipInvalid {
 		flag := "-s raw"

@@ -103,7 +103,9 @@ func (c *Client) Close() {
 }
 
 // Error is a request the registry did not answer, or answered with an
-// error. Unwrap gives codec.ErrNotFound for a 404.
+// error. Unwrap gives codec.ErrNotFound for a 404, and
+// codec.ErrRegistryFailed for no answer, a server error or refused
+// credentials.
 type Error struct {
 	URL  string
 	Err  error
@@ -118,8 +120,11 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() []error {
-	if e.Code == http.StatusNotFound {
+	switch {
+	case e.Code == http.StatusNotFound:
 		return []error{e.Err, codec.ErrNotFound}
+	case e.Code == 0, e.Code >= 500, e.Code == http.StatusUnauthorized, e.Code == http.StatusForbidden:
+		return []error{e.Err, codec.ErrRegistryFailed}
 	}
 	return []error{e.Err}
 }

@@ -2,9 +2,12 @@ package registry
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,5 +95,34 @@ func TestTimeoutAndRedactedURL(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s, want about the 200ms timeout", d)
+	}
+}
+
+func TestTLSCA(t *testing.T) {
+	ts := httptest.NewTLSServer(srfake.NewRegistry().Handler())
+	t.Cleanup(ts.Close)
+	ca := t.TempDir() + "/ca.pem"
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), Config{URL: ts.URL, CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.SchemaByID(1); !errors.Is(err, codec.ErrNotFound) {
+		t.Errorf("with the CA: %v, want an answer (schema 1 not found)", err)
+	}
+	untrusted, err := New(context.Background(), Config{URL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusted.Close()
+	if _, err := untrusted.SchemaByID(1); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without the CA: %v, want a certificate error", err)
+	}
+	if _, err := New(context.Background(), Config{URL: ts.URL, CAFile: t.TempDir() + "/none.pem"}); err == nil {
+		t.Error("a missing CA file: no error")
 	}
 }
