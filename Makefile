@@ -44,6 +44,7 @@ test-sr: build ## schema-registry codecs against Apicurio Registry 3.0.9 and a r
 	if [ $$status -eq 0 ]; then \
 	  set -a; source $(KAFKA_STATE)/env; source $${STREAMCTL_REGISTRY_STATE:-/tmp/streamctl-registry}/env; set +a; \
 	  $(GO) test -count=1 -timeout 8m ./srtest/ || status=$$?; \
+	  STREAMCTL_SR_URL=$$STREAMCTL_TEST_REGISTRY $(GO) test -count=1 -timeout 5m -run ConfluentPython ./cmd/ || status=$$?; \
 	fi; \
 	scripts/registry/stop.sh; scripts/kafka/stop.sh; exit $$status
 
