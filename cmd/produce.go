@@ -125,7 +125,6 @@ type produceSetup struct {
 	topic       string
 	format      produce.Format
 	partition   int32
-	partitioner sarama.PartitionerConstructor
 	partName    string
 	acks        sarama.RequiredAcks
 	compression sarama.CompressionCodec
@@ -197,7 +196,7 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 	}
 	f.IgnorePartition = c.IsSet("partition") || c.IsSet("partitioner")
 	ps.partName = c.String("partitioner")
-	if ps.partitioner, err = produce.NewPartitioner(ps.partName); err != nil {
+	if err = produce.CheckPartitioner(ps.partName); err != nil {
 		return nil, usagef("--partitioner: %v", err)
 	}
 	switch a := c.String("acks"); a {
@@ -246,36 +245,16 @@ func encoder(spec string) (produce.Encoder, error) {
 	return ch, nil
 }
 
-// producerConfig sets the delivery side of the sarama configuration. With
-// batches (Kafka 0.11 and later) streamctl builds record batches itself
-// and sends them with the broker's produce requests, five in flight per
-// broker; sarama's AsyncProducer, for older versions, gets batches large
-// enough for full speed on big inputs, flushed every few milliseconds so
-// that an interactive line goes out at once.
-func producerConfig(conf *sarama.Config, ps *produceSetup, batches bool) {
+// producerConfig sets the delivery side of the sarama configuration:
+// streamctl builds record batches itself and sends them with the broker's
+// produce requests, five in flight per broker.
+func producerConfig(conf *sarama.Config, ps *produceSetup) {
 	p := &conf.Producer
 	p.RequiredAcks = ps.acks
 	p.Compression = ps.compression
-	p.Retry.Max = 5
 	p.Retry.Backoff = 100 * time.Millisecond
-	// sarama's AsyncProducer has no delivery timeout: the broker's wait and
-	// the retries above bound it.
 	p.Timeout = min(p.Timeout, ps.delivery)
-	if batches {
-		conf.Net.MaxOpenRequests = maxInFlight
-		return
-	}
-	p.Return.Successes = true
-	p.Return.Errors = true
-	p.Partitioner = ps.partitioner
-	p.Flush.Bytes = 1 << 20
-	p.Flush.Frequency = 2 * time.Millisecond
-	p.Flush.MaxMessages = 0
-	conf.ChannelBufferSize = 4096
-	if ps.acks == sarama.WaitForAll && conf.Version.IsAtLeast(sarama.V0_11_0_0) {
-		p.Idempotent = true
-		conf.Net.MaxOpenRequests = 1
-	}
+	conf.Net.MaxOpenRequests = maxInFlight
 }
 
 // maxInFlight is how many produce requests may await an answer per broker:
@@ -327,8 +306,12 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	batches := conf.Version.IsAtLeast(sarama.V0_11_0_0)
-	producerConfig(conf, ps, batches)
+	if !conf.Version.IsAtLeast(sarama.V0_11_0_0) {
+		// Record batches, which carry headers, timestamps and producer
+		// IDs, came with Kafka 0.11 (2017).
+		return usagef("produce needs Kafka 0.11 or later: --kafka-version %s is older", conf.Version)
+	}
+	producerConfig(conf, ps)
 	ctx := c.Context
 	client, err := connect(ctx, c, conf)
 	if err != nil {
@@ -368,22 +351,12 @@ func runProduce(c *cli.Context, s Streams) error {
 	if tty && !quiet {
 		stopProgress = progress(stderr, p)
 	}
-	var st produce.Stats
-	if batches {
-		var b *produce.Batcher
-		if b, err = newBatcher(client, conf, ps, n, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.RunBatches(ctx, inputs, b)
-	} else {
-		var ap sarama.AsyncProducer
-		if ap, err = newAsyncProducer(client, conf, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.Run(ctx, inputs, ap)
+	b, err := newBatcher(client, conf, ps, n, debug)
+	if err != nil {
+		stopProgress()
+		return err
 	}
+	st, err := p.Run(ctx, inputs, b)
 	stopProgress()
 
 	var de *produce.DeliveryError
@@ -452,27 +425,6 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		debug("idempotent producer: retries cannot duplicate or reorder messages")
 	}
 	return b, nil
-}
-
-// newAsyncProducer starts sarama's AsyncProducer, for Kafka versions
-// older than record batches.
-func newAsyncProducer(client sarama.Client, conf *sarama.Config, debug func(string)) (sarama.AsyncProducer, error) {
-	ap, err := sarama.NewAsyncProducerFromClient(client)
-	if err != nil && conf.Producer.Idempotent {
-		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
-		// permission) refuse InitProducerId: acks=all still holds.
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		conf.Producer.Idempotent = false
-		conf.Net.MaxOpenRequests = 5
-		ap, err = sarama.NewAsyncProducerFromClient(client)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("starting the producer: %w", err)
-	}
-	if conf.Producer.Idempotent {
-		debug("idempotent producer: retries cannot duplicate or reorder messages")
-	}
-	return ap, nil
 }
 
 // summary is the accounting line: what was sent and what came back.

@@ -25,7 +25,7 @@ var _ Cluster = sarama.Client(nil)
 type BatchConfig struct {
 	Topic       string
 	Partitions  int32
-	Partitioner string // as NewPartitioner takes it
+	Partitioner string // one of Partitioners
 	Acks        sarama.RequiredAcks
 	Compression sarama.CompressionCodec
 	// Version is the lowest Kafka version to speak; it must be 0.11 or

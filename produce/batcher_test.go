@@ -148,7 +148,7 @@ func TestBatcherRetriesMovedLeader(t *testing.T) {
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestBatcherRetriesLostConnection(t *testing.T) {
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 3000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 7))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 7))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestBatcherFailsByLine(t *testing.T) {
 				fmt.Fprintf(&in, "key-%d:value-%d\n", i%2, i)
 			}
 			p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1})
-			st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
+			st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
 			if want := (Stats{Sent: n, Acked: n / 2, Failed: n / 2}); st != want {
 				t.Errorf("stats %+v, want %+v", st, want)
 			}
@@ -273,7 +273,7 @@ func TestBatcherAcksNone(t *testing.T) {
 	}
 	var out strings.Builder
 	p := New(&Format{}, Options{Topic: "t", Partition: 1, Offsets: &out, NoAcks: true})
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestBatcherBatchLimit(t *testing.T) {
 	line := strings.Repeat("x", 999) + "\n"
 	p := New(&Format{}, Options{Topic: "t", Partition: -1})
 	in := strings.Repeat(line, 500) + strings.Repeat("y", 30000) + "\n" + strings.Repeat(line, 10)
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in)}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(in)}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestBatcherRetriesInFlight(t *testing.T) {
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
 	bs := sent()
 	if len(bs) < 3 {
 		t.Fatalf("%d batches sent, want more", len(bs))
@@ -522,7 +522,7 @@ func TestBatcherDeliveryTimeout(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		st, err := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		st, err := p.Run(context.Background(), []Input{{R: pr}}, b)
 		done <- outcome{st, err}
 	}()
 	var o outcome
@@ -573,7 +573,7 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 	p := New(&Format{}, Options{Topic: "t", Partition: -1})
 	done := make(chan Stats, 1)
 	go func() {
-		st, _ := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		st, _ := p.Run(context.Background(), []Input{{R: pr}}, b)
 		done <- st
 	}()
 	select {

@@ -4,100 +4,23 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-
-	"github.com/IBM/sarama"
 )
 
 // Partitioners are the names --partitioner accepts.
 var Partitioners = []string{"murmur2", "fnv1a", "random", "roundrobin"}
 
-// NewPartitioner returns the sarama partitioner named name. Whatever it is,
-// a message given a partition of its own (with -p, or by its envelope) goes
-// there.
-func NewPartitioner(name string) (sarama.PartitionerConstructor, error) {
-	var base sarama.PartitionerConstructor
-	switch name {
-	case "", "murmur2":
-		base = NewMurmur2Partitioner
-	case "fnv1a":
-		base = sarama.NewHashPartitioner
-	case "random":
-		base = sarama.NewRandomPartitioner
-	case "roundrobin":
-		base = sarama.NewRoundRobinPartitioner
-	default:
-		return nil, fmt.Errorf("unknown partitioner %q (want murmur2, fnv1a, random or roundrobin)", name)
+// CheckPartitioner says whether name is one of Partitioners ("" is
+// murmur2).
+func CheckPartitioner(name string) error {
+	if name == "" {
+		return nil
 	}
-	return func(topic string) sarama.Partitioner {
-		return &fixedPartitioner{base: base(topic)}
-	}, nil
-}
-
-// fixedPartitioner sends a message whose pending entry names a partition
-// there, and leaves the others to base.
-type fixedPartitioner struct{ base sarama.Partitioner }
-
-var _ sarama.DynamicConsistencyPartitioner = (*fixedPartitioner)(nil)
-
-func fixed(m *sarama.ProducerMessage) int32 {
-	if p, ok := m.Metadata.(*pending); ok {
-		return p.partition
-	}
-	return -1
-}
-
-func (f *fixedPartitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
-	if p := fixed(m); p >= 0 {
-		if p >= n {
-			return -1, sarama.ErrInvalidPartition
+	for _, p := range Partitioners {
+		if name == p {
+			return nil
 		}
-		return p, nil
 	}
-	return f.base.Partition(m, n)
-}
-
-func (f *fixedPartitioner) RequiresConsistency() bool { return f.base.RequiresConsistency() }
-
-func (f *fixedPartitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	if fixed(m) >= 0 {
-		// The index must be the partition number: count every partition,
-		// writable or not.
-		return true
-	}
-	if d, ok := f.base.(sarama.DynamicConsistencyPartitioner); ok {
-		return d.MessageRequiresConsistency(m)
-	}
-	return f.base.RequiresConsistency()
-}
-
-// murmur2Partitioner puts a keyed message where the Java client's default
-// partitioner (and Faust's, and librdkafka's murmur2_random) puts it:
-// toPositive(murmur2(key)) % partitions. Keyless messages spread at random.
-type murmur2Partitioner struct{ keyless sarama.Partitioner }
-
-var _ sarama.DynamicConsistencyPartitioner = (*murmur2Partitioner)(nil)
-
-// NewMurmur2Partitioner is a sarama.PartitionerConstructor for the Java
-// client's key hashing.
-func NewMurmur2Partitioner(topic string) sarama.Partitioner {
-	return &murmur2Partitioner{keyless: sarama.NewRandomPartitioner(topic)}
-}
-
-func (p *murmur2Partitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
-	if m.Key == nil {
-		return p.keyless.Partition(m, n)
-	}
-	key, err := m.Key.Encode()
-	if err != nil {
-		return -1, err
-	}
-	return (Murmur2(key) & 0x7fffffff) % n, nil
-}
-
-func (p *murmur2Partitioner) RequiresConsistency() bool { return true }
-
-func (p *murmur2Partitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	return m.Key != nil
+	return fmt.Errorf("unknown partitioner %q (want murmur2, fnv1a, random or roundrobin)", name)
 }
 
 // Murmur2 is Kafka's org.apache.kafka.common.utils.Utils.murmur2: 32-bit
@@ -136,10 +59,10 @@ func Murmur2(data []byte) int32 {
 	return int32(h)
 }
 
-// picker chooses partitions for a Batcher as NewPartitioner's partitioners
-// do, from the key alone, without a ProducerMessage per record. Keyless
-// records under murmur2 and fnv1a, which those partitioners spread at
-// random, stick to one partition for a run of records instead, as the Java
+// picker chooses partitions for a Batcher from the key alone: murmur2 as
+// the Java client hashes keys, fnv1a as sarama's hash partitioner does,
+// random, or roundrobin. Keyless records under murmur2 and fnv1a, which
+// would spread at random, stick to one partition for a run of records instead, as the Java
 // client's sticky partitioner does: longer batches, the same spread.
 type picker struct {
 	name   string
@@ -155,7 +78,7 @@ type picker struct {
 const stickyRun = 32
 
 func newPicker(name string, n int32) (*picker, error) {
-	if _, err := NewPartitioner(name); err != nil {
+	if err := CheckPartitioner(name); err != nil {
 		return nil, err
 	}
 	if name == "" {

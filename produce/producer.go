@@ -16,19 +16,6 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Sink is where messages go: sarama's AsyncProducer in production, a small
-// fake in tests. Every message sent to Input comes back exactly once on
-// Successes or Errors, and both channels close after AsyncClose once every
-// message is accounted for.
-type Sink interface {
-	Input() chan<- *sarama.ProducerMessage
-	Successes() <-chan *sarama.ProducerMessage
-	Errors() <-chan *sarama.ProducerError
-	AsyncClose()
-}
-
-var _ Sink = sarama.AsyncProducer(nil)
-
 // Input is one stream to read records from.
 type Input struct {
 	Name string // file name in messages; empty for stdin
@@ -129,19 +116,6 @@ type pending struct {
 	partition  int32 // -1: left to the partitioner
 }
 
-// message is m as sarama's AsyncProducer takes it; its Metadata points back
-// to m.
-func (m *pending) message(topic string) *sarama.ProducerMessage {
-	pm := &sarama.ProducerMessage{Topic: topic, Headers: m.headers, Timestamp: m.timestamp, Metadata: m}
-	if m.key != nil {
-		pm.Key = sarama.ByteEncoder(m.key)
-	}
-	if m.value != nil {
-		pm.Value = sarama.ByteEncoder(m.value)
-	}
-	return pm
-}
-
 // handover is what the reading goroutine passes on at once. paused says the
 // reader is about to wait for more input: what is buffered should go out
 // now, not when a batch fills.
@@ -150,21 +124,8 @@ type handover struct {
 	paused bool
 }
 
-// deliverer is what Run sends records through: a Sink (sarama's
-// AsyncProducer) or a Batcher.
-type deliverer interface {
-	// start is called once, before send, with the Producer to report
-	// every outcome to.
-	start(p *Producer)
-	// send hands h over; it returns false, having handed over nothing, when
-	// ctx is done first.
-	send(ctx context.Context, h handover) bool
-	// close delivers everything sent and returns once every outcome is
-	// reported.
-	close()
-}
-
-// Producer sends the records of its inputs to a sink and accounts for them.
+// Producer sends the records of its inputs through a Batcher and accounts
+// for them.
 type Producer struct {
 	format *Format
 	opts   Options
@@ -205,23 +166,14 @@ const batchSize = 512
 // not pile up between the reader and the sender.
 const maxHandover = 256 << 10
 
-// Run reads every input in turn and sends its records to sink, then closes
-// sink and waits until every message sent is acknowledged or failed. It
-// stops reading when ctx is cancelled (delivering what was read), or at the
+// Run reads every input in turn and sends its records through b, then
+// waits until every message sent is acknowledged or failed. It stops
+// reading when ctx is cancelled (delivering what was read), or at the
 // first invalid record unless SkipInvalid. The error is a *LineError for
 // the record that stopped it, a *DeliveryError when messages failed (both,
-// joined, when both happened), or the input's read error.
-func (p *Producer) Run(ctx context.Context, inputs []Input, sink Sink) (Stats, error) {
-	return p.run(ctx, inputs, &sinkDeliverer{sink: sink, topic: p.opts.Topic})
-}
-
-// RunBatches is Run with a Batcher, which builds record batches itself,
-// in place of a Sink.
-func (p *Producer) RunBatches(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
-	return p.run(ctx, inputs, b)
-}
-
-func (p *Producer) run(ctx context.Context, inputs []Input, d deliverer) (Stats, error) {
+// joined, when both happened), or the input's read error. A Batcher runs
+// once.
+func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
 	for _, in := range inputs {
 		p.names = append(p.names, in.Name)
 	}
@@ -232,7 +184,7 @@ func (p *Producer) run(ctx context.Context, inputs []Input, d deliverer) (Stats,
 	parent := ctx
 	ctx, p.stopRead = context.WithCancelCause(ctx)
 	defer p.stopRead(nil)
-	d.start(p)
+	b.start(p)
 
 	batches := make(chan handover, 8)
 	stop := make(chan struct{})
@@ -254,7 +206,7 @@ feed:
 				break feed
 			}
 			p.sent.Add(int64(len(h.msgs))) // before the send: acks may come at once
-			if !d.send(ctx, h) {
+			if !b.send(ctx, h) {
 				p.sent.Add(-int64(len(h.msgs)))
 				interrupted = true
 				break feed
@@ -262,7 +214,7 @@ feed:
 		}
 	}
 	close(stop)
-	d.close()
+	b.close()
 	p.flushOffsets()
 
 	st := p.Progress()
@@ -281,55 +233,6 @@ feed:
 		errs = append(errs, &DeliveryError{Topic: p.opts.Topic, Stats: st, NoAcks: p.opts.NoAcks, Failures: fs})
 	}
 	return st, errors.Join(errs...)
-}
-
-// sinkDeliverer feeds a Sink one message at a time.
-type sinkDeliverer struct {
-	sink  Sink
-	topic string
-	p     *Producer
-	acks  sync.WaitGroup
-}
-
-func (d *sinkDeliverer) start(p *Producer) {
-	d.p = p
-	sink := d.sink
-	d.acks.Add(2)
-	go func() {
-		defer d.acks.Done()
-		for m := range sink.Successes() {
-			p.ack(m.Metadata.(*pending), m.Partition, m.Offset)
-			if len(sink.Successes()) == 0 {
-				p.flushOffsets()
-			}
-		}
-	}()
-	go func() {
-		defer d.acks.Done()
-		for e := range sink.Errors() {
-			p.fail(e.Msg.Metadata.(*pending), e.Err)
-		}
-	}()
-}
-
-func (d *sinkDeliverer) send(ctx context.Context, h handover) bool {
-	input := d.sink.Input()
-	for i := range h.msgs {
-		select {
-		case input <- h.msgs[i].message(d.topic):
-		case <-ctx.Done():
-			// The caller uncounts the whole handover: count back the
-			// messages already in the sink, which will be answered.
-			d.p.sent.Add(int64(i))
-			return false
-		}
-	}
-	return true
-}
-
-func (d *sinkDeliverer) close() {
-	d.sink.AsyncClose()
-	d.acks.Wait()
 }
 
 // read runs in its own goroutine, since reading stdin may block for good:
@@ -394,18 +297,6 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 	return nil
 }
 
-func (p *Producer) ack(m *pending, partition int32, offset int64) {
-	if p.opts.NoAcks {
-		p.unacked.Add(1)
-		offset = -1
-	} else {
-		p.acked.Add(1)
-	}
-	if p.out != nil {
-		p.settle(m.seq, partition, offset)
-	}
-}
-
 // ackRun acknowledges a batch's records: offset base, base+1, ... (or -1
 // each when base is, with acks=none).
 func (p *Producer) ackRun(from []origin, partition int32, base int64) {
@@ -435,10 +326,6 @@ func (p *Producer) timedOut() {
 }
 
 var errStopRead = errors.New("delivery timed out: reading stopped")
-
-func (p *Producer) fail(m *pending, err error) {
-	p.failAt(origin{seq: m.seq, input: m.input, line: m.line}, err)
-}
 
 func (p *Producer) failAt(o origin, err error) {
 	p.failed.Add(1)
