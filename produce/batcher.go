@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -637,11 +638,20 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 	if b.pid >= 0 {
 		ps := &b.parts[bt.partition]
 		bt.seq, bt.pid, bt.sequenced = ps.nextSeq, b.pid, true
-		ps.nextSeq += int32(len(bt.recs))
+		ps.nextSeq = nextSequence(ps.nextSeq, len(bt.recs))
 		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid, b.epoch, bt.seq
 	}
 	bt.rb = rb
 	return rb
+}
+
+// nextSequence is the sequence number n records after seq: after
+// 2^31-1 comes 0, as in Kafka's DefaultRecordBatch.incrementSequence.
+func nextSequence(seq int32, n int) int32 {
+	if int64(seq)+int64(n) > math.MaxInt32 {
+		return int32(int64(seq) + int64(n) - math.MaxInt32 - 1)
+	}
+	return seq + int32(n)
 }
 
 // reap settles the answers that have come in.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -583,5 +585,24 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the run did not end")
+	}
+}
+
+// TestBatcherSequenceWraps: sequence numbers wrap to 0 after 2^31-1, as
+// Kafka's DefaultRecordBatch.incrementSequence does, never to negative.
+func TestBatcherSequenceWraps(t *testing.T) {
+	b := &Batcher{pid: 7, epoch: 1, parts: make([]partState, 1)}
+	b.parts[0].nextSeq = math.MaxInt32 - 1
+	var firsts []int32
+	for range 3 {
+		bt := &batch{recs: make([]sarama.Record, 5)}
+		rb := b.recordBatch(bt)
+		firsts = append(firsts, rb.FirstSequence)
+	}
+	if want := []int32{math.MaxInt32 - 1, 3, 8}; !slices.Equal(firsts, want) {
+		t.Errorf("first sequences %v, want %v", firsts, want)
+	}
+	if got := b.parts[0].nextSeq; got != 13 {
+		t.Errorf("next sequence %d, want 13", got)
 	}
 }
