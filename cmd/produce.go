@@ -83,7 +83,7 @@ Examples:
 			&cli.DurationFlag{Name: "delivery-timeout", Value: produce.DefaultDeliveryTimeout, EnvVars: envVars("delivery-timeout"),
 				Usage: "fail a message not acknowledged within `DURATION`, retries included; reading stops then"},
 			&cli.BoolFlag{Name: "print-offsets", EnvVars: envVars("print-offsets"),
-				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order (offset -1 with --acks none)"},
+				Usage: "print a line on stdout for each input line, in input order: \"PARTITION OFFSET\" when acknowledged (offset -1 with --acks none), \"-1 -1 ERROR\" when it failed or was invalid"},
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report invalid input lines and go on, instead of stopping at the first"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: envVars("verbose"),

@@ -69,9 +69,9 @@ func TestProduceDeliveryFailure(t *testing.T) {
 	golden(t, "produce", "stderr", r.Stderr)
 	// The fake broker gives each request base offset 0: only the
 	// partitions are certain.
-	if lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"); len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], "0 ") || !strings.HasPrefix(lines[1], "0 ") {
-		t.Errorf("stdout %q: want the partition 0 offsets of the two delivered messages", r.Stdout)
+	if lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"); len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], "0 ") || lines[1] != "-1 -1 ERROR" || !strings.HasPrefix(lines[2], "0 ") || lines[3] != "-1 -1 ERROR" {
+		t.Errorf("stdout %q: want the partition 0 offsets of the two delivered messages, -1 -1 ERROR for the others", r.Stdout)
 	}
 }
 

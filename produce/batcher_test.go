@@ -470,6 +470,7 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	var want, offsets []string
 	for i := 0; i < n; i++ {
 		if i >= first && i < first+int(refused.n) {
+			offsets = append(offsets, "-1 -1 ERROR")
 			continue
 		}
 		want = append(want, fmt.Sprintf("value-%d", i))

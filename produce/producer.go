@@ -32,8 +32,10 @@ type Options struct {
 	// stopping there.
 	SkipInvalid bool
 	Invalid     func(err error)
-	// Offsets, when not nil, gets "partition offset" for every acknowledged
-	// message (every message written, with NoAcks), in input order.
+	// Offsets, when not nil, gets a line for every record read, in input
+	// order: "partition offset" for a message acknowledged (offset -1 for
+	// every message written, with NoAcks), "-1 -1 ERROR" for a message that
+	// failed or an invalid line (the one that stops the run included).
 	Offsets io.Writer
 	// NoAcks says the messages go with acks=none: those written count as
 	// Unacked, not Acked, and their offset is -1 (no broker told it).
@@ -265,6 +267,11 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 			}
 			if err != nil {
 				var le *LineError
+				if errors.As(err, &le) {
+					// The line holds its place in --print-offsets.
+					p.invalid(seq)
+					seq++
+				}
 				if errors.As(err, &le) && p.opts.SkipInvalid {
 					p.skipped.Add(1)
 					if p.opts.Invalid != nil {
@@ -349,8 +356,20 @@ func (p *Producer) sortedFailures() []Failure {
 	return append([]Failure(nil), p.failures...)
 }
 
+// failedOffset is what Offsets gets for a line not delivered: a message
+// that failed, or an invalid line.
+const failedOffset = "-1 -1 ERROR\n"
+
+// invalid holds the place of an invalid input line in Offsets.
+func (p *Producer) invalid(seq int64) {
+	if p.out != nil {
+		p.settle(seq, -1, -1)
+	}
+}
+
 // settle records the outcome of message seq and writes every outcome that
-// is now next in input order; failed messages (partition -1) print nothing.
+// is now next in input order; failed messages (partition -1) print
+// failedOffset.
 func (p *Producer) settle(seq int64, partition int32, offset int64) {
 	p.omu.Lock()
 	defer p.omu.Unlock()
@@ -363,6 +382,7 @@ func (p *Producer) settle(seq int64, partition int32, offset int64) {
 		delete(p.waiting, p.next)
 		p.next++
 		if o[0] < 0 {
+			_, _ = p.out.WriteString(failedOffset)
 			continue
 		}
 		var buf [48]byte
