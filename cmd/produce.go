@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -351,7 +352,7 @@ func runProduce(c *cli.Context, s Streams) error {
 	if tty && !quiet {
 		stopProgress = progress(stderr, p)
 	}
-	b, err := newBatcher(client, conf, ps, n, debug)
+	b, err := newBatcher(ctx, client, conf, ps, n, debug, warn)
 	if err != nil {
 		stopProgress()
 		return err
@@ -391,10 +392,11 @@ func failedWith(de *produce.DeliveryError, target error) bool {
 	return false
 }
 
-// newBatcher starts the batching sender, idempotent with acks=all unless
-// the broker refuses (an old broker, or no IDEMPOTENT_WRITE permission):
-// acks=all still holds then.
-func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug func(string)) (*produce.Batcher, error) {
+// newBatcher starts the batching sender, idempotent with acks=all. A
+// broker that refuses idempotence for good (no IDEMPOTENT_WRITE
+// permission, or no support) leaves acks=all without it, and warn says so
+// whatever the verbosity: a retried batch may then be written twice.
+func newBatcher(ctx context.Context, client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug, warn func(string)) (*produce.Batcher, error) {
 	bc := produce.BatchConfig{
 		Topic:           ps.topic,
 		Partitions:      partitions,
@@ -405,6 +407,9 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		Timeout:         conf.Producer.Timeout,
 		MaxMessageBytes: ps.format.MaxBytes,
 		Idempotent:      ps.acks == sarama.WaitForAll,
+		IdempotenceOff: func(err error) {
+			warn(fmt.Sprintf("%v: sending without idempotence, so a retried batch may be written twice", err))
+		},
 		// Retries are bounded by the delivery timeout alone, as in the
 		// Java client since KIP-91: a leader election may take longer than
 		// any fixed count of retries.
@@ -412,12 +417,7 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		RetryBackoff:    conf.Producer.Retry.Backoff,
 		MaxInFlight:     maxInFlight,
 	}
-	b, err := produce.NewBatcher(client, bc)
-	if err != nil && bc.Idempotent {
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		bc.Idempotent = false
-		b, err = produce.NewBatcher(client, bc)
-	}
+	b, err := produce.NewBatcher(ctx, client, bc)
 	if err != nil {
 		return nil, fmt.Errorf("starting the producer: %w", err)
 	}

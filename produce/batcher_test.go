@@ -140,7 +140,7 @@ func checkExactlyOnce(t *testing.T, client sarama.Client, n int, offsets string)
 func TestBatcherRetriesMovedLeader(t *testing.T) {
 	c, client := fakeCluster(t, 3)
 	seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
-	b, err := NewBatcher(client, batcherConfig(3))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestBatcherRetriesLostConnection(t *testing.T) {
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		return nil, errors.New("dropped"), true
 	})
-	b, err := NewBatcher(client, batcherConfig(2))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestBatcherFailsByLine(t *testing.T) {
 			})
 			cfg := batcherConfig(2)
 			cfg.Acks = acks
-			b, err := NewBatcher(client, cfg)
+			b, err := NewBatcher(context.Background(), client, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +269,7 @@ func TestBatcherAcksNone(t *testing.T) {
 	_, client := fakeCluster(t, 2)
 	cfg := batcherConfig(2)
 	cfg.Acks = sarama.NoResponse
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestBatcherBatchLimit(t *testing.T) {
 	})
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 20000
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestBatcherRetriesInFlight(t *testing.T) {
 	sent := failNthProduce(t, c, 2, kerr.NotLeaderForPartition.Code)
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 4 << 10 // many batches, several in flight at once
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	sent := failNthProduce(t, c, 2, kerr.InvalidRecord.Code)
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 4 << 10
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +505,7 @@ func TestBatcherDeliveryTimeout(t *testing.T) {
 	cfg := batcherConfig(2)
 	cfg.Retries = 0 // bounded by the delivery timeout alone
 	cfg.DeliveryTimeout = time.Second
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +561,7 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 	answerProduce(c, 1, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
 	cfg := batcherConfig(1)
 	cfg.RetryBackoff = 50 * time.Millisecond
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +592,7 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 // TestBatcherSequenceWraps: sequence numbers wrap to 0 after 2^31-1, as
 // Kafka's DefaultRecordBatch.incrementSequence does, never to negative.
 func TestBatcherSequenceWraps(t *testing.T) {
-	b := &Batcher{pid: 7, epoch: 1, parts: make([]partState, 1)}
+	b := &Batcher{pid: producerID{id: 7, epoch: 1}, parts: make([]partState, 1)}
 	b.parts[0].nextSeq = math.MaxInt32 - 1
 	var firsts []int32
 	for range 3 {

@@ -145,7 +145,7 @@ line 10: ` + invalid + `
 			}
 			cfg := batcherConfig(2)
 			cfg.Partitioner = "roundrobin"
-			b, err := NewBatcher(client, cfg)
+			b, err := NewBatcher(context.Background(), client, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +185,7 @@ func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("disk on
 // stays empty, and the fixed partition is kept.
 func TestProducerMessages(t *testing.T) {
 	_, client := fakeCluster(t, 4)
-	b, err := NewBatcher(client, batcherConfig(4))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestProducerMessages(t *testing.T) {
 // the blocked read.
 func TestProducerInterrupt(t *testing.T) {
 	_, client := fakeCluster(t, 2)
-	b, err := NewBatcher(client, batcherConfig(2))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(2))
 	if err != nil {
 		t.Fatal(err)
 	}
