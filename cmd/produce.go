@@ -319,7 +319,9 @@ func runProduce(c *cli.Context, s Streams) error {
 		return err
 	}
 	defer client.Close()
-	if err := ensureTopics(ctx, c, client, []string{ps.topic}, say); err != nil {
+	// A partition without a leader does not hold the others up: keyless
+	// messages go elsewhere, keyed ones wait up to their delivery timeout.
+	if err := ensureTopicsWait(ctx, c, client, []string{ps.topic}, say, false); err != nil {
 		return err
 	}
 	parts, err := client.Partitions(ps.topic)

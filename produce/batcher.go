@@ -528,7 +528,7 @@ func (b *Batcher) applyLeaders(l leaders) {
 			avail = append(avail, int32(i))
 		}
 	}
-	_ = avail
+	b.pick.available(avail)
 	b.metaDone = l.n
 }
 

@@ -3,9 +3,12 @@ package produce
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -208,5 +211,89 @@ func TestBatcherHeadOfLineSequenceError(t *testing.T) {
 				t.Errorf("second InitProducerID %+v, want version 3 or later with the producer ID %d", as[1], bs[0].pid)
 			}
 		})
+	}
+}
+
+// leaderless makes the broker's metadata name no leader for partition
+// part of topic "t" (of parts, all led by node 0), and refreshes client's.
+func leaderless(t *testing.T, c *kfake.Cluster, client sarama.Client, parts, part int32) {
+	t.Helper()
+	addr := c.ListenAddrs()[0]
+	host, port, _ := strings.Cut(addr, ":")
+	portN, _ := strconv.Atoi(port)
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.MetadataRequest)
+		resp := r.ResponseKind().(*kmsg.MetadataResponse)
+		br := kmsg.NewMetadataResponseBroker()
+		br.NodeID, br.Host, br.Port = 0, host, int32(portN)
+		resp.Brokers = append(resp.Brokers, br)
+		resp.ControllerID = 0
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = kmsg.StringPtr("t")
+		for p := int32(0); p < parts; p++ {
+			mp := kmsg.NewMetadataResponseTopicPartition()
+			mp.Partition, mp.Leader, mp.Replicas, mp.ISR = p, 0, []int32{0}, []int32{0}
+			if p == part {
+				mp.Leader, mp.ErrorCode = -1, kerr.LeaderNotAvailable.Code
+			}
+			mt.Partitions = append(mt.Partitions, mp)
+		}
+		resp.Topics = append(resp.Topics, mt)
+		return resp, nil, true
+	})
+	// sarama reports the leaderless partition, and caches the rest.
+	_ = client.RefreshMetadata("t")
+	if w, _ := client.WritablePartitions("t"); len(w) != int(parts-1) {
+		t.Fatalf("writable partitions %v, want all but %d", w, part)
+	}
+}
+
+// TestBatcherLeaderlessPartition: with one partition of six without a
+// leader, keyless records go to the other five, and a keyed record whose
+// partition it is fails at the delivery timeout, the partition named.
+func TestBatcherLeaderlessPartition(t *testing.T) {
+	c, client := fakeCluster(t, 6)
+	leaderless(t, c, client, 6, 2)
+	cfg := batcherConfig(6)
+	cfg.Retries = 0
+	cfg.DeliveryTimeout = time.Second
+	b, err := NewBatcher(context.Background(), client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	var in strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&in, "keyless-%d\n", i)
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprint("k", i); (Murmur2([]byte(k))&0x7fffffff)%6 == 2 {
+			key = k
+		}
+	}
+	fmt.Fprintf(&in, "%s:keyed\n", key)
+	var out strings.Builder
+	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
+	if st.Acked != n || st.Failed != 1 {
+		t.Errorf("stats %+v, want %d acknowledged and the keyed one failed", st, n)
+	}
+	var de *DeliveryError
+	var nl *NoLeaderError
+	var te *DeliveryTimeoutError
+	if !errors.As(err, &de) || len(de.Failures) != 1 || de.Failures[0].Line != n+1 ||
+		!errors.As(de.Failures[0].Err, &te) || !errors.As(de.Failures[0].Err, &nl) || nl.Partition != 2 {
+		t.Fatalf("error %v: want line %d timed out, partition 2 without a leader", err, n+1)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	parts := map[string]int{}
+	for _, l := range lines[:n] {
+		p, _, _ := strings.Cut(l, " ")
+		parts[p]++
+	}
+	if len(parts) != 5 || parts["2"] != 0 || lines[n] != "-1 -1 ERROR" {
+		t.Errorf("keyless records on partitions %v, the keyed one %q: want five partitions, not 2, and ERROR", parts, lines[n])
 	}
 }

@@ -70,6 +70,36 @@ type picker struct {
 	next   int32 // roundrobin's counter
 	sticky int32 // the keyless records' partition, -1 before the first
 	run    int   // records left in the sticky run
+	// avail are the partitions with a leader, where records that need no
+	// particular partition go (random, roundrobin, keyless); nil is all.
+	avail []int32
+	up    []bool // by partition, when avail is not nil
+}
+
+// available says which partitions have a leader, as the Java client's
+// partitioners use the metadata's available partitions: no keyless record
+// waits for a partition that cannot take it. With none, all are used.
+func (p *picker) available(parts []int32) {
+	if len(parts) == 0 || len(parts) == int(p.n) {
+		p.avail, p.up = nil, nil
+		return
+	}
+	p.avail = parts
+	p.up = make([]bool, p.n)
+	for _, i := range parts {
+		p.up[i] = true
+	}
+	if p.sticky >= 0 && !p.up[p.sticky] {
+		p.run = 0
+	}
+}
+
+// any returns one of the partitions records may go to; i picks which.
+func (p *picker) any(i int32) int32 {
+	if p.avail == nil {
+		return i % p.n
+	}
+	return p.avail[i%int32(len(p.avail))]
 }
 
 // stickyRun is how many keyless records go to one partition before the
@@ -91,9 +121,9 @@ func newPicker(name string, n int32) (*picker, error) {
 func (p *picker) pick(key []byte) int32 {
 	switch p.name {
 	case "random":
-		return rand.Int32N(p.n)
+		return p.any(rand.Int32N(p.n))
 	case "roundrobin":
-		part := p.next % p.n
+		part := p.any(p.next)
 		p.next = (p.next + 1) % p.n
 		return part
 	}
@@ -128,8 +158,12 @@ func (p *picker) closed(partition int32) {
 func (p *picker) switchSticky() {
 	p.run = stickyRun
 	if p.sticky < 0 {
-		p.sticky = rand.Int32N(p.n)
+		p.sticky = p.any(rand.Int32N(p.n))
 		return
 	}
-	p.sticky = (p.sticky + 1) % p.n
+	next := (p.sticky + 1) % p.n
+	for p.up != nil && !p.up[next] {
+		next = (next + 1) % p.n
+	}
+	p.sticky = next
 }
