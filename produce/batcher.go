@@ -7,7 +7,9 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
@@ -71,7 +73,12 @@ type BatchConfig struct {
 	// idempotence allows at most five.
 	MaxInFlight int
 	// MaxBuffered bounds the memory of the records read but not yet
-	// answered, which is most of a run's memory.
+	// answered, which is most of a run's memory: their bytes (copied out
+	// of the reader's shared blocks), their batches as sent and kept for a
+	// retry, and the Producer's Offsets window of outcomes waiting in
+	// input order. Reading waits while it is reached, whichever partition
+	// stalls; beyond it are only the few handovers on their way from the
+	// reader (a few MiB at most).
 	MaxBuffered int
 }
 
@@ -87,9 +94,13 @@ const (
 	// batchHeader is the v2 record batch header, with the partition's own
 	// fields in the request.
 	batchHeader = 61 + 8
-	// recordMemory is what a record costs in memory beyond its wire
-	// bytes: its sarama.Record, its origin, the pointer to it.
-	recordMemory = 144
+	// recordMemory is what a record costs in memory beyond its bytes:
+	// its sarama.Record and its origin.
+	recordMemory = int(unsafe.Sizeof(sarama.Record{}) + unsafe.Sizeof(origin{}))
+	// minChunk and maxChunk bound the blocks a batch copies its records'
+	// bytes into.
+	minChunk = 1 << 10
+	maxChunk = 64 << 10
 )
 
 // Batcher sends records in batches it builds itself, with sarama's
@@ -115,6 +126,7 @@ type Batcher struct {
 	conf     *sarama.Config
 
 	p    *Producer
+	full atomic.Bool // the loop takes no input: memory is at its bound
 	in   chan handover
 	done chan struct{}
 
@@ -171,8 +183,9 @@ type batch struct {
 	recs           []sarama.Record
 	from           []origin
 	firstMs, maxMs int64
-	bytes          int // on the wire, at most
-	mem            int // counted in buffered
+	bytes          int    // on the wire, at most
+	mem            int    // counted in buffered
+	chunk          []byte // the records' bytes, copied: see keep
 	attempts       int
 	seq            int32      // first sequence number, once sequenced
 	pid            producerID // once sequenced
@@ -588,8 +601,18 @@ func (b *Batcher) loop() {
 	in := b.in
 	for {
 		var inC <-chan handover
-		if in != nil && b.buffered < b.cfg.MaxBuffered {
+		// The reorder window for Offsets counts too: acknowledgements
+		// wait there behind a stalled partition's.
+		if in != nil && b.buffered+int(b.p.windowBytes.Load()) < b.cfg.MaxBuffered {
 			inC = in
+		}
+		if in != nil && inC == nil {
+			// No record comes to fill the open batches: they go as
+			// they are, or would wait for their delivery timeout.
+			b.flushAll = true
+			b.full.Store(true)
+		} else {
+			b.full.Store(false)
 		}
 		// Requests may still be in flight whose batches timed out: their
 		// answers change nothing that is reported.
@@ -671,19 +694,45 @@ func (b *Batcher) add(h handover) {
 		} else if ms > bt.maxMs {
 			bt.maxMs = ms
 		}
+		mem := bt.mem
+		key, value := bt.keep(m.key), bt.keep(m.value)
 		bt.recs = append(bt.recs, sarama.Record{
-			Key: m.key, Value: m.value, Headers: b.headers(m.headers),
+			Key: key, Value: value, Headers: b.headers(m.headers),
 			TimestampDelta: time.Duration(ms-bt.firstMs) * time.Millisecond,
 			OffsetDelta:    int64(len(bt.recs)),
 		})
 		bt.from = append(bt.from, origin{seq: m.seq, input: m.input, line: m.line})
 		bt.bytes += size
-		bt.mem += size + recordMemory
-		b.buffered += size + recordMemory
+		// The bytes themselves are counted in their chunks; the headers
+		// of an envelope are the record's own.
+		bt.mem += size - len(m.key) - len(m.value) + recordMemory
+		b.buffered += bt.mem - mem
 		if bt.bytes >= b.batchMax {
 			b.closeOpen(part)
 		}
 	}
+}
+
+// keep copies p into bt's own memory, counted in bt.mem: the reader's
+// blocks hold records of every partition, and one record of a stalled
+// partition would keep a whole block, uncounted, alive.
+func (bt *batch) keep(p []byte) []byte {
+	if len(p) == 0 {
+		return p // nil stays nil, empty stays empty
+	}
+	if cap(bt.chunk)-len(bt.chunk) < len(p) {
+		size := min(max(2*cap(bt.chunk), minChunk), maxChunk)
+		if len(p) > size/2 {
+			// Alone: no room is wasted after it.
+			bt.mem += len(p)
+			return append(make([]byte, 0, len(p)), p...)
+		}
+		bt.chunk = make([]byte, 0, size)
+		bt.mem += size
+	}
+	n := len(bt.chunk)
+	bt.chunk = append(bt.chunk, p...)
+	return bt.chunk[n:len(bt.chunk):len(bt.chunk)]
 }
 
 // headers returns hs as sarama.Record holds them; the headers every line
@@ -894,7 +943,22 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid.id, b.pid.epoch, bt.seq
 	}
 	bt.rb = rb
+	// sarama keeps the encoded (and compressed) records in rb, for a
+	// retry: about as large as the records, and its pointers to them.
+	mem := bt.bytes + len(ptrs)*int(unsafe.Sizeof(ptrs[0]))
+	bt.mem += mem
+	b.buffered += mem
 	return rb
+}
+
+// dropRB forgets bt's record batch, to be built anew.
+func (b *Batcher) dropRB(bt *batch) {
+	if bt.rb != nil {
+		mem := bt.bytes + len(bt.rb.Records)*int(unsafe.Sizeof(bt.rb.Records[0]))
+		bt.mem -= mem
+		b.buffered -= mem
+	}
+	bt.sequenced, bt.rb = false, nil
 }
 
 // nextSequence is the sequence number n records after seq: after
@@ -1007,7 +1071,7 @@ func (b *Batcher) settle(part int32) {
 			b.fail(bt, bt.err)
 			return
 		}
-		bt.sequenced, bt.rb = false, nil
+		b.dropRB(bt)
 		again = append(again, bt)
 	}
 	afterReset := func(bt *batch) {
@@ -1015,7 +1079,7 @@ func (b *Batcher) settle(part int32) {
 			b.fail(bt, bt.err)
 			return
 		}
-		bt.sequenced, bt.rb = false, nil
+		b.dropRB(bt)
 		again = append(again, bt)
 	}
 	for _, bt := range back {
@@ -1109,7 +1173,7 @@ func (b *Batcher) finish(bt *batch) (from []origin) {
 	b.buffered -= bt.mem
 	b.unreported--
 	bt.reported = true
-	bt.recs, bt.from, bt.rb = nil, nil, nil
+	bt.recs, bt.from, bt.rb, bt.chunk = nil, nil, nil, nil
 	return from
 }
 

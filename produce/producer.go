@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 )
@@ -143,12 +144,25 @@ type Producer struct {
 	stopRead context.CancelCauseFunc
 	timeouts atomic.Bool
 
-	// The reorder buffer for Offsets: acknowledgements arrive in any order.
-	omu     sync.Mutex
-	out     *bufio.Writer
-	next    int64
-	waiting map[int64][2]int64
+	// The reorder window for Offsets: acknowledgements arrive in any
+	// order. window[head+i] is the outcome of record next+i; its memory
+	// counts against the Batcher's MaxBuffered (windowBytes).
+	omu         sync.Mutex
+	out         *bufio.Writer
+	next        int64
+	window      []outcome
+	head        int
+	windowBytes atomic.Int64
 }
+
+// outcome is a record's place in Offsets: partition -1 for a failure, -2
+// while unknown.
+type outcome struct {
+	partition int32
+	offset    int64
+}
+
+const unknown = -2
 
 // New returns a Producer reading records in format f.
 func New(f *Format, o Options) *Producer {
@@ -181,14 +195,15 @@ func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, 
 	}
 	if p.opts.Offsets != nil {
 		p.out = bufio.NewWriterSize(p.opts.Offsets, 64<<10)
-		p.waiting = map[int64][2]int64{}
 	}
 	parent := ctx
 	ctx, p.stopRead = context.WithCancelCause(ctx)
 	defer p.stopRead(nil)
 	b.start(p)
 
-	batches := make(chan handover, 8)
+	// Records in transit, between the reader and the Batcher, are not
+	// counted in MaxBuffered: few are in the channel.
+	batches := make(chan handover, 2)
 	stop := make(chan struct{})
 	var readErr error
 	go func() {
@@ -373,25 +388,36 @@ func (p *Producer) invalid(seq int64) {
 func (p *Producer) settle(seq int64, partition int32, offset int64) {
 	p.omu.Lock()
 	defer p.omu.Unlock()
-	p.waiting[seq] = [2]int64{int64(partition), offset}
-	for {
-		o, ok := p.waiting[p.next]
-		if !ok {
-			return
-		}
-		delete(p.waiting, p.next)
+	i := p.head + int(seq-p.next)
+	for len(p.window) <= i {
+		p.window = append(p.window, outcome{partition: unknown})
+	}
+	p.window[i] = outcome{partition: partition, offset: offset}
+	for p.head < len(p.window) && p.window[p.head].partition != unknown {
+		o := p.window[p.head]
+		p.head++
 		p.next++
-		if o[0] < 0 {
+		if o.partition < 0 {
 			_, _ = p.out.WriteString(failedOffset)
 			continue
 		}
 		var buf [48]byte
-		b := strconv.AppendInt(buf[:0], o[0], 10)
+		b := strconv.AppendInt(buf[:0], int64(o.partition), 10)
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, o[1], 10)
+		b = strconv.AppendInt(b, o.offset, 10)
 		b = append(b, '\n')
 		_, _ = p.out.Write(b)
 	}
+	if p.head > len(p.window)/2 {
+		// Move the rest down (each entry about once), and give back
+		// what a stall made the window grow to.
+		n := copy(p.window, p.window[p.head:])
+		p.window, p.head = p.window[:n], 0
+		if cap(p.window) > 4096 && n < cap(p.window)/4 {
+			p.window = append(make([]outcome, 0, 2*n), p.window...)
+		}
+	}
+	p.windowBytes.Store(int64(cap(p.window)) * int64(unsafe.Sizeof(outcome{})))
 }
 
 func (p *Producer) flushOffsets() {
