@@ -188,7 +188,10 @@ const maxHandover = 256 << 10
 // first invalid record unless SkipInvalid. The error is a *LineError for
 // the record that stopped it, a *DeliveryError when messages failed (both,
 // joined, when both happened), or the input's read error. A Batcher runs
-// once.
+// once. Every goroutine Run starts has ended when it returns, but for a
+// read of an input that cannot be interrupted (no SetReadDeadline), which
+// may still be blocked then: that goroutine reports nothing more, and
+// ends when the read returns.
 func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
 	for _, in := range inputs {
 		p.names = append(p.names, in.Name)
@@ -205,10 +208,11 @@ func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, 
 	// counted in MaxBuffered: few are in the channel.
 	batches := make(chan handover, 2)
 	stop := make(chan struct{})
-	var readErr error
+	g := &gate{}
+	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr = p.read(inputs, batches, stop)
+		readErr <- p.read(inputs, batches, stop, g)
 	}()
 
 	interrupted := false
@@ -231,8 +235,15 @@ feed:
 		}
 	}
 	close(stop)
+	wait := g.stop()
 	b.close()
 	p.flushOffsets()
+	var rerr error
+	if wait {
+		// The reader ends at once: it had stopped, or its read was
+		// interrupted.
+		rerr = <-readErr
+	}
 
 	st := p.Progress()
 	st.TimedOut = p.timeouts.Load()
@@ -240,8 +251,8 @@ feed:
 	st.Interrupted = interrupted && parent.Err() != nil
 	st.StoppedReading = interrupted && !st.Interrupted
 	var errs []error
-	if !interrupted && readErr != nil {
-		errs = append(errs, readErr)
+	if !interrupted && rerr != nil {
+		errs = append(errs, rerr)
 	}
 	if st.Failed > 0 {
 		p.mu.Lock()
@@ -252,10 +263,70 @@ feed:
 	return st, errors.Join(errs...)
 }
 
+// gate is between the reading goroutine and its inputs, so that Run can
+// end it: once stopped, no read begins and nothing is reported. A read
+// under way when Run stops is interrupted if its input can be (one with
+// SetReadDeadline: an *os.File on a pipe, a socket); else it may go on
+// after Run returns, and what it returns is dropped.
+type gate struct {
+	mu      sync.Mutex
+	r       io.Reader
+	stopped bool
+	reading bool
+}
+
+var errStopped = errors.New("reading stopped")
+
+func (g *gate) Read(b []byte) (int, error) {
+	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return 0, errStopped
+	}
+	g.reading = true
+	r := g.r
+	g.mu.Unlock()
+	n, err := r.Read(b)
+	g.mu.Lock()
+	g.reading = false
+	g.mu.Unlock()
+	return n, err
+}
+
+// do runs f unless the gate is stopped; Run does not return while f runs.
+func (g *gate) do(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.stopped {
+		f()
+	}
+}
+
+func (g *gate) use(r io.Reader) {
+	g.mu.Lock()
+	g.r = r
+	g.mu.Unlock()
+}
+
+// stop closes the gate and says whether the reading goroutine will end at
+// once: it is not in a read, or its read could be interrupted.
+func (g *gate) stop() bool {
+	g.mu.Lock()
+	g.stopped = true
+	reading, r := g.reading, g.r
+	g.mu.Unlock()
+	if !reading {
+		return true
+	}
+	d, ok := r.(interface{ SetReadDeadline(time.Time) error })
+	return ok && d.SetReadDeadline(time.Now()) == nil
+}
+
 // read runs in its own goroutine, since reading stdin may block for good:
 // it turns records into pending messages and hands them over in batches,
 // and whatever it has before each read of the input, which may block.
-func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}) error {
+// Everything it reports goes through g, which Run stops.
+func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}, g *gate) error {
 	batch := make([]pending, 0, batchSize)
 	batchBytes := 0
 	stopped := false
@@ -273,7 +344,8 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 	}
 	var seq int64
 	for i, in := range inputs {
-		r := NewReader(in.R, in.Name, p.format)
+		g.use(in.R)
+		r := NewReader(g, in.Name, p.format)
 		r.split.beforeRead = func() { flush(true) }
 		for !stopped {
 			rec, err := r.Next()
@@ -284,14 +356,19 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 				var le *LineError
 				if errors.As(err, &le) {
 					// The line holds its place in --print-offsets.
-					p.invalid(seq)
+					line := seq
+					g.do(func() {
+						p.invalid(line)
+						if p.opts.SkipInvalid {
+							p.skipped.Add(1)
+							if p.opts.Invalid != nil {
+								p.opts.Invalid(err)
+							}
+						}
+					})
 					seq++
 				}
 				if errors.As(err, &le) && p.opts.SkipInvalid {
-					p.skipped.Add(1)
-					if p.opts.Invalid != nil {
-						p.opts.Invalid(err)
-					}
 					continue
 				}
 				flush(true)
