@@ -55,9 +55,14 @@ func setting(t *testing.T, out, name string) (value, source string) {
 }
 
 // TestPrecedenceEveryPair sets client-id from two sources at a time and
-// checks that the stronger one wins: flag > env > profile > default.
+// checks that the stronger one wins: flag > -X > env > client-properties >
+// profile > default.
 func TestPrecedenceEveryPair(t *testing.T) {
-	sources := []string{"flag", "env", "profile", "default"} // strongest first
+	props := filepath.Join(t.TempDir(), "client.properties")
+	if err := os.WriteFile(props, []byte("client.id=from-properties\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{"flag", "X", "env", "properties", "profile", "default"} // strongest first
 	for i, strong := range sources {
 		for _, weak := range sources[i+1:] {
 			t.Run(strong+" over "+weak, func(t *testing.T) {
@@ -67,8 +72,12 @@ func TestPrecedenceEveryPair(t *testing.T) {
 					switch src {
 					case "flag":
 						args = append(args, "--client-id", "from-flag")
+					case "X":
+						args = append(args, "-X", "client.id=from-X")
 					case "env":
 						t.Setenv("STREAMCTL_CLIENT_ID", "from-env")
+					case "properties":
+						args = append(args, "--client-properties", props)
 					case "profile":
 						profile = "default: p\nprofiles:\n  p:\n    client-id: from-profile\n"
 					}
@@ -81,8 +90,12 @@ func TestPrecedenceEveryPair(t *testing.T) {
 				value, source := setting(t, r.Stdout, "client-id")
 				wantValue, wantSource := "from-"+strong, strong
 				switch strong {
+				case "X":
+					wantSource = "-X client.id"
 				case "env":
 					wantSource = "env STREAMCTL_CLIENT_ID"
+				case "properties":
+					wantSource = "client-properties " + props + " (client.id)"
 				case "profile":
 					wantSource = "profile p"
 				case "default":

@@ -74,10 +74,10 @@ func readProperties(app *cli.App, path string, x []string, s Streams) (propertie
 		}
 		entries, err := parseProperties(string(data))
 		if err != nil {
-			return p, usagef("%s: %v", path, err)
+			return p, usagef("%s: %w", path, err)
 		}
 		if err := mapProperties(entries, p.file, valid); err != nil {
-			return p, usagef("%s: %v", path, err)
+			return p, usagef("%s: %w", path, err)
 		}
 	}
 	var entries []propEntry
@@ -89,7 +89,7 @@ func readProperties(app *cli.App, path string, x []string, s Streams) (propertie
 		entries = append(entries, propEntry{key: strings.TrimSpace(k), value: v})
 	}
 	if err := mapProperties(entries, p.x, valid); err != nil {
-		return p, usagef("-X: %v", err)
+		return p, usagef("-X: %w", err)
 	}
 	return p, nil
 }
@@ -220,8 +220,8 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 }
 
 // jaasOption matches one option of a JAAS login module: name="value" or
-// name=value.
-var jaasOption = regexp.MustCompile(`(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))`)
+// name='value' or name=value.
+var jaasOption = regexp.MustCompile(`(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s;"']+))`)
 
 // parseJAAS reads the user name and password of a PLAIN or SCRAM login
 // module from a sasl.jaas.config value.
@@ -234,8 +234,8 @@ func parseJAAS(v string) (user, pass string, err error) {
 	}
 	found := map[string]bool{}
 	for _, m := range jaasOption.FindAllStringSubmatch(opts, -1) {
-		value := m[3]
-		if m[3] == "" {
+		value := m[3] + m[4]
+		if m[2] != "" {
 			value = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(m[2])
 		}
 		switch m[1] {
