@@ -176,6 +176,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			return usagef("no command given")
 		},
 	}
+	app.Commands = append(app.Commands, completionCommands(s, st)...)
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 		c.HideHelp = true
@@ -265,6 +266,9 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 			names = append(names, c.Name)
 		}
 		return nil, usagef("unknown command %q (want %s)", args[i], strings.Join(names, ", "))
+	}
+	if command.Name == completeCommand {
+		return completeArgs(app, out, args[i+1:]), nil
 	}
 	local := flagTable(command.Flags)
 	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)
