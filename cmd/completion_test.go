@@ -1,11 +1,14 @@
 package cmd
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/streamctl/streamctl/internal/kafkatest"
+	"github.com/urfave/cli/v2"
 )
 
 func words(s string) []string { return strings.Fields(s) }
@@ -86,5 +89,35 @@ func TestCompleteLive(t *testing.T) {
 	r = mustRun(t, 0, "", completeCommand, "-b", "127.0.0.1:1", "produce", "")
 	if r.Stdout != "" || r.Stderr != "" {
 		t.Errorf("unreachable cluster: stdout %q, stderr %q; want nothing", r.Stdout, r.Stderr)
+	}
+}
+
+// TestEveryFlagInREADME: help, completion and README reference come from
+// one set of definitions; every flag --help shows is documented.
+func TestEveryFlagInREADME(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	app := newApp(Streams{})
+	check := func(where string, flags []cli.Flag) {
+		for _, f := range flags {
+			for _, n := range f.Names() {
+				spelled := "--" + n
+				if len(n) == 1 {
+					spelled = "-" + n
+				}
+				if !strings.Contains(readme, "`"+spelled) && !strings.Contains(readme, " "+spelled+" ") && !strings.Contains(readme, ", "+spelled) {
+					t.Errorf("%s flag %s is not in README.md", where, spelled)
+				}
+			}
+		}
+	}
+	check("global", app.Flags)
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			check(c.Name, c.Flags)
+		}
 	}
 }
