@@ -70,6 +70,20 @@ Install:
 			},
 		},
 		{
+			// make man writes docs/streamctl.1 from the same definitions
+			// as --help, completion and the README test.
+			Name:   "__man",
+			Hidden: true,
+			Action: func(c *cli.Context) error {
+				page, err := c.App.ToManWithSection(1)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprint(s.Out, page)
+				return err
+			},
+		},
+		{
 			Name:   completeCommand,
 			Hidden: true,
 			Action: func(c *cli.Context) error {

@@ -121,3 +121,30 @@ func TestEveryFlagInREADME(t *testing.T) {
 		}
 	}
 }
+
+// TestManPage: make man's page lists every command and flag --help shows.
+func TestManPage(t *testing.T) {
+	r := mustRun(t, 0, "", "__man")
+	if !strings.HasPrefix(r.Stdout, ".nh\n.TH streamctl 1") {
+		t.Fatalf("not a section 1 man page:\n%.200s", r.Stdout)
+	}
+	app := newApp(Streams{})
+	flags := append([]cli.Flag(nil), app.Flags...)
+	for _, c := range app.Commands {
+		if c.Hidden {
+			if strings.Contains(r.Stdout, ".SH "+c.Name) {
+				t.Errorf("hidden command %s is in the man page", c.Name)
+			}
+			continue
+		}
+		if !strings.Contains(r.Stdout, ".SH "+c.Name+"\n") {
+			t.Errorf("command %s is not in the man page", c.Name)
+		}
+		flags = append(flags, c.Flags...)
+	}
+	for _, f := range flags {
+		if n := f.Names()[0]; !strings.Contains(r.Stdout, "-"+n) {
+			t.Errorf("flag %s is not in the man page", n)
+		}
+	}
+}
