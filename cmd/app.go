@@ -183,6 +183,10 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 		c.Flags = append(append(c.Flags, secretFlags(c.Flags)...), helpFlag())
 		before := c.Before
 		c.Before = func(cc *cli.Context) error {
+			if cc.Bool("help") {
+				// Help is shown whatever the config file holds.
+				return nil
+			}
 			if err := st.apply(cc, s); err != nil {
 				return err
 			}

@@ -79,6 +79,19 @@ func readProperties(app *cli.App, path string, x []string, s Streams) (propertie
 		if err := mapProperties(entries, p.file, valid); err != nil {
 			return p, usagef("%s: %w", path, err)
 		}
+		var secrets []string
+		for flag, v := range p.file {
+			if isSecret(flag) {
+				secrets = append(secrets, v.key)
+			}
+		}
+		sort.Strings(secrets)
+		if len(secrets) > 0 {
+			if fi, err := s.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				fmt.Fprintf(s.Err, "streamctl: warning: %s holds a password (%s) and is readable by others (mode %04o)\n", path, strings.Join(secrets, ", "), fi.Mode().Perm())
+				fmt.Fprintf(s.Err, "hint: chmod 600 %s\n", path)
+			}
+		}
 	}
 	var entries []propEntry
 	for _, kv := range x {

@@ -141,3 +141,23 @@ func TestPropertiesFromProfile(t *testing.T) {
 		t.Errorf("brokers = %s, want from-profile:1", v)
 	}
 }
+
+// TestClientPropertiesReadableByOthersWarns: as for the config file, a
+// password in a properties file others can read draws a warning.
+func TestClientPropertiesReadableByOthersWarns(t *testing.T) {
+	writeConfig(t, "profiles: {}\n")
+	path := filepath.Join(t.TempDir(), "kcat.conf")
+	if err := os.WriteFile(path, []byte("sasl.username=u\nsasl.password=p\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runEnv(t, "--client-properties", path, "config")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "warning: "+path+" holds a password (sasl.password)") {
+		t.Errorf("exit %d, stderr %q; want a warning", r.Code, r.Stderr)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runEnv(t, "--client-properties", path, "config"); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("mode 0600: exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
+	}
+}
