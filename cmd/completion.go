@@ -41,7 +41,7 @@ func staticValues(name string) []string {
 	case "faust-meta":
 		return []string{"show", "hide", "auto"}
 	case "sasl-mechanism":
-		return []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+		return []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
 	}
 	return nil
 }

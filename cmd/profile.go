@@ -66,13 +66,14 @@ func profileFlags() []cli.Flag {
 	}
 }
 
-// secretFlags gives every "X-password" flag an "X-password-file" and an
-// "X-password-command", so that no password need be stored in plain text.
+// secretFlags gives every secret flag X (a password, secret or token, see
+// isSecret) an "X-file" and an "X-command", so that none need be stored
+// in plain text.
 func secretFlags(flags []cli.Flag) []cli.Flag {
 	var out []cli.Flag
 	for _, f := range flags {
 		name := f.Names()[0]
-		if !strings.HasSuffix(name, "-password") {
+		if !isSecret(name) {
 			continue
 		}
 		out = append(out,
@@ -320,7 +321,7 @@ func (st *settings) loadProfile(c *cli.Context, s Streams) (map[string]yaml.Node
 		if !isValueNode(n) {
 			return nil, usagef("%s: profile %q: line %d: %s: want a value or a list of values", path, name, n.Line, k)
 		}
-		if strings.HasSuffix(k, "-password") {
+		if isSecret(k) {
 			secrets = append(secrets, k)
 		}
 	}
@@ -352,7 +353,7 @@ func isValueNode(n yaml.Node) bool {
 func (st *settings) resolveSecrets(c *cli.Context, flags []cli.Flag, s Streams) error {
 	for _, f := range flags {
 		name := f.Names()[0]
-		if !strings.HasSuffix(name, "-password") {
+		if !isSecret(name) {
 			continue
 		}
 		file, command := name+"-file", name+"-command"
@@ -383,7 +384,7 @@ func (st *settings) resolveSecrets(c *cli.Context, flags []cli.Flag, s Streams) 
 			st.origins[name] = origin{oc.rank, oc.what + " via " + command}
 		}
 		if secret == "" {
-			return usagef("--%s gave an empty password", map[bool]string{true: file, false: command}[of.rank > oc.rank])
+			return usagef("--%s gave an empty value", map[bool]string{true: file, false: command}[of.rank > oc.rank])
 		}
 		if err := c.Set(name, secret); err != nil {
 			return err
