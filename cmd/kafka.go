@@ -235,6 +235,10 @@ func explainConnectError(err error, brokers []string, conf *sarama.Config) error
 	sasl := conf.Net.SASL
 	who := fmt.Sprintf("%q (%s)", sasl.User, sasl.Mechanism)
 	saslHint := "check --sasl-user and the password (--sasl-password, or better STREAMCTL_SASL_PASSWORD), and that the listener offers --sasl-mechanism"
+	if sasl.Mechanism == sarama.SASLTypeOAuth {
+		who = "with a bearer token (OAUTHBEARER)"
+		saslHint = "check the token (--sasl-oauth-token, or what --sasl-oauth-token-url issues): its expiry, subject and scope, and that the listener offers OAUTHBEARER"
+	}
 	tlsHint := "is it a plaintext listener? drop --tls and the other --tls-* flags, or use the brokers' TLS port"
 	plainHint := "is it a TLS listener? add --tls (and --tls-ca FILE unless the system trusts its certificate)"
 	var he *handshakeError

@@ -2,13 +2,16 @@ package cmd
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/streamctl/streamctl/internal/kafkatest"
 	"golang.org/x/oauth2/clientcredentials"
 )
 
@@ -100,4 +103,64 @@ func TestOAuthUsageErrors(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
 	}
+}
+
+// unsecuredJWT is a token for Kafka's unsecured-JWT OAUTHBEARER mode: no
+// signature, a subject and an expiry.
+func unsecuredJWT(sub string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	now := time.Now().Unix()
+	claims, _ := json.Marshal(map[string]any{"sub": sub, "iat": now, "exp": now + 3600})
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc(claims) + "."
+}
+
+// TestOAuthBearerRealKafka logs in to the real broker's OAUTHBEARER
+// mechanism (unsecured-JWT mode, scripts/kafka/start.sh) with a static
+// token from a command and with tokens from an in-test client-credentials
+// endpoint; it skips without the real tier.
+func TestOAuthBearerRealKafka(t *testing.T) {
+	l := kafkatest.RealSASL(t)
+	topic := l.Seed(t, "via-oauth")
+	base := []string{"-b", l.Addr, "--sasl-mechanism", "OAUTHBEARER", "--connect-timeout", connectTimeout}
+	t.Run("static token", func(t *testing.T) {
+		r := mustRun(t, 0, "", append(base, "--sasl-oauth-token-command", "printf '%s\\n' "+unsecuredJWT(l.User), "consume", topic, "-e")...)
+		if r.Stdout != "via-oauth\n" {
+			t.Errorf("stdout %q", r.Stdout)
+		}
+	})
+	t.Run("client credentials", func(t *testing.T) {
+		var mu sync.Mutex
+		issued := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id, secret, ok := r.BasicAuth(); !ok || id != "cid" || secret != "csecret" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			mu.Lock()
+			issued++
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": unsecuredJWT(l.User), "token_type": "bearer", "expires_in": 3600})
+		}))
+		t.Cleanup(srv.Close)
+		r := mustRun(t, 0, "", append(base, "--sasl-oauth-token-url", srv.URL, "--sasl-oauth-client-id", "cid",
+			"--sasl-oauth-client-secret", "csecret", "consume", topic, "-e")...)
+		if r.Stdout != "via-oauth\n" {
+			t.Errorf("stdout %q", r.Stdout)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if issued != 1 {
+			t.Errorf("the endpoint issued %d tokens for one run, want 1 (reused across connections)", issued)
+		}
+	})
+	t.Run("expired token", func(t *testing.T) {
+		enc := base64.RawURLEncoding.EncodeToString
+		claims, _ := json.Marshal(map[string]any{"sub": l.User, "iat": 1, "exp": 2})
+		r := run(t, "", append(base, "--sasl-oauth-token", enc([]byte(`{"alg":"none"}`))+"."+enc(claims)+".", "consume", topic, "-e")...)
+		if r.Code != ExitError || !strings.Contains(r.Stderr, "SASL authentication with a bearer token (OAUTHBEARER) failed") ||
+			!strings.Contains(r.Stderr, "hint: check the token") {
+			t.Errorf("exit %d, want 1 naming the token; stderr %s", r.Code, r.Stderr)
+		}
+	})
 }
