@@ -236,7 +236,7 @@ func explainConnectError(err error, brokers []string, conf *sarama.Config) error
 	who := fmt.Sprintf("%q (%s)", sasl.User, sasl.Mechanism)
 	saslHint := "check --sasl-user and the password (--sasl-password, or better STREAMCTL_SASL_PASSWORD), and that the listener offers --sasl-mechanism"
 	if sasl.Mechanism == sarama.SASLTypeOAuth {
-		who = "with a bearer token (OAUTHBEARER)"
+		who = "the token's subject (OAUTHBEARER)"
 		saslHint = "check the token (--sasl-oauth-token, or what --sasl-oauth-token-url issues): its expiry, subject and scope, and that the listener offers OAUTHBEARER"
 	}
 	tlsHint := "is it a plaintext listener? drop --tls and the other --tls-* flags, or use the brokers' TLS port"

@@ -158,7 +158,7 @@ func TestOAuthBearerRealKafka(t *testing.T) {
 		enc := base64.RawURLEncoding.EncodeToString
 		claims, _ := json.Marshal(map[string]any{"sub": l.User, "iat": 1, "exp": 2})
 		r := run(t, "", append(base, "--sasl-oauth-token", enc([]byte(`{"alg":"none"}`))+"."+enc(claims)+".", "consume", topic, "-e")...)
-		if r.Code != ExitError || !strings.Contains(r.Stderr, "SASL authentication with a bearer token (OAUTHBEARER) failed") ||
+		if r.Code != ExitError || !strings.Contains(r.Stderr, "SASL authentication as the token's subject (OAUTHBEARER) failed") ||
 			!strings.Contains(r.Stderr, "hint: check the token") {
 			t.Errorf("exit %d, want 1 naming the token; stderr %s", r.Code, r.Stderr)
 		}
