@@ -123,7 +123,7 @@ func newApp(s Streams) *cli.App { return newAppWith(s, &settings{}) }
 // newAppWith builds the app; st learns, before each command runs, where
 // every flag's value comes from.
 func newAppWith(s Streams, st *settings) *cli.App {
-	global := append(append(globalFlags(), oauthFlags()...), profileFlags()...)
+	global := append(append(append(globalFlags(), registryFlags()...), oauthFlags()...), profileFlags()...)
 	global = append(global, secretFlags(global)...)
 	app := &cli.App{
 		Name:    "streamctl",

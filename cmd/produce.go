@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,9 @@ Examples:
    streamctl consume A -J -e | streamctl produce B -J        # copy a topic, keys, headers, nulls and all
    echo '{"id":1}' | streamctl produce deploys -k ci -H source=ci --print-offsets
    streamctl produce users -K: -Z < deletes.txt              # "key:" lines become tombstones
-   echo '{"version":"1.2"}' | streamctl produce deploys -q || exit 1   # a CI step fails unless acknowledged`,
+   echo '{"version":"1.2"}' | streamctl produce deploys -q || exit 1   # a CI step fails unless acknowledged
+   echo '{"id":1,"total":"9.90"}' | streamctl produce orders -s avro --schema-registry localhost:8081   # latest orders-value
+   streamctl produce orders -s avro --value-schema order.avsc --register < orders.jsonl`,
 		Flags: append([]cli.Flag{
 			&cli.GenericFlag{Name: "file", Aliases: []string{"F"}, Value: &stringList{}, EnvVars: envVars("file"),
 				Usage: "read messages from `PATH` instead of stdin (repeatable; - is stdin)"},
@@ -67,7 +70,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
 				Usage: "each line is the JSON envelope 'consume -J' prints (key, value, headers, partition, timestamp)"},
 			&cli.StringFlag{Name: "value-serializer", Aliases: []string{"s"}, Value: "raw", EnvVars: envVars("value-serializer"),
-				Usage: "encode values with `CODEC`: raw, json (validate and compact), binary, pickle, hex, or a chain like json|binary"},
+				Usage: "encode values with `CODEC`: raw, json (validate and compact), binary, pickle, hex, avro, protobuf, jsonschema, sr (the schema registry's type), or a chain like json|binary"},
 			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
 				Usage: "encode keys with `CODEC` (as --value-serializer)"},
 			&cli.StringFlag{Name: "faust-record", EnvVars: envVars("faust-record"),
@@ -83,14 +86,14 @@ Examples:
 			&cli.DurationFlag{Name: "delivery-timeout", Value: produce.DefaultDeliveryTimeout, EnvVars: envVars("delivery-timeout"),
 				Usage: "fail a message not acknowledged within `DURATION`, retries included; reading stops then"},
 			&cli.BoolFlag{Name: "print-offsets", EnvVars: envVars("print-offsets"),
-				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order (offset -1 with --acks none)"},
+				Usage: "print a line on stdout for each input line, in input order: \"PARTITION OFFSET\" when acknowledged (offset -1 with --acks none), \"-1 -1 ERROR\" when it failed or was invalid"},
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report invalid input lines and go on, instead of stopping at the first"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: envVars("verbose"),
 				Usage: "say how many messages were sent and acknowledged even when stderr is not a terminal"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: envVars("quiet"),
 				Usage: "print nothing on stderr but errors"},
-		}, topicFlags()...),
+		}, append(produceSchemaFlags(), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runProduce(c, s) },
 	}
 }
@@ -125,12 +128,12 @@ type produceSetup struct {
 	topic       string
 	format      produce.Format
 	partition   int32
-	partitioner sarama.PartitionerConstructor
 	partName    string
 	acks        sarama.RequiredAcks
 	compression sarama.CompressionCodec
 	files       []string
 	delivery    time.Duration
+	schemas     *schemaSetup
 }
 
 func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
@@ -181,11 +184,14 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 		}
 		f.ValueMeta = func(text []byte) ([]byte, error) { return codec.AddFaustMeta(text, ns) }
 	}
-	if f.ValueEncoder, err = encoder(valueSpec); err != nil {
-		return nil, usagef("-s/--value-serializer: %v", err)
+	ps.schemas = &schemaSetup{c: c}
+	if f.ValueEncoder, err = ps.schemas.encoder("-s/--value-serializer", valueSpec, ps.topic, false, f.Envelope); err != nil {
+		ps.schemas.close()
+		return nil, err
 	}
-	if f.KeyEncoder, err = encoder(c.String("key-serializer")); err != nil {
-		return nil, usagef("--key-serializer: %v", err)
+	if f.KeyEncoder, err = ps.schemas.encoder("--key-serializer", c.String("key-serializer"), ps.topic, true, f.Envelope); err != nil {
+		ps.schemas.close()
+		return nil, err
 	}
 
 	if c.IsSet("partition") {
@@ -197,7 +203,7 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 	}
 	f.IgnorePartition = c.IsSet("partition") || c.IsSet("partitioner")
 	ps.partName = c.String("partitioner")
-	if ps.partitioner, err = produce.NewPartitioner(ps.partName); err != nil {
+	if err = produce.CheckPartitioner(ps.partName); err != nil {
 		return nil, usagef("--partitioner: %v", err)
 	}
 	switch a := c.String("acks"); a {
@@ -234,48 +240,41 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 }
 
 // encoder returns the codec chain named spec, or nil for raw (the hot path
-// skips it).
-func encoder(spec string) (produce.Encoder, error) {
-	ch, err := codec.Parse(spec)
+// skips it). A schema codec picks its writer schema now, so that a missing
+// subject shows before any input is read; with -J and no schema flag the
+// envelopes' schema ids may be all it needs, so a missing subject is then
+// an error only for a record without one.
+func (s *schemaSetup) encoder(flag, spec, topic string, key, envelope bool) (produce.Encoder, error) {
+	ch, err := s.chain(flag, spec, topic, key, true)
 	if err != nil {
 		return nil, err
 	}
 	if ch.Raw() {
 		return nil, nil
 	}
+	side := "value"
+	if key {
+		side = "key"
+	}
+	if envelope && !s.writerChosen(side) {
+		return ch, nil
+	}
+	if err := ch.Prepare(); err != nil {
+		return nil, explainSchemaError(fmt.Errorf("%s %s: %w", flag, spec, err), side)
+	}
 	return ch, nil
 }
 
-// producerConfig sets the delivery side of the sarama configuration. With
-// batches (Kafka 0.11 and later) streamctl builds record batches itself
-// and sends them with the broker's produce requests, five in flight per
-// broker; sarama's AsyncProducer, for older versions, gets batches large
-// enough for full speed on big inputs, flushed every few milliseconds so
-// that an interactive line goes out at once.
-func producerConfig(conf *sarama.Config, ps *produceSetup, batches bool) {
+// producerConfig sets the delivery side of the sarama configuration:
+// streamctl builds record batches itself and sends them with the broker's
+// produce requests, five in flight per broker.
+func producerConfig(conf *sarama.Config, ps *produceSetup) {
 	p := &conf.Producer
 	p.RequiredAcks = ps.acks
 	p.Compression = ps.compression
-	p.Retry.Max = 5
 	p.Retry.Backoff = 100 * time.Millisecond
-	// sarama's AsyncProducer has no delivery timeout: the broker's wait and
-	// the retries above bound it.
 	p.Timeout = min(p.Timeout, ps.delivery)
-	if batches {
-		conf.Net.MaxOpenRequests = maxInFlight
-		return
-	}
-	p.Return.Successes = true
-	p.Return.Errors = true
-	p.Partitioner = ps.partitioner
-	p.Flush.Bytes = 1 << 20
-	p.Flush.Frequency = 2 * time.Millisecond
-	p.Flush.MaxMessages = 0
-	conf.ChannelBufferSize = 4096
-	if ps.acks == sarama.WaitForAll && conf.Version.IsAtLeast(sarama.V0_11_0_0) {
-		p.Idempotent = true
-		conf.Net.MaxOpenRequests = 1
-	}
+	conf.Net.MaxOpenRequests = maxInFlight
 }
 
 // maxInFlight is how many produce requests may await an answer per broker:
@@ -287,6 +286,7 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
+	defer ps.schemas.close()
 	// Every message is a few short-lived objects: collecting less often
 	// cuts a fifth of the CPU. The memory limit holds the heap (mostly
 	// records in flight, bounded by the Batcher) well under 100 MB.
@@ -327,15 +327,21 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	batches := conf.Version.IsAtLeast(sarama.V0_11_0_0)
-	producerConfig(conf, ps, batches)
+	if !conf.Version.IsAtLeast(sarama.V0_11_0_0) {
+		// Record batches, which carry headers, timestamps and producer
+		// IDs, came with Kafka 0.11 (2017).
+		return usagef("produce needs Kafka 0.11 or later: --kafka-version %s is older", conf.Version)
+	}
+	producerConfig(conf, ps)
 	ctx := c.Context
 	client, err := connect(ctx, c, conf)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	if err := ensureTopics(ctx, c, client, []string{ps.topic}, say); err != nil {
+	// A partition without a leader does not hold the others up: keyless
+	// messages go elsewhere, keyed ones wait up to their delivery timeout.
+	if err := ensureTopicsWait(ctx, c, client, []string{ps.topic}, say, false); err != nil {
 		return err
 	}
 	parts, err := client.Partitions(ps.topic)
@@ -368,22 +374,12 @@ func runProduce(c *cli.Context, s Streams) error {
 	if tty && !quiet {
 		stopProgress = progress(stderr, p)
 	}
-	var st produce.Stats
-	if batches {
-		var b *produce.Batcher
-		if b, err = newBatcher(client, conf, ps, n, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.RunBatches(ctx, inputs, b)
-	} else {
-		var ap sarama.AsyncProducer
-		if ap, err = newAsyncProducer(client, conf, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.Run(ctx, inputs, ap)
+	b, err := newBatcher(ctx, client, conf, ps, n, debug, warn)
+	if err != nil {
+		stopProgress()
+		return err
 	}
+	st, err := p.Run(ctx, inputs, b)
 	stopProgress()
 
 	var de *produce.DeliveryError
@@ -402,6 +398,8 @@ func runProduce(c *cli.Context, s Streams) error {
 		// partitioning anew.
 		return withHint(err, "topic %q has %s: copy into a topic with at least %d (--create-partitions %d when it does not exist yet), or re-partition by key with --partitioner murmur2, which overrides the envelope's partition",
 			ps.topic, plural(int64(pe.Partitions), "partition"), pe.Partition+1, pe.Partition+1)
+	case errors.Is(err, codec.ErrRegistryFailed) && !errors.As(err, &de):
+		return withHint(err, "the schema registry failed, not the input: check --schema-registry and its credentials, then send the rest again from that line")
 	case errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de):
 		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
 	}
@@ -418,10 +416,11 @@ func failedWith(de *produce.DeliveryError, target error) bool {
 	return false
 }
 
-// newBatcher starts the batching sender, idempotent with acks=all unless
-// the broker refuses (an old broker, or no IDEMPOTENT_WRITE permission):
-// acks=all still holds then.
-func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug func(string)) (*produce.Batcher, error) {
+// newBatcher starts the batching sender, idempotent with acks=all. A
+// broker that refuses idempotence for good (no IDEMPOTENT_WRITE
+// permission, or no support) leaves acks=all without it, and warn says so
+// whatever the verbosity: a retried batch may then be written twice.
+func newBatcher(ctx context.Context, client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug, warn func(string)) (*produce.Batcher, error) {
 	bc := produce.BatchConfig{
 		Topic:           ps.topic,
 		Partitions:      partitions,
@@ -432,6 +431,9 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		Timeout:         conf.Producer.Timeout,
 		MaxMessageBytes: ps.format.MaxBytes,
 		Idempotent:      ps.acks == sarama.WaitForAll,
+		IdempotenceOff: func(err error) {
+			warn(fmt.Sprintf("%v: sending without idempotence, so a retried batch may be written twice", err))
+		},
 		// Retries are bounded by the delivery timeout alone, as in the
 		// Java client since KIP-91: a leader election may take longer than
 		// any fixed count of retries.
@@ -439,12 +441,7 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		RetryBackoff:    conf.Producer.Retry.Backoff,
 		MaxInFlight:     maxInFlight,
 	}
-	b, err := produce.NewBatcher(client, bc)
-	if err != nil && bc.Idempotent {
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		bc.Idempotent = false
-		b, err = produce.NewBatcher(client, bc)
-	}
+	b, err := produce.NewBatcher(ctx, client, bc)
 	if err != nil {
 		return nil, fmt.Errorf("starting the producer: %w", err)
 	}
@@ -452,27 +449,6 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		debug("idempotent producer: retries cannot duplicate or reorder messages")
 	}
 	return b, nil
-}
-
-// newAsyncProducer starts sarama's AsyncProducer, for Kafka versions
-// older than record batches.
-func newAsyncProducer(client sarama.Client, conf *sarama.Config, debug func(string)) (sarama.AsyncProducer, error) {
-	ap, err := sarama.NewAsyncProducerFromClient(client)
-	if err != nil && conf.Producer.Idempotent {
-		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
-		// permission) refuse InitProducerId: acks=all still holds.
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		conf.Producer.Idempotent = false
-		conf.Net.MaxOpenRequests = 5
-		ap, err = sarama.NewAsyncProducerFromClient(client)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("starting the producer: %w", err)
-	}
-	if conf.Producer.Idempotent {
-		debug("idempotent producer: retries cannot duplicate or reorder messages")
-	}
-	return ap, nil
 }
 
 // summary is the accounting line: what was sent and what came back.
