@@ -48,6 +48,11 @@ type settings struct {
 	configFile, profile, profileWhy string
 }
 
+// unprofiled are the commands whose own flags profiles leave alone: the
+// built-in broker is no cluster setting, and its --partitions (a count)
+// would take consume's (a list) from a profile.
+var unprofiled = map[string]bool{"broker": true}
+
 // metaFlags choose where the other flags' values come from; they are never
 // read from a profile themselves.
 var metaFlags = map[string]bool{"config": true, "profile": true, "X": true, "help": true, "version": true}
@@ -154,7 +159,12 @@ func allFlagNames(app *cli.App) map[string]bool {
 // and the profile, then resolves the secrets given as files or commands.
 func (st *settings) apply(c *cli.Context, s Streams) error {
 	st.origins = map[string]origin{}
-	flags := append(append([]cli.Flag(nil), c.App.Flags...), commandFlags(c)...)
+	flags := append([]cli.Flag(nil), c.App.Flags...)
+	local := map[string]bool{}
+	for _, f := range commandFlags(c) {
+		flags = append(flags, f)
+		local[f.Names()[0]] = true
+	}
 	envOf := func(f cli.Flag) string {
 		if ev, ok := f.(interface{ GetEnvVars() []string }); ok {
 			for _, e := range ev.GetEnvVars() {
@@ -203,7 +213,7 @@ func (st *settings) apply(c *cli.Context, s Streams) error {
 				return usagef("%s: line %d: %s: bad value %q%s", propsPath, p.line, p.key, p.value, wantOf(f))
 			}
 			st.origins[name] = origin{rankProperties, fmt.Sprintf("client-properties %s (%s)", propsPath, p.key)}
-		case profile[name].Kind != 0:
+		case profile[name].Kind != 0 && !(local[name] && unprofiled[c.Command.Name]):
 			n := profile[name]
 			values := []string{n.Value}
 			if n.Kind == yaml.SequenceNode {

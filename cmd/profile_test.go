@@ -284,3 +284,14 @@ func TestConfigReadableByOthersWarns(t *testing.T) {
 		t.Errorf("exit %d; want 0 and no warning without a password in the file: %s", r.Code, r.Stderr)
 	}
 }
+
+// TestProfileLeavesBrokerFlags: consume's "partitions: 0,1" in a profile
+// does not reach the built-in broker's --partitions (a count), which
+// refused it before.
+func TestProfileLeavesBrokerFlags(t *testing.T) {
+	writeConfig(t, "default: p\nprofiles:\n  p:\n    partitions: 0,1\n")
+	r := runEnv(t, "broker", "--listen", "127.0.0.1:bad-port")
+	if strings.Contains(r.Stderr, "partitions") {
+		t.Errorf("the broker took the profile's partitions: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+}
