@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/streamctl/streamctl/cmd.Version=$(VERSION)
 BIN := bin/streamctl
 KAFKA_STATE ?= /tmp/streamctl-kafka
 
-.PHONY: help build test test-kafka test-faust test-sr demo lint bench fuzz clean
+.PHONY: help build test test-kafka test-faust test-sr demo lint bench fuzz man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
 	  done; \
 	done
+
+man: build ## write the man page docs/streamctl.1 from the flag definitions (man ./docs/streamctl.1)
+	mkdir -p docs && $(BIN) __man > docs/streamctl.1
 
 clean: ## remove build output
 	rm -rf bin

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -38,6 +40,12 @@ type Streams struct {
 	// Environ lists the environment as KEY=VALUE (os.Environ in main), for
 	// --where's $ENV; nil is an empty environment.
 	Environ func() []string
+	// ReadFile and Stat read the config and secret files (os.ReadFile and
+	// os.Stat when nil); Command runs a *-command flag's shell command
+	// (sh -c when nil).
+	ReadFile func(string) ([]byte, error)
+	Stat     func(string) (fs.FileInfo, error)
+	Command  func(ctx context.Context, command string) ([]byte, error)
 }
 
 // Run runs streamctl with the given arguments (args[0] is the program name)
@@ -46,14 +54,25 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	if s.Getenv == nil {
 		s.Getenv = func(string) string { return "" }
 	}
+	if s.ReadFile == nil {
+		s.ReadFile = os.ReadFile
+	}
+	if s.Stat == nil {
+		s.Stat = os.Stat
+	}
+	if s.Command == nil {
+		s.Command = runShell(s.Err)
+	}
 	if s.Getenv("GOMEMLIMIT") == "" {
 		// Keep peak memory flat and small however much flows through: the
 		// garbage collector works harder near the limit instead of letting
 		// the heap double.
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	app := newApp(s)
+	st := &settings{}
+	app := newAppWith(s, st)
 	args, err := normalizeArgs(app, args)
+	st.given = givenFlags(app, args)
 	if err == nil {
 		err = app.RunContext(ctx, args)
 	}
@@ -102,7 +121,13 @@ func envVars(flag string) []string {
 // says otherwise.
 const defaultMemoryLimit = 64 << 20
 
-func newApp(s Streams) *cli.App {
+func newApp(s Streams) *cli.App { return newAppWith(s, &settings{}) }
+
+// newAppWith builds the app; st learns, before each command runs, where
+// every flag's value comes from.
+func newAppWith(s Streams, st *settings) *cli.App {
+	global := append(append(append(globalFlags(), registryFlags()...), oauthFlags()...), profileFlags()...)
+	global = append(global, secretFlags(global)...)
 	app := &cli.App{
 		Name:    "streamctl",
 		Usage:   "produce to and consume from Apache Kafka, in shell pipes and CI scripts",
@@ -122,7 +147,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 		Reader:          s.In,
 		Writer:          s.Out,
 		ErrWriter:       s.Err,
-		Flags:           append(append(globalFlags(), registryFlags()...), helpFlag(), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
+		Flags:           append(global, helpFlag(), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
 		HideHelpCommand: true,
 		// urfave/cli's own help and version flags are package variables
 		// that every run writes to; runs in one process (tests) would race,
@@ -142,6 +167,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			brokerCommand(s),
 			offsetsCommand(s),
 			topicsCommand(s),
+			configCommand(s, st),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
@@ -156,10 +182,25 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			return usagef("no command given")
 		},
 	}
+	app.Commands = append(app.Commands, completionCommands(s, st)...)
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 		c.HideHelp = true
-		c.Flags = append(c.Flags, helpFlag())
+		c.Flags = append(append(c.Flags, secretFlags(c.Flags)...), helpFlag())
+		before := c.Before
+		c.Before = func(cc *cli.Context) error {
+			if cc.Bool("help") {
+				// Help is shown whatever the config file holds.
+				return nil
+			}
+			if err := st.apply(cc, s); err != nil {
+				return err
+			}
+			if before != nil {
+				return before(cc)
+			}
+			return nil
+		}
 	}
 	return app
 }
@@ -230,7 +271,14 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 	}
 	if command == nil {
-		return nil, usagef("unknown command %q (want consume, produce, broker, offsets or topics)", args[i])
+		var names []string
+		for _, c := range app.Commands {
+			names = append(names, c.Name)
+		}
+		return nil, usagef("unknown command %q (want %s)", args[i], strings.Join(names, ", "))
+	}
+	if command.Name == completeCommand {
+		return completeArgs(app, out, args[i+1:]), nil
 	}
 	local := flagTable(command.Flags)
 	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)

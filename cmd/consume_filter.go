@@ -16,7 +16,7 @@ import (
 func filterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "grep", Aliases: []string{"G"}, EnvVars: envVars("grep"),
-			Usage: "write only messages whose raw bytes match `[!]k:|v:|t:|hk:|hv:|h:NAME=REGEX` (key, value, topic, any header key or value, header NAME; ! negates); repeatable, all must hold; asked before decoding"},
+			Usage: "write only messages whose raw bytes match `PATTERN`: k:RE, v:RE, t:RE, hk:RE, hv:RE or h:NAME=RE (key, value, topic, any header key or value, header NAME's value; a leading ! negates); repeatable, all must hold; asked before decoding"},
 		&cli.StringSliceFlag{Name: "where", EnvVars: envVars("where"),
 			Usage: "write only messages for which the jq `EXPR` on the -J document is neither false nor null (header(\"name\") and $ENV work; missing fields are null); repeatable, all must hold"},
 		&cli.IntFlag{Name: "expect", Value: -1, EnvVars: envVars("expect"),

@@ -39,7 +39,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tls-server-name", EnvVars: envVars("tls-server-name"), Usage: "server name to verify instead of the broker's host"},
 		&cli.BoolFlag{Name: "tls-insecure-skip-verify", EnvVars: envVars("tls-insecure-skip-verify"),
 			Usage: "do not verify the brokers' certificates (dangerous; for tests only)"},
-		&cli.StringFlag{Name: "sasl-mechanism", EnvVars: envVars("sasl-mechanism"), Usage: "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+		&cli.StringFlag{Name: "sasl-mechanism", EnvVars: envVars("sasl-mechanism"), Usage: "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"},
 		&cli.StringFlag{Name: "sasl-user", EnvVars: envVars("sasl-user"), Usage: "SASL user name"},
 		&cli.StringFlag{Name: "sasl-password", EnvVars: envVars("sasl-password"),
 			Usage: "SASL password (best given as STREAMCTL_SASL_PASSWORD so it stays out of ps and shell history)"},
@@ -138,6 +138,9 @@ func saslConfig(c *cli.Context, conf *sarama.Config) error {
 		}
 		return nil
 	}
+	if mech == "OAUTHBEARER" {
+		return oauthConfig(c, conf)
+	}
 	if user == "" {
 		return usagef("--sasl-mechanism %s needs --sasl-user", mech)
 	}
@@ -159,7 +162,7 @@ func saslConfig(c *cli.Context, conf *sarama.Config) error {
 		conf.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
 		conf.Net.SASL.SCRAMClientGeneratorFunc = saslscram.SHA512
 	default:
-		return usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.String("sasl-mechanism"))
+		return usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", c.String("sasl-mechanism"))
 	}
 	return nil
 }
@@ -232,6 +235,10 @@ func explainConnectError(err error, brokers []string, conf *sarama.Config) error
 	sasl := conf.Net.SASL
 	who := fmt.Sprintf("%q (%s)", sasl.User, sasl.Mechanism)
 	saslHint := "check --sasl-user and the password (--sasl-password, or better STREAMCTL_SASL_PASSWORD), and that the listener offers --sasl-mechanism"
+	if sasl.Mechanism == sarama.SASLTypeOAuth {
+		who = "the token's subject (OAUTHBEARER)"
+		saslHint = "check the token (--sasl-oauth-token, or what --sasl-oauth-token-url issues): its expiry, subject and scope, and that the listener offers OAUTHBEARER"
+	}
 	tlsHint := "is it a plaintext listener? drop --tls and the other --tls-* flags, or use the brokers' TLS port"
 	plainHint := "is it a TLS listener? add --tls (and --tls-ca FILE unless the system trusts its certificate)"
 	var he *handshakeError
