@@ -9,7 +9,8 @@
 #   BENCH_BROKER=kafka scripts/bench.sh BIN        start a private Apache Kafka (scripts/kafka), stop it after
 #
 # Knobs: BENCH_RUNS (3: runs per tool and case), BENCH_TTFM_RUNS (5),
-# BENCH_MICRO=1 (also go test -bench), BENCH_OUT (docs/BENCHMARKS.md),
+# BENCH_MICRO=1 (also go test -bench), BENCH_PYTHON=0 (skip the Avro comparison
+# with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
 # BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
 # quick smoke run: 10x fewer messages; not written to BENCH_OUT).
 set -euo pipefail
