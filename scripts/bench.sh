@@ -274,7 +274,7 @@ AVSC
   if [[ ${BENCH_PYTHON:-1} != 1 ]]; then
     say "Python comparison skipped (BENCH_PYTHON=${BENCH_PYTHON})"
   elif ! py=$("$root/scripts/registry/venv.sh" 2>"$work/venv.log"); then
-    say "Python comparison skipped: no confluent-kafka venv ($(tail -n 1 "$work/venv.log"))"
+    say "Python comparison skipped: no confluent-kafka venv ($(head -n 1 "$work/venv.log"))"
   else
     py_n=$((200000 / scale))
     tp=$(topic avro-py)
