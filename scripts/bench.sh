@@ -9,7 +9,8 @@
 #   BENCH_BROKER=kafka scripts/bench.sh BIN        start a private Apache Kafka (scripts/kafka), stop it after
 #
 # Knobs: BENCH_RUNS (3: runs per tool and case), BENCH_TTFM_RUNS (5),
-# BENCH_MICRO=1 (also go test -bench), BENCH_OUT (docs/BENCHMARKS.md),
+# BENCH_MICRO=1 (also go test -bench), BENCH_PYTHON=0 (skip the Avro comparison
+# with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
 # BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
 # quick smoke run: 10x fewer messages; not written to BENCH_OUT).
 set -euo pipefail
@@ -261,6 +262,36 @@ AVSC
     measure consume-avro streamctl "$bin" consume "$(topic avro-a1)" -b "$addr" -e "${sreg[@]}" -s avro
     measure consume-avro-J streamctl "$bin" consume "$(topic avro-a1)" -b "$addr" -e "${sreg[@]}" -s avro -J
   done
+
+  # The same Avro records through Confluent's Python client (issue 10:
+  # "at least 10x faster than the Python deserializer"): streamctl consume
+  # -s avro -e vs scripts/bench/py_avro_consume.py (Consumer +
+  # AvroDeserializer, json.dumps per record), both to /dev/null, on one topic
+  # of py_n records; then the decode alone (Python: a loop over values fetched
+  # first; streamctl: -s avro minus a raw drain of the same topic). Needs the
+  # venv of scripts/registry/venv.sh; BENCH_PYTHON=0 skips it.
+  py_n=0
+  if [[ ${BENCH_PYTHON:-1} != 1 ]]; then
+    say "Python comparison skipped (BENCH_PYTHON=${BENCH_PYTHON})"
+  elif ! py=$("$root/scripts/registry/venv.sh" 2>"$work/venv.log"); then
+    say "Python comparison skipped: no confluent-kafka venv ($(head -n 1 "$work/venv.log"))"
+  else
+    py_n=$((200000 / scale))
+    tp=$(topic avro-py)
+    create_topics "$tp"
+    head -n "$py_n" "$in_json" | "$bin" produce "$tp" -b "$addr" --acks all -q "${sreg[@]}" -s avro --value-subject bench.Event ||
+      die "producing the Python comparison's topic failed"
+    check_count "$tp" "$py_n"
+    pyargs=(--bootstrap "$addr" --registry "$registry" --topic "$tp" --count "$py_n")
+    : >"$work/pydecode"
+    for i in $(seq 1 "$runs"); do
+      measure py-raw streamctl "$bin" consume "$tp" -b "$addr" -e
+      measure py-avro streamctl "$bin" consume "$tp" -b "$addr" -e "${sreg[@]}" -s avro
+      measure py-avro python "$py" "$root/scripts/bench/py_avro_consume.py" consume "${pyargs[@]}"
+      measure py-decode python "$py" "$root/scripts/bench/py_avro_consume.py" decode "${pyargs[@]}"
+      grep '^decode ' "$work/err" >>"$work/pydecode" || die "py_avro_consume.py decode printed no timing"
+    done
+  fi
 fi
 
 # --- report ----------------------------------------------------------------------
@@ -363,7 +394,7 @@ if [[ ${BENCH_AVRO:-1} == 1 ]]; then
   {
     echo "### Avro through the schema registry ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), same broker and machine as above, registry ${BENCH_REGISTRY:-built in (\`streamctl broker --registry\`)}; streamctl only, medians of $runs runs."
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), same broker and machine as above, registry ${BENCH_REGISTRY:-built in (\`streamctl broker --registry\`)}; streamctl alone first, medians of $runs runs."
     echo "$n_small records of six fields (long, string, decimal, timestamp-millis, boolean, nullable string): about $(awk '{ n += length($0) + 1 } END { printf "%d", n / NR }' "$in_json") B as JSON."
     echo
     echo "| case | command | wall | CPU | RSS |"
@@ -381,7 +412,28 @@ if [[ ${BENCH_AVRO:-1} == 1 ]]; then
     echo "| target | measured | verdict |"
     echo "| --- | --- | --- |"
     echo "| Avro decode to JSON (\`consume -s avro -e\`): CPU ≤ 2x \`consume -s json -J\` of the same records as JSON | $(x "$r") | $(verdict "$r" 2.0) |"
-    echo "| at least 10x faster than Confluent's Python deserializer | not measured here (needs confluent-kafka) | n/a |"
+    if ((py_n == 0)); then
+      echo "| at least 10x faster than Confluent's Python deserializer | not measured here (needs confluent-kafka) | n/a |"
+    else
+      med() { sort -n | awk '{ a[NR] = $1 } END { print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+      pdc=$(awk '{ print $3 }' "$work/pydecode" | med); pdw=$(awk '{ print $4 }' "$work/pydecode" | med)
+      sdc=$(awk -v a="$(get py-avro streamctl 4)" -v b="$(get py-raw streamctl 4)" 'BEGIN { printf "%.2f", a - b }')
+      rc=$(ratio "$(get py-avro python 4)" "$(get py-avro streamctl 4)"); rw=$(ratio "$(get py-avro python 3)" "$(get py-avro streamctl 3)")
+      rd=$(ratio "$pdc" "$sdc")
+      atleast() { [[ $1 == - ]] && echo n/a || awk -v v="$1" -v l="$2" 'BEGIN { print (v >= l ? "met" : "**missed**") }'; }
+      echo "| at least 10x faster than Confluent's Python deserializer: Python CPU / streamctl CPU, same $py_n records | $(x "$rc") (wall $(x "$rw")) | $(atleast "$rc" 10) |"
+      echo "| the same, decode to JSON alone (no Kafka client) | $(x "$rd") | $(atleast "$rd" 10) |"
+      echo
+      echo "Against Confluent's Python client (confluent-kafka $("$py" -c 'from importlib.metadata import version; print(version("confluent-kafka"))'), fastavro $("$py" -c 'import fastavro; print(fastavro.__version__)'), $("$py" -V 2>&1)), one 10-partition topic of the first $py_n of the records above, medians of $runs runs:"
+      echo
+      echo "| case | command | wall | CPU | RSS |"
+      echo "| --- | --- | ---: | ---: | ---: |"
+      printf '| %s | %s | %ss | %ss | %s MB |\n' "streamctl raw drain" '`streamctl consume T -e`' "$(get py-raw streamctl 3)" "$(get py-raw streamctl 4)" "$(get py-raw streamctl 5)"
+      printf '| %s | %s | %ss | %ss | %s MB |\n' "streamctl Avro to JSON" '`streamctl consume T -e -s avro`' "$(get py-avro streamctl 3)" "$(get py-avro streamctl 4)" "$(get py-avro streamctl 5)"
+      printf '| %s | %s | %ss | %ss | %s MB |\n' "Python Avro to JSON" '`py_avro_consume.py consume ... --count N`' "$(get py-avro python 3)" "$(get py-avro python 4)" "$(get py-avro python 5)"
+      printf '| %s | %s | %ss | %ss | - |\n' "Python decode loop alone" '`py_avro_consume.py decode ...` (its own timing of the loop)' "$pdw" "$pdc"
+      printf '| %s | %s | - | %ss | - |\n' "streamctl decode alone" 'Avro to JSON minus raw drain' "$sdc"
+    fi
   } >"$avro_table"
 fi
 
