@@ -28,37 +28,41 @@ var summaryMu sync.Mutex
 // newFigures returns t's figures, printed when t ends, failed or not.
 func newFigures(t *testing.T) *figures {
 	f := &figures{sent: -1, acked: -1, present: -1, duplicated: -1, exit: -1, seconds: -1}
-	t.Cleanup(func() {
-		n := func(v int) string {
-			if v < 0 {
-				return "-"
-			}
-			return fmt.Sprint(v)
-		}
-		secs := "-"
-		if f.seconds >= 0 {
-			secs = fmt.Sprintf("%.1f", f.seconds)
-		}
-		verdict := "ok"
-		if t.Failed() {
-			verdict = "FAIL"
-		}
-		line := fmt.Sprintf("faults: %s: sent=%s acked=%s present=%s duplicated=%s exit=%s seconds=%s %s",
-			t.Name(), n(f.sent), n(f.acked), n(f.present), n(f.duplicated), n(f.exit), secs, verdict)
-		if f.note != "" {
-			line += " (" + f.note + ")"
-		}
-		t.Log(line)
-		if path := os.Getenv(SummaryEnv); path != "" {
-			summaryMu.Lock()
-			defer summaryMu.Unlock()
-			if w, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				fmt.Fprintln(w, line)
-				w.Close()
-			}
-		}
-	})
+	t.Cleanup(func() { f.report(t, t.Name()) })
 	return f
+}
+
+// report prints the figures line of name with t's verdict so far, in the
+// test's log and in the summary file.
+func (f *figures) report(t *testing.T, name string) {
+	n := func(v int) string {
+		if v < 0 {
+			return "-"
+		}
+		return fmt.Sprint(v)
+	}
+	secs := "-"
+	if f.seconds >= 0 {
+		secs = fmt.Sprintf("%.1f", f.seconds)
+	}
+	verdict := "ok"
+	if t.Failed() {
+		verdict = "FAIL"
+	}
+	line := fmt.Sprintf("faults: %s: sent=%s acked=%s present=%s duplicated=%s exit=%s seconds=%s %s",
+		name, n(f.sent), n(f.acked), n(f.present), n(f.duplicated), n(f.exit), secs, verdict)
+	if f.note != "" {
+		line += " (" + f.note + ")"
+	}
+	t.Log(line)
+	if path := os.Getenv(SummaryEnv); path != "" {
+		summaryMu.Lock()
+		defer summaryMu.Unlock()
+		if w, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(w, line)
+			w.Close()
+		}
+	}
 }
 
 func (f *figures) addNote(format string, args ...any) {

@@ -44,7 +44,15 @@ type outLine struct {
 // cleanup if it is still running then. With input, its stdin is a pipe.
 func start(t *testing.T, name string, input bool, program string, args ...string) *proc {
 	t.Helper()
+	return startRate(t, name, input, 0, program, args...)
+}
+
+// startRate is start with a reader that takes at most rate stdout lines a
+// second until told otherwise (p.rate.Store).
+func startRate(t *testing.T, name string, input bool, rate int64, program string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(program, args...), done: make(chan struct{})}
+	p.rate.Store(rate)
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -80,6 +88,12 @@ func start(t *testing.T, name string, input bool, program string, args ...string
 func streamctlProc(t *testing.T, name string, input bool, args ...string) *proc {
 	t.Helper()
 	return start(t, name, input, streamctl, append(args, "-b", brokers)...)
+}
+
+// slowStreamctl is streamctlProc with a reader of rate stdout lines a second.
+func slowStreamctl(t *testing.T, name string, rate int64, args ...string) *proc {
+	t.Helper()
+	return startRate(t, name, false, rate, streamctl, append(args, "-b", brokers)...)
 }
 
 func (p *proc) read(out io.Reader) {
