@@ -62,8 +62,8 @@ func TestConsumeAcrossBrokerKill(t *testing.T) {
 	if c := follower.wait(t, 60*time.Second); c != 0 {
 		t.Errorf("the follower exited %d after SIGTERM, want 0:\n%s", c, tail(follower.errText()))
 	}
-	fig.duplicated = exactly(t, "the follower", parseRecords(t, "follower", follower.output()), truth)
-	fig.duplicated += exactly(t, "the -e drain", parseRecords(t, "drain", drain.output()), before)
+	fig.duplicated = exactly(t, "the follower", printedBy(t, follower), truth)
+	fig.duplicated += exactly(t, "the -e drain", printedBy(t, drain), before)
 	fig.addNote("killed broker %d; follower printed %d of %d, drain %d of %d", victim,
 		follower.count(), len(truth), drain.count(), len(before))
 }
@@ -85,6 +85,9 @@ func union(t *testing.T, truth []record, members ...*proc) (map[[2]int64]*printi
 	dups := 0
 	var wrong []string
 	for _, m := range members {
+		if l := m.unterminated(); l != "" {
+			wrong = append(wrong, fmt.Sprintf("%s: an unterminated last line %q", m.name, l))
+		}
 		lines := m.output()
 		for i, r := range parseRecords(t, m.name, lines) {
 			k := [2]int64{int64(r.p), r.o}

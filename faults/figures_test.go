@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -15,7 +16,7 @@ const SummaryEnv = "STREAMCTL_FAULTS_SUMMARY"
 
 // figures are what a test prints about its load, as one line:
 // "faults: NAME: sent=N acked=N present=N duplicated=N exit=C seconds=S".
-// -1 is "not measured" and prints as "-".
+// -1 (NaN for seconds) is "not measured" and prints as "-".
 type figures struct {
 	sent, acked, present, duplicated int
 	exit                             int
@@ -27,9 +28,13 @@ var summaryMu sync.Mutex
 
 // newFigures returns t's figures, printed when t ends, failed or not.
 func newFigures(t *testing.T) *figures {
-	f := &figures{sent: -1, acked: -1, present: -1, duplicated: -1, exit: -1, seconds: -1}
+	f := unmeasured()
 	t.Cleanup(func() { f.report(t, t.Name()) })
 	return f
+}
+
+func unmeasured() *figures {
+	return &figures{sent: -1, acked: -1, present: -1, duplicated: -1, exit: -1, seconds: math.NaN()}
 }
 
 // report prints the figures line of name with t's verdict so far, in the
@@ -42,7 +47,7 @@ func (f *figures) report(t *testing.T, name string) {
 		return fmt.Sprint(v)
 	}
 	secs := "-"
-	if f.seconds >= 0 {
+	if !math.IsNaN(f.seconds) {
 		secs = fmt.Sprintf("%.1f", f.seconds)
 	}
 	verdict := "ok"

@@ -26,9 +26,11 @@ type proc struct {
 
 	rate atomic.Int64 // stdout lines per second the reader takes; 0: no limit
 
-	mu     sync.Mutex
-	lines  []outLine
-	stderr bytes.Buffer
+	mu      sync.Mutex
+	lines   []outLine
+	partial string // an unterminated last stdout line
+	killed  bool   // sent SIGKILL by the test: partial is its cut-off write
+	stderr  bytes.Buffer
 
 	done   chan struct{} // closed once it exited and its stdout is drained
 	code   int
@@ -101,6 +103,12 @@ func (p *proc) read(out io.Reader) {
 	n := 0
 	for {
 		line, err := r.ReadString('\n')
+		if err != nil && line != "" {
+			p.mu.Lock()
+			p.partial = line
+			p.mu.Unlock()
+			break
+		}
 		if line != "" {
 			p.mu.Lock()
 			p.lines = append(p.lines, outLine{strings.TrimSuffix(line, "\n"), time.Now()})
@@ -137,7 +145,18 @@ func (p *proc) count() int {
 	return len(p.lines)
 }
 
-// output is every stdout line read so far.
+// unterminated is the last stdout line if it had no newline, unless the
+// test SIGKILLed the process (which may cut a write short).
+func (p *proc) unterminated() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.killed {
+		return ""
+	}
+	return p.partial
+}
+
+// output is every complete stdout line read so far.
 func (p *proc) output() []outLine {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -188,6 +207,11 @@ func (p *proc) wait(t *testing.T, limit time.Duration) int {
 
 func (p *proc) signal(t *testing.T, sig syscall.Signal) time.Time {
 	t.Helper()
+	if sig == syscall.SIGKILL {
+		p.mu.Lock()
+		p.killed = true
+		p.mu.Unlock()
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("%s: %v: %v", p.name, sig, err)
 	}
@@ -347,4 +371,14 @@ func fill(t *testing.T, topic string, lines []string) {
 	if code := k.wait(t, 180*time.Second); code != 0 {
 		t.Fatalf("kcat producing to %s: exit %d\n%s", topic, code, k.errText())
 	}
+}
+
+// printedBy is every message p printed, failing t if its output ended in
+// the middle of a line.
+func printedBy(t *testing.T, p *proc) []record {
+	t.Helper()
+	if l := p.unterminated(); l != "" {
+		t.Errorf("%s: its output ends in an unterminated line %q", p.name, l)
+	}
+	return parseRecords(t, p.name, p.output())
 }
