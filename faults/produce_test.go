@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -75,7 +76,7 @@ func checkProduced(t *testing.T, fig *figures, topic string, sent []string, writ
 	if r.summary == "" {
 		t.Errorf("no summary of sent and acknowledged messages on stderr:\n%s", r.errs)
 	}
-	if r.acked != len(r.offsets) {
+	if r.summary != "" && r.acked != len(r.offsets) {
 		t.Errorf("summary says %d acknowledged, --print-offsets printed %d lines", r.acked, len(r.offsets))
 	}
 	if r.sent > written || r.acked > r.sent {
@@ -85,8 +86,8 @@ func checkProduced(t *testing.T, fig *figures, topic string, sent []string, writ
 		t.Errorf("exit %d with %d of %d lines acknowledged (summary %q): exit 0 must mean all were", r.code, r.acked, written, r.summary)
 	}
 	if all && (r.code != 0 || r.acked != written) {
-		t.Errorf("%d of %d lines acknowledged, exit %d: with one broker of three down every message must be acknowledged\n%s",
-			r.acked, written, r.code, tail(r.errs))
+		t.Errorf("%d of %d lines acknowledged, exit %d: with the topic's other partitions (or two brokers of three) up, every message must be acknowledged\n%s",
+			max(r.acked, 0), written, r.code, tail(r.errs))
 	}
 	if len(tl.foreign) > 0 {
 		t.Errorf("kcat reads messages that were never sent: %s", some(tl.foreign))
@@ -201,7 +202,8 @@ func TestPartitionOffline(t *testing.T) {
 	c := client(t)
 	poll(t, "partition 0 offline", 60*time.Second, func() (bool, string) {
 		if err := c.RefreshMetadata(topic); err != nil {
-			return false, err.Error()
+			// sarama reports the leaderless partition so
+			return errors.Is(err, sarama.ErrLeaderNotAvailable), err.Error()
 		}
 		_, err := c.Leader(topic, 0)
 		return err != nil, fmt.Sprintf("partition 0 still has a leader (%v)", err)
