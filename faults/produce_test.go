@@ -145,14 +145,14 @@ func tail(s string) string {
 }
 
 // TestLeaderKilledMidProduce: 300,000 numbered lines with --acks all while
-// the broker leading most partitions is SIGKILLed; then again on a fresh
-// topic with that broker restarted, so the producer meets a freshly
-// started broker, and a different one is killed.
+// the broker leading most partitions is SIGKILLed; three rounds, each on a
+// fresh topic after the last victim was restarted (so the producer meets a
+// freshly started broker), each killing a broker not killed before.
 func TestLeaderKilledMidProduce(t *testing.T) {
 	cluster(t)
 	const lines, rate = 300_000, 20_000
 	var killed []int32
-	for round := 1; round <= 2; round++ {
+	for round := 1; round <= 3; round++ {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			restore(t) // whatever the last round left
 			fig := newFigures(t)
