@@ -384,10 +384,9 @@ func busiestLeader(t *testing.T, topic string, avoid ...int32) int32 {
 	return ids[0]
 }
 
-// coordinator is the id of the broker coordinating group.
-func coordinator(t *testing.T, group string) int32 {
+// coordinator is the id of the broker coordinating group, asked through c.
+func coordinator(t *testing.T, c sarama.Client, group string) int32 {
 	t.Helper()
-	c := client(t)
 	var id int32
 	poll(t, "the coordinator of group "+group, 30*time.Second, func() (bool, string) {
 		if err := c.RefreshCoordinator(group); err != nil {

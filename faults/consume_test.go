@@ -157,15 +157,16 @@ func TestCoordinatorKilled(t *testing.T) {
 		n := totalLines(members...)
 		return n >= lines/4, fmt.Sprintf("%d printed", n)
 	})
-	victim := coordinator(t, group)
+	c := client(t)
+	victim := coordinator(t, c, group)
 	killed := killBroker(t, victim)
 	var recovered time.Time
 	poll(t, "a new coordinator of "+group, 60*time.Second, func() (bool, string) {
-		id := coordinator(t, group)
+		id := coordinator(t, c, group)
 		recovered = time.Now()
 		return id != victim, fmt.Sprintf("still broker %d", id)
 	})
-	t.Logf("broker %d answers as coordinator %.1fs after the kill", coordinator(t, group), recovered.Sub(killed).Seconds())
+	t.Logf("broker %d answers as coordinator %.1fs after the kill", coordinator(t, c, group), recovered.Sub(killed).Seconds())
 	f.wait(t, 120*time.Second)
 	if code := k.wait(t, 180*time.Second); code != 0 {
 		t.Fatalf("kcat producing: exit %d\n%s", code, k.errText())
