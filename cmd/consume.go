@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,12 +93,12 @@ func runConsume(c *cli.Context, s Streams) error {
 		Num:         c.Int("num"),
 		Exit:        c.Bool("exit"),
 		IdleTimeout: c.Duration("idle-timeout"),
-		Timeout:     c.Duration("timeout"),
 		Group:       c.String("group"),
 		SkipInvalid: c.Bool("skip-invalid"),
 		Warn:        func(msg string) { fmt.Fprintf(s.Err, "streamctl: %s\n", msg) },
 	}
-	if o.Num < 0 || o.IdleTimeout < 0 || o.Timeout < 0 {
+	timeout := c.Duration("timeout")
+	if o.Num < 0 || o.IdleTimeout < 0 || timeout < 0 {
 		return usagef("-n, --idle-timeout and --timeout must not be negative")
 	}
 	var err error
@@ -173,19 +174,20 @@ func runConsume(c *cli.Context, s Streams) error {
 	}
 
 	// --timeout is the whole run's: connecting and creating topics count.
+	// Its deadline is made here, once; consume stops at the same instant.
 	ctx := c.Context
-	if o.Timeout > 0 {
+	if timeout > 0 {
+		o.Deadline = time.Now().Add(timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		ctx, cancel = context.WithDeadline(ctx, o.Deadline)
 		defer cancel()
 	}
-	start := time.Now()
 	timedOut := func(err error) error {
-		if o.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
+		if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && c.Context.Err() == nil {
 			if o.Num == 0 && !o.Exit {
 				return nil // the timeout was the only stop asked for
 			}
-			return &consume.TimeoutError{Msg: fmt.Sprintf("timed out: --timeout %s reached before consuming began", o.Timeout)}
+			return consumeError(&consume.TimeoutError{Starting: true, Num: o.Num}, timeout)
 		}
 		return err
 	}
@@ -197,23 +199,68 @@ func runConsume(c *cli.Context, s Streams) error {
 	if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
 		return timedOut(err)
 	}
-	if o.Timeout > 0 {
-		o.Timeout -= time.Since(start)
-		if o.Timeout <= 0 {
-			return timedOut(context.DeadlineExceeded)
-		}
-	}
 	_, err = consume.Run(c.Context, client, o, s.Out)
-	if err != nil && !isTimeout(err) {
-		return fmt.Errorf("consume: %w", err)
-	}
-	return err
+	return consumeError(err, timeout)
 }
 
-func isTimeout(err error) bool {
-	_, ok := err.(*consume.TimeoutError)
-	return ok
+// consumeError words what consume returned for the command line: a
+// timeout names its flag and the user's own value; a missing partition
+// and an undecodable message get a hint at the fix.
+func consumeError(err error, timeout time.Duration) error {
+	var te *consume.TimeoutError
+	var pe *consume.PartitionError
+	var de *consume.DecodeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		why := fmt.Sprintf("--timeout %s reached", timeout)
+		if te.Idle {
+			why = fmt.Sprintf("no message for %s (--idle-timeout)", te.After)
+		}
+		return wordedTimeout{te, "timed out: " + why + " " + te.Short()}
+	case errors.As(err, &pe):
+		return withHint(fmt.Errorf("consume: %w", err), "%s", partitionRange(pe.Valid))
+	case errors.As(err, &de):
+		flag := "-s raw"
+		if de.Part == "key" {
+			flag = "--key-serializer raw"
+		}
+		return withHint(fmt.Errorf("consume: %w", err), "--skip-invalid reports such messages and goes on; %s shows the bytes", flag)
+	case errors.Is(err, consume.ErrNoLeader):
+		return withHint(fmt.Errorf("consume: %w", err), "are the brokers up?")
+	default:
+		return fmt.Errorf("consume: %w", err)
+	}
 }
+
+// partitionRange says which partitions a topic has: "it has partitions
+// 0-5" (Kafka numbers them from 0 up, so a range is the usual answer).
+func partitionRange(valid []int32) string {
+	ps := slices.Sorted(slices.Values(valid))
+	switch {
+	case len(ps) == 0:
+		return "it has no partitions"
+	case len(ps) == 1:
+		return fmt.Sprintf("it has only partition %d", ps[0])
+	case int(ps[len(ps)-1]-ps[0]) == len(ps)-1:
+		return fmt.Sprintf("it has partitions %d-%d", ps[0], ps[len(ps)-1])
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = strconv.Itoa(int(p))
+	}
+	return "it has partitions " + strings.Join(names, ",")
+}
+
+// wordedTimeout is a consume.TimeoutError in the command line's words.
+type wordedTimeout struct {
+	err *consume.TimeoutError
+	msg string
+}
+
+func (w wordedTimeout) Error() string { return w.msg }
+func (w wordedTimeout) Unwrap() error { return w.err }
 
 // parsePartitions reads "0,2,5".
 func parsePartitions(s string) ([]int32, error) {

@@ -71,7 +71,7 @@ func TestConsumeInvalidJSONStopsWithPosition(t *testing.T) {
 	if r.Stdout != "{\"ok\":1}\n" {
 		t.Errorf("stdout = %q, want the message before the bad one", r.Stdout)
 	}
-	for _, want := range []string{topic, "partition 0", "offset 1", "--skip-invalid"} {
+	for _, want := range []string{topic, "partition 0", "offset 1", "\nhint: --skip-invalid reports such messages and goes on; -s raw shows the bytes\n"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr %q lacks %q", r.Stderr, want)
 		}

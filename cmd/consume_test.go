@@ -182,8 +182,8 @@ func TestConsumePartitionsFlag(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	r = mustRun(t, ExitError, "", "consume", topic, "-b", addr, "-e", "-p", "7")
-	if !strings.Contains(r.Stderr, "no partition 7") || !strings.Contains(r.Stderr, "0-2") {
-		t.Errorf("stderr = %q, want it to name partition 7 and the range 0-2", r.Stderr)
+	if !strings.Contains(r.Stderr, "no partition 7\n") || !strings.Contains(r.Stderr, "\nhint: it has partitions 0-2\n") {
+		t.Errorf("stderr = %q, want it to name partition 7 and, in a hint, the range 0-2", r.Stderr)
 	}
 }
 
@@ -211,6 +211,21 @@ func TestConsumeTotalTimeout(t *testing.T) {
 		t.Errorf("took %s to time out", el)
 	}
 	mustRun(t, 0, "", "consume", topic, "-b", addr, "--timeout", "300ms")
+}
+
+// TestConsumeTimeoutQuotesTheFlag: the message names --timeout with the
+// user's own value, not what was left of it after connecting.
+func TestConsumeTimeoutQuotesTheFlag(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	r := mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "1", "--timeout", "2s")
+	if want := "streamctl: timed out: --timeout 2s reached after 0 of 1 messages\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
+	}
+	r = mustRun(t, ExitTimeout, "", "consume", topic, "-b", addr, "-n", "1", "--idle-timeout", "1500ms")
+	if want := "streamctl: timed out: no message for 1.5s (--idle-timeout) after 0 of 1 messages\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
+	}
 }
 
 func TestConsumeCreatesMissingTopic(t *testing.T) {
@@ -330,6 +345,22 @@ func TestTopicNamesFollowKafkaRules(t *testing.T) {
 		r := mustRun(t, ExitUsage, "", args...)
 		if !strings.Contains(r.Stderr, "topic name") {
 			t.Errorf("%q: stderr %q, want it to explain the topic name", args, r.Stderr)
+		}
+	}
+}
+
+func TestPartitionRange(t *testing.T) {
+	for _, tc := range []struct {
+		valid []int32
+		want  string
+	}{
+		{[]int32{2, 0, 1}, "it has partitions 0-2"},
+		{[]int32{0}, "it has only partition 0"},
+		{[]int32{0, 3}, "it has partitions 0,3"},
+		{nil, "it has no partitions"},
+	} {
+		if got := partitionRange(tc.valid); got != tc.want {
+			t.Errorf("partitionRange(%v) = %q, want %q", tc.valid, got, tc.want)
 		}
 	}
 }

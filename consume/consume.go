@@ -5,6 +5,7 @@ package consume
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,11 +20,90 @@ import (
 	"github.com/streamctl/streamctl/internal/format"
 )
 
-// TimeoutError says a timeout cut short a stop condition the user asked for
-// (-n or -e). cmd maps it to exit code 3.
-type TimeoutError struct{ Msg string }
+// TimeoutError says a timeout cut short a stop condition asked for (a
+// count, or the end of every partition). cmd words it with its flags and
+// maps it to exit code 3.
+type TimeoutError struct {
+	// Idle says it was the idle timeout, not the deadline.
+	Idle bool
+	// After is how long the idle timeout waited (zero for the deadline).
+	After time.Duration
+	// Starting says the deadline passed before consuming began.
+	Starting bool
+	// Written and Num are the messages written and the count asked for
+	// (Num 0: no count, the end was asked for).
+	Written, Num int
+	// Behind are the partitions short of their end, sorted; with no count
+	// and none behind, no partition had been assigned yet.
+	Behind []Position
+}
 
-func (e *TimeoutError) Error() string { return e.Msg }
+// Position is where reading a partition stands against its end offset.
+type Position struct {
+	TopicPartition
+	Next, End int64
+}
+
+func (p Position) String() string {
+	return fmt.Sprintf("%s at %d of %d", p.TopicPartition, p.Next, p.End)
+}
+
+func (e *TimeoutError) Error() string {
+	why := "the deadline passed"
+	if e.Idle {
+		why = fmt.Sprintf("no message for %s", e.After)
+	}
+	return "timed out: " + why + " " + e.Short()
+}
+
+// Short says what the timeout cut short, for a message that words the
+// timeout itself: "after 3 of 5 messages", "before the end of t/0 at 4 of 9".
+func (e *TimeoutError) Short() string {
+	switch {
+	case e.Starting:
+		return "before consuming began"
+	case e.Num > 0:
+		return fmt.Sprintf("after %d of %d messages", e.Written, e.Num)
+	case len(e.Behind) == 0:
+		return "before any partition was assigned"
+	}
+	behind := make([]string, len(e.Behind))
+	for i, p := range e.Behind {
+		behind[i] = p.String()
+	}
+	return "before the end of " + strings.Join(behind, ", ")
+}
+
+// PartitionError says a partition asked for does not exist.
+type PartitionError struct {
+	Topic     string
+	Partition int32
+	// Valid are the topic's partitions.
+	Valid []int32
+}
+
+func (e *PartitionError) Error() string {
+	return fmt.Sprintf("topic %q has no partition %d", e.Topic, e.Partition)
+}
+
+// DecodeError says a message's key or value does not decode with its codec.
+type DecodeError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Part is "key" or "value".
+	Part string
+	Err  error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", e.Topic, e.Partition, e.Offset, e.Part, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// errDeadline is the cause of the run's context ending at Options.Deadline.
+var errDeadline = errors.New("deadline reached")
 
 // Options say what to consume, how to print it and when to stop.
 type Options struct {
@@ -38,8 +118,10 @@ type Options struct {
 	Exit bool
 	// IdleTimeout stops after this long without a message (0: never).
 	IdleTimeout time.Duration
-	// Timeout stops after this long in all (0: never).
-	Timeout time.Duration
+	// Deadline stops the run, start-up included, at this time (zero:
+	// never). The caller makes it once, from its own timeout, so that
+	// connecting and consuming share one clock.
+	Deadline time.Time
 	// Group consumes as a member of this consumer group (empty: no group).
 	Group string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
@@ -55,11 +137,13 @@ type Options struct {
 	SkipInvalid bool
 	// Format turns a record into output bytes.
 	Format format.Formatter
-	// GiveUp is how long to go on retrying while no broker answers before
-	// the run fails (0: a minute).
+	// GiveUp is how long to go on retrying before the run fails (0: a
+	// minute): fetching while no broker answers, a start-up lookup that
+	// keeps failing, a group whose sessions cannot start.
 	GiveUp time.Duration
 	// Warn reports a problem that does not stop the run (on stderr). Run
-	// calls it from one goroutine only.
+	// calls it from one goroutine only, and only once the output written
+	// before it is flushed.
 	Warn func(string)
 }
 
@@ -136,8 +220,13 @@ type runner struct {
 	// is flushed (a group's at-least-once).
 	pending map[TopicPartition]int64
 	sess    sarama.ConsumerGroupSession
-	start   time.Time
+	// flushed is when output was last flushed (and marked).
+	flushed time.Time
 }
+
+// flushEvery bounds how long written output waits to be flushed and, in a
+// group, marked for the next commit while more records keep coming.
+const flushEvery = 200 * time.Millisecond
 
 // Run consumes until a stop condition is met, ctx is done (a clean stop), or
 // an error occurs. Output is buffered and flushed whenever the consumer has
@@ -160,10 +249,14 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		warnc:   make(chan string, 64),
 		parts:   map[TopicPartition]*partState{},
 		pending: map[TopicPartition]int64{},
-		start:   time.Now(),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !o.Deadline.IsZero() {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadlineCause(ctx, o.Deadline, errDeadline)
+		defer cancelDeadline()
+	}
 	var stop func()
 	var err error
 	if o.Group != "" {
@@ -172,6 +265,13 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		stop, err = r.startPartitions(ctx)
 	}
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errDeadline) {
+			// Start-up retried until the deadline: the deadline is why.
+			if o.Num == 0 && !o.Exit {
+				return r.stats, nil
+			}
+			return r.stats, &TimeoutError{Starting: true, Num: o.Num}
+		}
 		return r.stats, err
 	}
 	if o.Group == "" {
@@ -195,16 +295,20 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 	var out []int32
 	for _, p := range r.o.Partitions {
 		if !slices.Contains(all, p) {
-			return nil, fmt.Errorf("topic %q has no partition %d (hint: it has partitions 0-%d)", topic, p, len(all)-1)
+			return nil, &PartitionError{Topic: topic, Partition: p, Valid: all}
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-func (r *runner) resolve(tp TopicPartition, oldest, newest int64) (int64, error) {
-	return r.o.Start.resolve(oldest, newest, func(ms int64) (int64, error) {
-		return r.client.GetOffset(tp.Topic, tp.Partition, ms)
+func (r *runner) resolve(ctx context.Context, tp TopicPartition, oldest, newest int64) (int64, error) {
+	return r.o.Start.resolve(oldest, newest, func(ms int64) (off int64, err error) {
+		err = retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
+			off, err = r.client.GetOffset(tp.Topic, tp.Partition, ms)
+			return err
+		})
+		return off, err
 	})
 }
 
@@ -220,13 +324,13 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
-	oldest, newest, err := r.boundsAll(tps)
+	oldest, newest, err := r.boundsAll(ctx, tps)
 	if err != nil {
 		return nil, err
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
-		start, err := r.resolve(tp, oldest[tp], newest[tp])
+		start, err := r.resolve(ctx, tp, oldest[tp], newest[tp])
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
@@ -239,11 +343,18 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		f.pos[tp] = start
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	go f.run(fctx)
-	// Stopping does not wait for a fetch in flight (up to fetchMaxWait):
-	// the fetcher sends nothing after cancel, and closing the client ends
-	// the request.
-	return cancel, nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.run(fctx)
+	}()
+	// Stopping waits for a fetch in flight (up to fetchMaxWait): the
+	// caller closes the client once Run returns, which must not cut a
+	// request off under a goroutine still running.
+	return func() {
+		cancel()
+		<-done
+	}, nil
 }
 
 // forward hands a partition's messages to the loop in batches of what is
@@ -282,17 +393,12 @@ func fromSarama(m *sarama.ConsumerMessage) message {
 const maxBatch = 256
 
 func (r *runner) loop(ctx context.Context) error {
-	var idleC, deadlineC, probeC <-chan time.Time
+	var idleC, probeC <-chan time.Time
 	var idle *time.Timer
 	if r.o.IdleTimeout > 0 {
 		idle = time.NewTimer(r.o.IdleTimeout)
 		defer idle.Stop()
 		idleC = idle.C
-	}
-	if r.o.Timeout > 0 {
-		deadline := time.NewTimer(r.o.Timeout - time.Since(r.start))
-		defer deadline.Stop()
-		deadlineC = deadline.C
 	}
 	if r.o.Exit && r.o.Group != "" {
 		probe := time.NewTicker(100 * time.Millisecond)
@@ -314,7 +420,10 @@ func (r *runner) loop(ctx context.Context) error {
 			if idle != nil {
 				idle.Reset(r.o.IdleTimeout)
 			}
-			if len(r.msgs) == 0 {
+			// Flush when nothing more is in hand, and regularly when the
+			// queue never runs dry (a slow reader): a group commits only
+			// what a flush marked.
+			if len(r.msgs) == 0 || time.Since(r.flushed) >= flushEvery {
 				if err := r.flush(); err != nil {
 					return err
 				}
@@ -333,7 +442,9 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err)
 			}
 		case msg := <-r.warnc:
-			r.o.Warn(msg)
+			if err := r.report(msg); err != nil {
+				return r.finish(err)
+			}
 		case err := <-r.errs:
 			return r.finish(err)
 		case <-probeC:
@@ -341,10 +452,11 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err)
 			}
 		case <-idleC:
-			return r.finish(r.timedOut(fmt.Sprintf("no message for %s (--idle-timeout)", r.o.IdleTimeout)))
-		case <-deadlineC:
-			return r.finish(r.timedOut(fmt.Sprintf("--timeout %s reached", r.o.Timeout)))
+			return r.finish(r.timedOut(true))
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errDeadline) {
+				return r.finish(r.timedOut(false))
+			}
 			return r.finish(nil)
 		}
 	}
@@ -405,6 +517,17 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 	}
 }
 
+// report hands msg to Warn once what was written before it is flushed:
+// on a terminal the two streams share a screen, and a warning must not
+// show ahead of messages consumed before it.
+func (r *runner) report(msg string) error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.o.Warn(msg)
+	return nil
+}
+
 // warn reports from any goroutine; the loop prints it, so that stderr
 // has one writer. A flood of warnings drops the excess.
 func (r *runner) warn(msg string) {
@@ -455,24 +578,25 @@ func (r *runner) setParts(parts map[TopicPartition]*partState) {
 
 // timedOut is the stop of a timeout: an error (exit 3) only when it cut
 // short a -n count or a -e end; otherwise the timeout was the stop wanted.
-func (r *runner) timedOut(why string) error {
-	switch {
-	case r.o.Num > 0:
-		return &TimeoutError{fmt.Sprintf("timed out: %s after %d of %d messages", why, r.stats.Written, r.o.Num)}
-	case r.o.Exit:
-		var behind []string
+func (r *runner) timedOut(idle bool) error {
+	if r.o.Num == 0 && !r.o.Exit {
+		return nil
+	}
+	e := &TimeoutError{Idle: idle, Written: r.stats.Written, Num: r.o.Num}
+	if idle {
+		e.After = r.o.IdleTimeout
+	}
+	if r.o.Num == 0 {
 		for tp, st := range r.parts {
 			if !st.done {
-				behind = append(behind, fmt.Sprintf("%s at %d of %d", tp, st.next, st.end))
+				e.Behind = append(e.Behind, Position{tp, st.next, st.end})
 			}
 		}
-		slices.Sort(behind)
-		if len(behind) == 0 {
-			return &TimeoutError{fmt.Sprintf("timed out: %s before any partition was assigned", why)}
-		}
-		return &TimeoutError{fmt.Sprintf("timed out: %s before the end of %s", why, strings.Join(behind, ", "))}
+		slices.SortFunc(e.Behind, func(a, b Position) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
 	}
-	return nil
+	return e
 }
 
 // finish flushes what was written, commits it in group mode, and returns err.
@@ -489,6 +613,7 @@ func (r *runner) finish(err error) error {
 // flush writes buffered output, then marks the written messages so that a
 // group commits only what reached the output (at-least-once).
 func (r *runner) flush() error {
+	r.flushed = time.Now()
 	if err := r.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
@@ -567,17 +692,16 @@ func decode(c *codec.Chain, b []byte) ([]byte, error) {
 	return c.Decode(b)
 }
 
-// invalid reports a message that does not decode, naming where it is.
+// invalid reports a message that does not decode, naming where it is:
+// the run's error, or with SkipInvalid a warning, and the run goes on.
 func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
-	msg := fmt.Sprintf("topic %q partition %d offset %d: cannot decode %s: %v", d.tp.Topic, d.tp.Partition, m.offset, what, err)
+	de := &DecodeError{Topic: d.tp.Topic, Partition: d.tp.Partition, Offset: m.offset, Part: what, Err: err}
 	if !r.o.SkipInvalid {
-		flag := "-s raw"
-		if what == "key" {
-			flag = "--key-serializer raw"
-		}
-		return fmt.Errorf("%s (hint: --skip-invalid reports such messages and goes on; %s shows the bytes)", msg, flag)
+		return de
 	}
-	r.o.Warn(msg + "; skipped")
+	if err := r.report(de.Error() + "; skipped"); err != nil {
+		return err
+	}
 	r.stats.Skipped++
 	if d.sess != nil {
 		r.pending[d.tp] = m.offset + 1 // dealt with: the group moves past it
@@ -599,7 +723,9 @@ func (r *runner) probe() error {
 		st.last = time.Now()
 		if err != nil {
 			_ = r.client.RefreshMetadata(tp.Topic)
-			r.o.Warn(fmt.Sprintf("partition %s: checking the end: %v", tp, err))
+			if err := r.report(fmt.Sprintf("partition %s: checking the end: %v", tp, err)); err != nil {
+				return err
+			}
 			continue
 		}
 		if done {

@@ -78,9 +78,10 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		f.mu.Unlock()
 		round, cancel := context.WithCancel(ctx)
+		var again *time.Timer
 		if leaderless {
 			// Look again soon for the partitions left out of this round.
-			time.AfterFunc(leaderRetry, cancel)
+			again = time.AfterFunc(leaderRetry, cancel)
 		}
 		var wg sync.WaitGroup
 		var once sync.Once
@@ -97,6 +98,9 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		wg.Wait()
 		cancel()
+		if again != nil {
+			again.Stop()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -106,7 +110,7 @@ func (f *fetcher) run(ctx context.Context) {
 			return
 		}
 		if leaderless && len(byLeader) == 0 && roundErr == nil {
-			roundErr = errors.New("no partition has a leader (are the brokers up?)")
+			roundErr = ErrNoLeader
 		}
 		if giveUp := f.r.o.giveUp(); roundErr != nil && f.sinceOK() > giveUp {
 			f.r.fail(fmt.Errorf("no broker has answered for %s: %w", giveUp, roundErr))
@@ -132,6 +136,10 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 	}
 }
+
+// ErrNoLeader says no partition to read has a leader: the brokers may be
+// down, or the cluster is electing.
+var ErrNoLeader = errors.New("no partition has a leader")
 
 // fatalError is an error retrying will not cure: the run stops with it.
 type fatalError struct{ err error }
@@ -336,14 +344,37 @@ func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama
 // ListOffsets request per leader and kind, instead of two per partition.
 // Under read_committed the end is the last stable offset: an open
 // transaction's records are not part of what -e waits for.
-func (r *runner) boundsAll(tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
-	if oldest, err = listOffsets(r.client, tps, sarama.OffsetOldest, r.o.isolation()); err != nil {
+func (r *runner) boundsAll(ctx context.Context, tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
+	if oldest, err = r.listOffsets(ctx, tps, sarama.OffsetOldest); err != nil {
 		return nil, nil, fmt.Errorf("oldest offsets: %w", err)
 	}
-	if newest, err = listOffsets(r.client, tps, sarama.OffsetNewest, r.o.isolation()); err != nil {
+	if newest, err = r.listOffsets(ctx, tps, sarama.OffsetNewest); err != nil {
 		return nil, nil, fmt.Errorf("end offsets: %w", err)
 	}
 	return oldest, newest, nil
+}
+
+// listOffsets is listOffsets asked again, with the leaders looked up anew,
+// while the answer is retriable (a leader moved, a broker restarts), as
+// the fetcher does: a rolling restart must not fail a start.
+func (r *runner) listOffsets(ctx context.Context, tps []TopicPartition, ts int64) (map[TopicPartition]int64, error) {
+	var out map[TopicPartition]int64
+	err := retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata(tps) }, func() (err error) {
+		out, err = listOffsets(r.client, tps, ts, r.o.isolation())
+		return err
+	})
+	return out, err
+}
+
+// refreshMetadata asks for the leaders of tps' topics again.
+func (r *runner) refreshMetadata(tps []TopicPartition) {
+	var topics []string
+	for _, tp := range tps {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	_ = r.client.RefreshMetadata(topics...)
 }
 
 // ListOffsets asks each leader once for the offsets of its partitions at

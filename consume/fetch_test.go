@@ -3,6 +3,7 @@ package consume
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,7 +13,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/format"
 	"github.com/streamctl/streamctl/internal/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // slowWriter holds the loop up in proportion to what it writes, so that
@@ -164,5 +167,119 @@ func TestFetchGivesUpWhenTheBrokersAreGone(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Run did not give up")
+	}
+}
+
+// TestStartSurvivesLeaderMoves: every partition's leader moves after the
+// client learnt the leaders and before consuming starts (a rolling
+// restart), so the first offset lookups go to brokers that no longer lead;
+// start-up asks again where the partitions are and goes on, in a group and
+// outside one, with each start position (the time lookup included).
+func TestStartSurvivesLeaderMoves(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		group string
+		start Offset
+	}{
+		{"direct", "", Offset{Kind: Start}},
+		{"direct-time", "", Offset{Kind: AtTime, Time: time.UnixMilli(1)}},
+		{"group", "g", Offset{Kind: Start}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "t"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			addr := c.ListenAddrs()[0]
+			var seed []kafkatest.Message
+			for p := int32(0); p < 3; p++ {
+				seed = append(seed, kafkatest.Message{Partition: p, Value: []byte(fmt.Sprint(p))})
+			}
+			kafkatest.Produce(t, addr, "t", seed...)
+			client := kafkatest.Client(t, addr)
+			if _, err := client.Partitions("t"); err != nil {
+				t.Fatal(err)
+			}
+			for p := int32(0); p < 3; p++ {
+				if err := c.MoveTopicPartition("t", p, (c.LeaderFor("t", p)+1)%3); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// And each kind of lookup (oldest, end, time) is told twice
+			// more that the broker does not lead: the group looks the
+			// leaders up anew before its offsets, and sarama's GetOffset
+			// retries once by itself.
+			var mu sync.Mutex
+			failed := map[int64]int{}
+			c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				lr := req.(*kmsg.ListOffsetsRequest)
+				ts := lr.Topics[0].Partitions[0].Timestamp
+				mu.Lock()
+				defer mu.Unlock()
+				if failed[ts] >= 2 {
+					return nil, nil, false
+				}
+				failed[ts]++
+				resp := lr.ResponseKind().(*kmsg.ListOffsetsResponse)
+				for _, rt := range lr.Topics {
+					st := kmsg.NewListOffsetsResponseTopic()
+					st.Topic = rt.Topic
+					for _, rp := range rt.Partitions {
+						sp := kmsg.NewListOffsetsResponseTopicPartition()
+						sp.Partition = rp.Partition
+						sp.ErrorCode = kerr.NotLeaderForPartition.Code
+						st.Partitions = append(st.Partitions, sp)
+					}
+					resp.Topics = append(resp.Topics, st)
+				}
+				return resp, nil, true
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var out strings.Builder
+			st, err := Run(ctx, client, Options{Topics: []string{"t"}, Group: tc.group, Start: tc.start, Exit: true, GiveUp: 30 * time.Second}, &out)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if st.Written != 3 {
+				t.Fatalf("wrote %d records (%q), want 3", st.Written, out.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if failed[sarama.OffsetOldest] < 2 || failed[sarama.OffsetNewest] < 2 || (tc.start.Kind == AtTime && failed[1] < 2) {
+				t.Errorf("lookups refused: %v; the test proves little", failed)
+			}
+		})
+	}
+}
+
+// TestDeadline: Options.Deadline stops the run at the instant the caller
+// chose, start-up included, and says what it cut short.
+func TestDeadline(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("x")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out strings.Builder
+	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Num: 5, Deadline: time.Now().Add(300 * time.Millisecond)}, &out)
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Idle || te.Starting || te.Written != 1 || te.Num != 5 {
+		t.Fatalf("Run = %#v, want a deadline after 1 of 5", err)
+	}
+	// Offsets that cannot be looked up: start-up retries until the deadline.
+	c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, errors.New("dropped"), true
+	})
+	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Exit: true, Deadline: time.Now().Add(500 * time.Millisecond)}, &out)
+	if !errors.As(err, &te) || !te.Starting {
+		t.Fatalf("Run = %#v, want a deadline before consuming began", err)
 	}
 }

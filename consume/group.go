@@ -4,12 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
 // startGroup joins the consumer group and feeds the loop from its claims.
+//
+// The group runs under a context of its own, not ctx: a stop (a signal,
+// -n, -e, a timeout) ends the loop first, which flushes, marks and commits
+// what it wrote while the session still holds its partitions; only then
+// does the returned stop end the session and leave the group. Sharing ctx
+// let sarama release the partitions, and make its last commit, before the
+// loop's last flush was marked.
 func (r *runner) startGroup(ctx context.Context) (func(), error) {
 	for _, topic := range r.o.Topics {
 		if _, err := r.partitions(topic); err != nil {
@@ -21,34 +31,77 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
 	}
 	r.assigned = false // nothing is known until the first assignment
-	done := make(chan struct{})
+	gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
-		h := &groupHandler{r: r, ctx: ctx}
-		for ctx.Err() == nil {
-			if err := group.Consume(ctx, r.o.Topics, h); err != nil {
-				if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
-					return
-				}
-				r.fail(fmt.Errorf("group %q: %w", r.o.Group, err))
-				return
-			}
-		}
+		defer wg.Done()
+		r.consumeGroup(gctx, group)
 	}()
 	go func() {
+		defer wg.Done()
 		for err := range group.Errors() {
 			r.warn(fmt.Sprintf("group %q: %v", r.o.Group, err))
 		}
 	}()
 	return func() {
+		gcancel()
 		group.Close()
-		<-done
+		wg.Wait()
 	}, nil
+}
+
+// consumeGroup takes part in the group's sessions, one after another,
+// until ctx is done. A session that cannot start because the coordinator
+// is away (its broker died, the group moved, the whole cluster is down) is
+// tried again, with the coordinator looked up anew, until giveUp passes
+// without a session starting; an error no retry cures stops the run.
+func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup) {
+	h := &groupHandler{r: r, ctx: ctx}
+	giveUp := r.o.giveUp()
+	var failing time.Time // since when no session could start
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		before := h.sessions.Load()
+		err := group.Consume(ctx, r.o.Topics, h)
+		if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
+			return
+		}
+		if h.sessions.Load() != before {
+			failing, backoff = time.Time{}, 100*time.Millisecond
+		}
+		if err == nil {
+			continue // the session ended (a rebalance): join the next
+		}
+		if !kafkaerr.Retriable(err) {
+			r.fail(fmt.Errorf("group %q: %w", r.o.Group, err))
+			return
+		}
+		if failing.IsZero() {
+			failing = time.Now()
+		} else if time.Since(failing) >= giveUp {
+			r.fail(fmt.Errorf("group %q: no session could start for %s: %w", r.o.Group, giveUp, err))
+			return
+		}
+		r.warn(fmt.Sprintf("group %q: %v; retrying", r.o.Group, err))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		// The coordinator sarama knows may be the broker that died.
+		_ = r.client.RefreshCoordinator(r.o.Group)
+	}
 }
 
 type groupHandler struct {
 	r   *runner
 	ctx context.Context
+	// sessions counts the sessions that started (Setup ran to its end).
+	sessions atomic.Int64
 }
 
 // Setup works out, for each claimed partition, where reading starts (the
@@ -64,18 +117,18 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	}
 	parts := map[TopicPartition]*partState{}
 	if len(tps) > 0 {
-		committed, err := r.committed(tps)
+		committed, err := r.committed(sess.Context(), tps)
 		if err != nil {
 			return err
 		}
-		oldest, newest, err := r.boundsAll(tps)
+		oldest, newest, err := r.boundsAll(sess.Context(), tps)
 		if err != nil {
 			return err
 		}
 		for _, tp := range tps {
 			start, ok := committed[tp]
 			if !ok {
-				if start, err = r.resolve(tp, oldest[tp], newest[tp]); err != nil {
+				if start, err = r.resolve(sess.Context(), tp, oldest[tp], newest[tp]); err != nil {
 					return err
 				}
 				sess.MarkOffset(tp.Topic, tp.Partition, start, "")
@@ -89,6 +142,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		<-ack
 	case <-h.ctx.Done():
 	}
+	h.sessions.Add(1)
 	return nil
 }
 
@@ -111,20 +165,16 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 }
 
 // committed fetches the group's committed offsets of tps; a partition
-// without one is absent from the result. A coordinator that is loading or
-// moving is asked again, a few times: taking its silence for "nothing
+// without one is absent from the result. A coordinator that is loading,
+// moving or away is asked again (kafkaerr decides what is worth it) until
+// ctx is done or the give-up bound passes: taking its silence for "nothing
 // committed" would move the group past messages nobody printed.
-func (r *runner) committed(tps []TopicPartition) (map[TopicPartition]int64, error) {
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
-		if attempt > 0 {
-			time.Sleep(200 * time.Millisecond)
-			_ = r.client.RefreshCoordinator(r.o.Group)
-		}
+func (r *runner) committed(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	var out map[TopicPartition]int64
+	err := retry(ctx, r.o.giveUp(), func(error) { _ = r.client.RefreshCoordinator(r.o.Group) }, func() error {
 		coord, err := r.client.Coordinator(r.o.Group)
 		if err != nil {
-			lastErr = err
-			continue
+			return err
 		}
 		req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: r.o.Group}
 		for _, tp := range tps {
@@ -132,32 +182,29 @@ func (r *runner) committed(tps []TopicPartition) (map[TopicPartition]int64, erro
 		}
 		resp, err := coord.FetchOffset(req)
 		if err != nil {
-			lastErr = err
-			continue
+			_ = coord.Close() // a broken connection is opened anew
+			return err
 		}
-		switch {
-		case errors.Is(resp.Err, sarama.ErrNoError):
-		case errors.Is(resp.Err, sarama.ErrOffsetsLoadInProgress), errors.Is(resp.Err, sarama.ErrNotCoordinatorForConsumer),
-			errors.Is(resp.Err, sarama.ErrConsumerCoordinatorNotAvailable):
-			lastErr = resp.Err
-			continue
-		default:
-			return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, resp.Err)
+		if !errors.Is(resp.Err, sarama.ErrNoError) {
+			return resp.Err
 		}
-		out := map[TopicPartition]int64{}
+		out = map[TopicPartition]int64{}
 		for _, tp := range tps {
 			b := resp.GetBlock(tp.Topic, tp.Partition)
 			if b == nil {
-				return nil, fmt.Errorf("group %q: no committed offset of %s in the answer", r.o.Group, tp)
+				return fmt.Errorf("no committed offset of %s in the answer", tp)
 			}
 			if !errors.Is(b.Err, sarama.ErrNoError) {
-				return nil, fmt.Errorf("group %q offset of %s: %w", r.o.Group, tp, b.Err)
+				return fmt.Errorf("offset of %s: %w", tp, b.Err)
 			}
 			if b.Offset >= 0 {
 				out[tp] = b.Offset
 			}
 		}
-		return out, nil
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, err)
 	}
-	return nil, fmt.Errorf("group %q offsets: %w", r.o.Group, lastErr)
+	return out, nil
 }
