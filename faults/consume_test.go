@@ -135,7 +135,9 @@ func totalLines(ms ...*proc) int {
 // was first printed in the in-flight window: from the last commit before
 // the kill (commits are every second) until the group has settled on its
 // new coordinator (its session timeout, 10 s, after that coordinator
-// answers).
+// answers). The window opens 3 s before the kill: a commit is due every
+// second, and on these two shared cores one may take a second or two to be
+// answered.
 func TestCoordinatorKilled(t *testing.T) {
 	cluster(t)
 	fig := newFigures(t)
@@ -201,17 +203,27 @@ func TestCoordinatorKilled(t *testing.T) {
 	if miss := missing(truth, all); len(miss) > 0 {
 		t.Errorf("no member printed %s", some(miss))
 	}
-	from, until := killed.Add(-2*time.Second), recovered.Add(15*time.Second)
+	from, until := killed.Add(-3*time.Second), recovered.Add(15*time.Second)
 	var outside []string
+	earliest, latest := time.Duration(0), time.Duration(0)
 	for k, pr := range all {
-		if len(pr.by) > 1 && (pr.first.Before(from) || pr.first.After(until)) {
+		if len(pr.by) < 2 {
+			continue
+		}
+		if d := pr.first.Sub(killed); earliest == 0 || d < earliest {
+			earliest = d
+		}
+		if d := pr.first.Sub(killed); latest == 0 || d > latest {
+			latest = d
+		}
+		if pr.first.Before(from) || pr.first.After(until) {
 			outside = append(outside, fmt.Sprintf("%d/%d by %s, first %.1fs after the kill",
 				k[0], k[1], strings.Join(pr.by, ","), pr.first.Sub(killed).Seconds()))
 		}
 	}
 	sort.Strings(outside)
 	if len(outside) > 0 {
-		t.Errorf("printed twice outside the in-flight window (-2s to %.1fs after the kill): %s",
+		t.Errorf("printed twice outside the in-flight window (-3s to %.1fs after the kill): %s",
 			until.Sub(killed).Seconds(), some(outside))
 	}
 	codes := []string{}
@@ -235,6 +247,9 @@ func TestCoordinatorKilled(t *testing.T) {
 	}
 	if fig.exit < 0 {
 		fig.exit = 0
+	}
+	if dups > 0 {
+		fig.addNote("repeats first printed %.1fs to %.1fs after the kill", earliest.Seconds(), latest.Seconds())
 	}
 	fig.seconds = recovered.Sub(killed).Seconds()
 	fig.addNote("killed coordinator %d; new coordinator after %.1fs; member exits %s", victim, fig.seconds, strings.Join(codes, ","))
