@@ -99,7 +99,15 @@ func checkProduced(t *testing.T, fig *figures, topic string, sent []string, writ
 				dups = append(dups, fmt.Sprintf("%s x%d", v, n))
 			}
 		}
-		t.Errorf("the idempotent producer wrote %d duplicates: %s", tl.duplicate, some(dups))
+		perPart := map[int32]int{}
+		seen := map[string]bool{}
+		for _, rec := range truth {
+			if seen[rec.v] {
+				perPart[rec.p]++
+			}
+			seen[rec.v] = true
+		}
+		t.Errorf("the idempotent producer wrote %d duplicates (second copies per partition: %v): %s", tl.duplicate, perPart, some(dups))
 	}
 
 	index := make(map[string]int, written)
