@@ -11,10 +11,18 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal asks for a clean stop; a second one kills at once.
-	context.AfterFunc(ctx, stop)
-	code := cmd.Run(ctx, os.Args, cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv})
-	stop()
-	os.Exit(code)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The first signal asks for a clean stop; a second one stops at once.
+	// The handler stays to the end: stopping it would bring back the
+	// disposition streamctl started with, and a background job of a script
+	// starts with SIGINT ignored.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		sig := <-signals
+		os.Exit(cmd.ExitSignal + int(sig.(syscall.Signal)))
+	}()
+	os.Exit(cmd.Run(ctx, os.Args, cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}))
 }

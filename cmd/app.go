@@ -111,6 +111,7 @@ stdout, everything else to stderr, and exit codes tell how a run ended:
    1  runtime error (broker, topic, decoding, delivery)
    2  usage error (unknown flag or command, bad value)
    3  --timeout or --idle-timeout reached before -n or -e was satisfied
+   130  a second SIGINT (143: SIGTERM) stopped it at once, without waiting
 
 Every flag can also be set with an environment variable STREAMCTL_<FLAG>,
 for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,

@@ -22,6 +22,10 @@ const (
 	// ExitTimeout means --timeout or --idle-timeout ran out before the
 	// requested -n count or -e end was reached.
 	ExitTimeout = 3
+	// ExitSignal plus the signal's number is the exit code of a run that a
+	// second SIGINT or SIGTERM stopped at once: 130 and 143, as shells
+	// report a process that signal ended.
+	ExitSignal = 128
 )
 
 // usageError marks a mistake on the command line.

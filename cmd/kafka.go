@@ -28,7 +28,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client-id", Value: "streamctl", EnvVars: envVars("client-id"),
 			Usage: "client id the brokers see in their logs and quotas"},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, EnvVars: envVars("connect-timeout"),
-			Usage: "give up connecting to the brokers after this long"},
+			Usage: "give up connecting to the brokers (dial, TLS, SASL, first answer, all together) after this long"},
 		&cli.StringFlag{Name: "kafka-version", Value: "2.8.0", EnvVars: envVars("kafka-version"),
 			Usage: "lowest Kafka protocol version to speak (brokers 2.8 and later, Kafka 4 included, work with the default)"},
 		&cli.BoolFlag{Name: "tls", EnvVars: envVars("tls"),
@@ -164,9 +164,9 @@ func saslConfig(c *cli.Context, conf *sarama.Config) error {
 	return nil
 }
 
-// connect opens a client to the brokers, failing within about twice the
-// connect timeout with an error that says what went wrong and never the
-// password.
+// connect opens a client to the brokers: dial, TLS, SASL and the first
+// metadata answer, all within the connect timeout, or an error that says
+// what went wrong (never the password).
 func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.Client, error) {
 	brokers := splitList(c.String("brokers"))
 	if len(brokers) == 0 {
@@ -188,8 +188,9 @@ func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.C
 	}()
 	// Each dial and handshake is bounded by the connect timeout, but a
 	// listener that accepts and never answers a request would hold sarama
-	// for its read timeout, per retry.
-	timer := time.NewTimer(2 * conf.Net.DialTimeout)
+	// for its read timeout, per retry, and retries add up: the one bound
+	// is this timer. The dialer's trace says how far the attempt got.
+	timer := time.NewTimer(conf.Net.DialTimeout)
 	defer timer.Stop()
 	abandon := func() {
 		go func() {
@@ -238,6 +239,9 @@ func explainConnectError(err error, brokers []string, conf *sarama.Config) error
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	msg := scrub(cause(err).Error(), conf)
+	if errors.Is(err, errNoAnswer) {
+		msg = fmt.Sprintf("no answer within %s (--connect-timeout)", conf.Net.DialTimeout)
+	}
 	e := func(format string, args ...any) error { return fmt.Errorf(format, args...) }
 	hint := func(err error, h string) error { return withHint(err, "%s", h) }
 	switch {
@@ -268,15 +272,12 @@ func explainConnectError(err error, brokers []string, conf *sarama.Config) error
 		return hint(e("%s does not expect SASL authentication: %s", addr, msg),
 			"is it a listener without SASL? drop --sasl-mechanism, or use the brokers' SASL port")
 	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
-		(tr.stage == stageDial && strings.Contains(msg, "i/o timeout")):
+		(tr.stage == stageDial && (strings.Contains(msg, "i/o timeout") || errors.Is(err, errNoAnswer))):
 		return hint(e("cannot reach brokers %s: %s", addr, msg),
 			"is Kafka running there? 'streamctl broker' starts a local one on 127.0.0.1:9092")
 	}
 	// The broker hung up (EOF, reset), sent something that is not Kafka, or
 	// did not answer: how far the connection got says why.
-	if errors.Is(err, errNoAnswer) {
-		msg = fmt.Sprintf("no answer within %s (--connect-timeout %s, twice)", 2*conf.Net.DialTimeout, conf.Net.DialTimeout)
-	}
 	switch {
 	case tr.tlsReply:
 		return hint(e("%s answers in TLS, and streamctl spoke plaintext: %s", addr, msg), plainHint)
@@ -361,15 +362,17 @@ type dialer struct {
 	timeout time.Duration
 
 	mu     sync.Mutex
-	latest *tracedConn
-	failed *trace
+	latest *tracedConn // the latest connection to have sent a request
+	// attempt is a connection under way (dialling, in its TLS handshake,
+	// or not yet sending) or one that failed there; it is newer than latest.
+	attempt *trace
 }
 
 func (d *dialer) last() trace {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.failed != nil {
-		return *d.failed
+	if d.attempt != nil {
+		return *d.attempt
 	}
 	if d.latest != nil {
 		d.latest.mu.Lock()
@@ -379,17 +382,18 @@ func (d *dialer) last() trace {
 	return trace{}
 }
 
-func (d *dialer) fail(t trace) {
+// begin records how far the newest connection got.
+func (d *dialer) begin(t trace) {
 	d.mu.Lock()
-	d.failed, d.latest = &t, nil
+	d.attempt, d.latest = &t, nil
 	d.mu.Unlock()
 }
 
 // Dial is sarama's proxy.Dialer.
 func (d *dialer) Dial(network, addr string) (net.Conn, error) {
+	d.begin(trace{addr: addr, stage: stageDial})
 	conn, err := d.net.Dial(network, addr)
 	if err != nil {
-		d.fail(trace{addr: addr, stage: stageDial})
 		return nil, err
 	}
 	if d.tls != nil {
@@ -398,13 +402,13 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 			tc = tc.Clone()
 			tc.ServerName, _, _ = net.SplitHostPort(addr)
 		}
+		d.begin(trace{addr: addr, stage: stageHandshake})
 		tconn := tls.Client(conn, tc)
 		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 		err := tconn.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
 			conn.Close()
-			d.fail(trace{addr: addr, stage: stageHandshake})
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no answer within %s (--connect-timeout)", d.timeout)
 			}
@@ -412,6 +416,7 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 		}
 		conn = tconn
 	}
+	d.begin(trace{addr: addr, stage: stageRequest, request: -1})
 	return &tracedConn{Conn: conn, dialer: d, trace: trace{addr: addr, stage: stageRequest, request: -1}}, nil
 }
 
@@ -445,7 +450,7 @@ func (c *tracedConn) Write(p []byte) (int, error) {
 	if first {
 		// The latest connection to have sent something is the one to explain.
 		c.dialer.mu.Lock()
-		c.dialer.latest, c.dialer.failed = c, nil
+		c.dialer.latest, c.dialer.attempt = c, nil
 		c.dialer.mu.Unlock()
 	}
 	return c.Conn.Write(p)

@@ -19,7 +19,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/streamctl/streamctl/internal/jsonstr"
@@ -63,10 +67,16 @@ type Record struct {
 func Append(dst []byte, r *Record) []byte {
 	dst = append(dst, `{"topic":`...)
 	dst = jsonstr.Append(dst, r.Topic)
-	dst = append(dst, `,"partition":`...)
-	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
-	dst = append(dst, `,"offset":`...)
-	dst = strconv.AppendInt(dst, r.Offset, 10)
+	// A record read from Kafka has both; one without them (-1) leaves them
+	// out, as Parse wants an absent partition written.
+	if r.Partition >= 0 {
+		dst = append(dst, `,"partition":`...)
+		dst = strconv.AppendInt(dst, int64(r.Partition), 10)
+	}
+	if r.Offset >= 0 {
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, r.Offset, 10)
+	}
 	dst = append(dst, `,"timestamp":`...)
 	dst = strconv.AppendInt(dst, r.Timestamp, 10)
 	dst = appendField(dst, "key", r.Key, r.KeyJSON)
@@ -124,71 +134,101 @@ func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
 	return dst
 }
 
-// wire is the envelope as encoding/json sees it on reading.
+// wire is the envelope as encoding/json reads it: every field raw, so that
+// a field left out (nil) is told apart from one that is null ("null"), and
+// the messages, not encoding/json, say what a field should have been.
 type wire struct {
-	Topic         *string         `json:"topic"`
-	Partition     *int32          `json:"partition"`
-	Offset        *int64          `json:"offset"`
-	Timestamp     *int64          `json:"timestamp"`
+	Topic         json.RawMessage `json:"topic"`
+	Partition     json.RawMessage `json:"partition"`
+	Offset        json.RawMessage `json:"offset"`
+	Timestamp     json.RawMessage `json:"timestamp"`
 	Key           json.RawMessage `json:"key"`
-	KeyEncoding   string          `json:"key_encoding"`
+	KeyEncoding   json.RawMessage `json:"key_encoding"`
 	Value         json.RawMessage `json:"value"`
-	ValueEncoding string          `json:"value_encoding"`
+	ValueEncoding json.RawMessage `json:"value_encoding"`
 	Headers       []wireHeader    `json:"headers"`
 }
 
 type wireHeader struct {
 	Key           json.RawMessage `json:"key"`
-	KeyEncoding   string          `json:"key_encoding"`
+	KeyEncoding   json.RawMessage `json:"key_encoding"`
 	Value         json.RawMessage `json:"value"`
-	ValueEncoding string          `json:"value_encoding"`
+	ValueEncoding json.RawMessage `json:"value_encoding"`
 }
 
-// Parse reads one envelope line. Fields other than the envelope's are
-// ignored so that envelopes from newer versions still load; a field of the
-// wrong type or an unknown encoding is an error that names the field.
+// The fields of an envelope and of each of its headers, as the README
+// documents them. Anything else is an error: a misspelt "valeu" must not
+// send a null value.
+var (
+	recordFields = []string{"topic", "partition", "offset", "timestamp", "key", "key_encoding", "value", "value_encoding", "headers"}
+	headerFields = []string{"key", "key_encoding", "value", "value_encoding"}
+)
+
+// Parse reads one envelope line. The value must be there (a null value, a
+// tombstone, is written "value":null); the key, the headers and the
+// metadata may be left out, or be null. A field that is not part of the
+// envelope, a field of the wrong type, a negative partition or an unknown
+// encoding is an error that names the field.
 func Parse(line []byte) (Record, error) {
-	var w wire
 	r := Record{Partition: -1, Offset: -1}
+	var w wire
 	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return r, fmt.Errorf("field %q: %s where %s was expected", te.Field, te.Value, te.Type)
-		}
-		return r, fmt.Errorf("invalid envelope: %w", err)
+		return r, shapeError(line, err)
 	}
 	if dec.More() {
 		return r, errors.New("invalid envelope: more than one JSON value on the line")
 	}
-	if w.Topic != nil {
-		r.Topic = *w.Topic
-	}
-	if w.Partition != nil {
-		r.Partition = *w.Partition
-	}
-	if w.Offset != nil {
-		r.Offset = *w.Offset
-	}
-	if w.Timestamp != nil {
-		r.Timestamp, r.HasTimestamp = *w.Timestamp, true
+	if !absent(w.Topic) {
+		if err := json.Unmarshal(w.Topic, &r.Topic); err != nil {
+			return r, wrongType("topic", "a string", w.Topic)
+		}
 	}
 	var err error
+	if !absent(w.Partition) {
+		n, err := integer("partition", w.Partition, 0, math.MaxInt32)
+		if err != nil {
+			return r, err
+		}
+		r.Partition = int32(n)
+	}
+	if !absent(w.Offset) {
+		if r.Offset, err = integer("offset", w.Offset, math.MinInt64, math.MaxInt64); err != nil {
+			return r, err
+		}
+	}
+	if !absent(w.Timestamp) {
+		if r.Timestamp, err = integer("timestamp", w.Timestamp, math.MinInt64, math.MaxInt64); err != nil {
+			return r, err
+		}
+		r.HasTimestamp = true
+	}
 	if r.Key, r.KeyJSON, err = field("key", w.Key, w.KeyEncoding); err != nil {
 		return r, err
+	}
+	if w.Value == nil {
+		return r, errors.New(`field "value" is missing (a null value, a tombstone, is written "value":null)`)
 	}
 	if r.Value, r.ValueJSON, err = field("value", w.Value, w.ValueEncoding); err != nil {
 		return r, err
 	}
 	for i, h := range w.Headers {
-		k, _, err := field(fmt.Sprintf("headers[%d].key", i), h.Key, h.KeyEncoding)
+		name := "headers[" + strconv.Itoa(i) + "]"
+		if h.Key == nil {
+			return r, fmt.Errorf("field %q is missing", name+".key")
+		}
+		if h.Value == nil {
+			return r, fmt.Errorf("field %q is missing", name+".value")
+		}
+		k, _, err := field(name+".key", h.Key, h.KeyEncoding)
 		if err != nil {
 			return r, err
 		}
 		if k == nil {
-			return r, fmt.Errorf("headers[%d]: missing key", i)
+			return r, fmt.Errorf("field %q: a header key cannot be null", name+".key")
 		}
-		v, _, err := field(fmt.Sprintf("headers[%d].value", i), h.Value, h.ValueEncoding)
+		v, _, err := field(name+".value", h.Value, h.ValueEncoding)
 		if err != nil {
 			return r, err
 		}
@@ -197,14 +237,117 @@ func Parse(line []byte) (Record, error) {
 	return r, nil
 }
 
-// field turns one raw JSON field back into bytes. Absent and null are both
-// a null field.
-func field(name string, raw json.RawMessage, enc string) ([]byte, bool, error) {
-	if len(raw) == 0 || string(raw) == "null" && enc != string(JSON) {
+// absent says whether a field was left out or is null.
+func absent(raw json.RawMessage) bool { return raw == nil || string(raw) == "null" }
+
+// shapeError explains why line did not decode as an envelope: not JSON,
+// not an object, a field the envelope does not have, or headers that are
+// not a list of objects. encoding/json's own errors name Go types and stop
+// at the first unknown field in no stable wording, so the line is looked at
+// again, this time field by field; only bad lines pay for it.
+func shapeError(line []byte, err error) error {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("invalid envelope: %w", err)
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("invalid envelope: %w", io.ErrUnexpectedEOF)
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) != nil || fields == nil {
+		return fmt.Errorf("invalid envelope: want a JSON object, got %s", kind(bytes.TrimLeft(line, " \t\r\n")))
+	}
+	if err := known(fields, recordFields, ""); err != nil {
+		return err
+	}
+	if hs := fields["headers"]; !absent(hs) {
+		var list []json.RawMessage
+		if json.Unmarshal(hs, &list) != nil {
+			return wrongType("headers", `an array of {"key","value"} objects`, hs)
+		}
+		for i, raw := range list {
+			name := "headers[" + strconv.Itoa(i) + "]"
+			var h map[string]json.RawMessage
+			if json.Unmarshal(raw, &h) != nil || h == nil {
+				return wrongType(name, `a {"key","value"} object`, raw)
+			}
+			if err := known(h, headerFields, name+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return fmt.Errorf("invalid envelope: %w", err)
+}
+
+// known names the first (in sorted order, for a stable message) of fields
+// that is not among names.
+func known(fields map[string]json.RawMessage, names []string, prefix string) error {
+	var unknown []string
+	for name := range fields {
+		if !slices.Contains(names, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	what := "an envelope"
+	if prefix != "" {
+		what = "a header"
+	}
+	return fmt.Errorf("unknown field %q (%s has %s)", prefix+unknown[0], what, strings.Join(names, ", "))
+}
+
+// integer reads a JSON integer from lo to hi; null was taken for absent
+// before.
+func integer(name string, raw json.RawMessage, lo, hi int64) (int64, error) {
+	want := "an integer"
+	if lo == 0 {
+		want = "an integer of 0 or more"
+	}
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return 0, wrongType(name, want, raw)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n < lo || n > hi {
+		if lo == 0 && hi == math.MaxInt32 {
+			want = fmt.Sprintf("an integer from 0 to %d", hi)
+		}
+		return 0, fmt.Errorf("field %q: want %s, got %s", name, want, raw)
+	}
+	return n, nil
+}
+
+func wrongType(name, want string, raw json.RawMessage) error {
+	return fmt.Errorf("field %q: want %s, got %s", name, want, kind(raw))
+}
+
+// field turns one raw field and its *_encoding back into bytes. Absent
+// and null are both a null field, except a null with "json" encoding,
+// which is the JSON text null.
+func field(name string, raw, e json.RawMessage) ([]byte, bool, error) {
+	enc := Text
+	if !absent(e) {
+		if err := json.Unmarshal(e, &enc); err != nil {
+			return nil, false, wrongType(name+"_encoding", `"text", "base64" or "json"`, e)
+		}
+	}
+	switch enc {
+	case "":
+		enc = Text
+	case Text, Base64, JSON:
+	default:
+		return nil, false, fmt.Errorf("field %q: unknown encoding %q (want text, base64 or json)", name+"_encoding", enc)
+	}
+	if absent(raw) {
+		if raw != nil && enc == JSON {
+			return []byte("null"), true, nil
+		}
 		return nil, false, nil
 	}
-	switch Encoding(enc) {
-	case "", Text:
+	switch enc {
+	case Text:
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, false, fmt.Errorf("field %q: want a string (or set %s_encoding to \"json\"), got %s", name, name, kind(raw))
@@ -220,10 +363,8 @@ func field(name string, raw json.RawMessage, enc string) ([]byte, bool, error) {
 			return nil, false, fmt.Errorf("field %q: invalid base64: %w", name, err)
 		}
 		return b, false, nil
-	case JSON:
+	default: // JSON
 		return append([]byte(nil), raw...), true, nil
-	default:
-		return nil, false, fmt.Errorf("field %q: unknown encoding %q (want text, base64 or json)", name+"_encoding", enc)
 	}
 }
 

@@ -71,18 +71,76 @@ func TestParseDefaults(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
-		{`not json`, "invalid envelope"},
-		{`{"value":1}`, `field "value"`},
-		{`{"value":"x","value_encoding":"rot13"}`, "unknown encoding"},
-		{`{"value":"!!","value_encoding":"base64"}`, "invalid base64"},
-		{`{"partition":"zero"}`, `"partition"`},
-		{`{"headers":[{"value":"v"}]}`, "missing key"},
+		{`not json`, "invalid envelope: invalid character"},
+		{`[1]`, "invalid envelope: want a JSON object, got an array"},
+		{`{"value":"a"`, "invalid envelope: unexpected EOF"},
+		{`{"value":1}`, `field "value": want a string (or set value_encoding to "json"), got a number`},
+		{`{"value":"x","value_encoding":"rot13"}`, `field "value_encoding": unknown encoding "rot13"`},
+		{`{"value":"x","value_encoding":7}`, `field "value_encoding": want "text", "base64" or "json", got a number`},
+		{`{"value":"!!","value_encoding":"base64"}`, `field "value": invalid base64`},
 		{`{"value":"a"} {"value":"b"}`, "more than one"},
+		{`{"topic":1,"value":"a"}`, `field "topic": want a string, got a number`},
+		{`{"offset":"9","value":"a"}`, `field "offset": want an integer, got a string`},
+		{`{"timestamp":1.5,"value":"a"}`, `field "timestamp": want an integer, got 1.5`},
+		{`{"headers":[{"key":"h","value":1}],"value":"a"}`, `field "headers[0].value": want a string`},
+		{`{"headers":[{"key":null,"value":"v"}],"value":"a"}`, `field "headers[0].key": a header key cannot be null`},
+		{`{"headers":["h"],"value":"a"}`, `field "headers[0]": want a {"key","value"} object, got a string`},
+		{`{"headers":[{"key":"h","value":"v","x":1}],"value":"a"}`, `unknown field "headers[0].x"`},
 	} {
 		_, err := Parse([]byte(tc.line))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%s) = %v, want an error containing %q", tc.line, err, tc.want)
 		}
+	}
+}
+
+// TestParseRejectsMalformed: what would otherwise send a null value (a
+// tombstone on a compacted topic) or drop a field is an error naming the
+// field in JSON terms, never a Go type.
+func TestParseRejectsMalformed(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`{"key":"k"}`, `field "value" is missing (a null value, a tombstone, is written "value":null)`},
+		{`{}`, `field "value" is missing (a null value, a tombstone, is written "value":null)`},
+		{`{"key":"k","valeu":"x"}`, `unknown field "valeu" (an envelope has topic, partition, offset, timestamp, key, key_encoding, value, value_encoding, headers)`},
+		{`{"partition":-5,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got -5`},
+		{`{"partition":-1,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got -1`},
+		{`{"partition":2147483648,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got 2147483648`},
+		{`{"partition":"zero","value":"x"}`, `field "partition": want an integer of 0 or more, got a string`},
+		{`{"headers":{"key":"h","value":"v"},"value":"x"}`, `field "headers": want an array of {"key","value"} objects, got an object`},
+		{`{"headers":[{"value":"v"}],"value":"x"}`, `field "headers[0].key" is missing`},
+		{`{"headers":[{"key":"h"}],"value":"x"}`, `field "headers[0].value" is missing`},
+	} {
+		_, err := Parse([]byte(tc.line))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%s) = %v, want %q", tc.line, err, tc.want)
+		}
+	}
+}
+
+// TestParseAcceptsWhatConsumeWrites: every field consume -J writes, nulls
+// for the optional ones, and the optional ones left out.
+func TestParseAcceptsWhatConsumeWrites(t *testing.T) {
+	for _, line := range []string{
+		`{"topic":"t","partition":3,"offset":9,"timestamp":5,"key":"/w==","key_encoding":"base64","value":{"a":1},"value_encoding":"json","headers":[{"key":"h","key_encoding":"text","value":"AA==","value_encoding":"base64"}]}`,
+		`{"topic":null,"partition":null,"offset":null,"timestamp":null,"key":null,"value":null,"headers":null}`,
+		`{"value":"v"}`,
+		`{"value":"v","headers":[]}`,
+		`{"value":"v","value_encoding":"text"}`,
+	} {
+		if _, err := Parse([]byte(line)); err != nil {
+			t.Errorf("Parse(%s): %v", line, err)
+		}
+	}
+}
+
+func TestAppendLeavesOutAbsentPartition(t *testing.T) {
+	line := Append(nil, &Record{Partition: -1, Offset: -1, Value: []byte("v")})
+	if got, want := string(line), `{"topic":"","timestamp":0,"key":null,"value":"v","headers":[]}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	r, err := Parse(line)
+	if err != nil || r.Partition != -1 || r.Offset != -1 {
+		t.Errorf("Parse(%s) = partition %d, offset %d, %v; want -1, -1", line, r.Partition, r.Offset, err)
 	}
 }
 
@@ -152,5 +210,15 @@ func BenchmarkAppend(b *testing.B) {
 	buf := make([]byte, 0, 512)
 	for i := 0; i < b.N; i++ {
 		buf = Append(buf[:0], r)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	line := []byte(`{"topic":"topic","partition":3,"offset":123456,"timestamp":1714564800123,"key":"key-1","value":"` +
+		strings.Repeat("x", 100) + `","headers":[{"key":"h","value":"v"}]}`)
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(line); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,0 +1,93 @@
+package cmd
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// silentListener accepts connections and never answers on them, until the
+// test ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// TestConnectTimeoutBoundsTheWholeAttempt: --connect-timeout D bounds the
+// whole connection (dial, TLS, SASL, first answer), not D per step: a port
+// that accepts and never answers fails after D, saying so with D.
+func TestConnectTimeoutBoundsTheWholeAttempt(t *testing.T) {
+	addr := silentListener(t)
+	const d = 2 * time.Second
+	for _, args := range [][]string{
+		{"consume", "t", "-e"},
+		{"produce", "t"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			start := time.Now()
+			r := mustRun(t, ExitError, "one\n", append([]string{"-b", addr, "--connect-timeout", d.String()}, args...)...)
+			elapsed := time.Since(start)
+			want := "streamctl: " + addr + " did not answer the first Kafka request: no answer within 2s (--connect-timeout)\n"
+			if !strings.HasPrefix(r.Stderr, want) {
+				t.Errorf("stderr %q, want it to start %q", r.Stderr, want)
+			}
+			// A bound, not a measure: the old bound was twice D.
+			if elapsed > d+d/2 {
+				t.Errorf("failed after %s; --connect-timeout %s bounds the whole attempt", elapsed.Round(100*time.Millisecond), d)
+			}
+		})
+	}
+}
+
+// A dial still under way when the connect timeout ends is a broker that
+// cannot be reached, not one that did not answer.
+func TestConnectTimeoutDuringDial(t *testing.T) {
+	d := &dialer{timeout: time.Second}
+	d.begin(trace{addr: "10.0.0.1:9092", stage: stageDial})
+	conf := sarama.NewConfig()
+	conf.Net.DialTimeout = time.Second
+	conf.Net.Proxy.Dialer = d
+	err := explainConnectError(errNoAnswer, []string{"10.0.0.1:9092"}, conf)
+	if got, want := err.Error(), "cannot reach brokers 10.0.0.1:9092: no answer within 1s (--connect-timeout)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var h hinted
+	if !errors.As(err, &h) || !strings.HasPrefix(h.hint, "is Kafka running there?") {
+		t.Errorf("hint %q, want one asking whether Kafka runs there", h.hint)
+	}
+}
