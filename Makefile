@@ -7,7 +7,7 @@ BIN := bin/streamctl
 KAFKA_STATE ?= /tmp/streamctl-kafka
 CLUSTER_STATE ?= /tmp/streamctl-cluster
 
-.PHONY: help build test test-kafka test-faust test-faults demo lint bench fuzz clean
+.PHONY: help build test test-kafka test-faust test-sr test-faults demo lint bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,21 @@ test-faults: build ## brokers killed, stopped and restarted under streamctl: a t
 	set -a; source $(CLUSTER_STATE)/env; set +a; \
 	$(GO) test -count=1 -timeout 15m -v ./faults/
 
-demo: build ## start the built-in broker, produce sample JSON messages, consume them to the end
+test-sr: build ## schema-registry codecs against Apicurio Registry 3.0.9 and a real Apache Kafka, with Confluent's Python serializers on the other end
+	@py=$${STREAMCTL_SR_PYTHON:-$$(scripts/registry/venv.sh)} || { \
+	  if [ -n "$$CI" ]; then echo "test-sr: cannot build the confluent-kafka venv (see above)"; exit 1; fi; \
+	  echo "test-sr: SKIPPED: needs Python 3.9+ with venv and pip, and the package index (see above)"; exit 0; }; \
+	export STREAMCTL_SR_PYTHON=$$py STREAMCTL_TEST_SR=1 STREAMCTL_SR_BIN=$(CURDIR)/$(BIN) STREAMCTL_KAFKA_STATE=$(KAFKA_STATE); \
+	status=0; \
+	{ scripts/kafka/start.sh && scripts/registry/start.sh; } || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  set -a; source $(KAFKA_STATE)/env; source $${STREAMCTL_REGISTRY_STATE:-/tmp/streamctl-registry}/env; set +a; \
+	  $(GO) test -count=1 -timeout 8m ./srtest/ || status=$$?; \
+	  STREAMCTL_SR_URL=$$STREAMCTL_TEST_REGISTRY $(GO) test -count=1 -timeout 5m -run ConfluentPython ./cmd/ || status=$$?; \
+	fi; \
+	scripts/registry/stop.sh; scripts/kafka/stop.sh; exit $$status
+
+demo: build ## start the built-in broker and schema registry, produce and consume sample JSON and Avro messages
 	@scripts/demo.sh $(BIN)
 
 lint: ## gofmt and go vet

@@ -118,7 +118,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 		Reader:          s.In,
 		Writer:          s.Out,
 		ErrWriter:       s.Err,
-		Flags:           append(globalFlags(), helpFlag(), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
+		Flags:           append(append(globalFlags(), registryFlags()...), helpFlag(), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
 		HideHelpCommand: true,
 		// urfave/cli's own help and version flags are package variables
 		// that every run writes to; runs in one process (tests) would race,

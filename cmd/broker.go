@@ -24,7 +24,8 @@ SIGTERM. Data lives in memory unless --data-dir is given.
 Examples:
    streamctl broker &                           # localhost:9092
    streamctl broker --listen 127.0.0.1:0        # a free port, printed on stderr
-   streamctl broker --partitions 3 --data-dir ./.kafka-data`,
+   streamctl broker --partitions 3 --data-dir ./.kafka-data
+   streamctl broker --registry 127.0.0.1:8081   # and a schema registry, for -s avro|protobuf|jsonschema|sr`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9092", EnvVars: envVars("listen"),
 				Usage: "`host:port` to listen on (port 0 picks a free port)"},
@@ -32,6 +33,8 @@ Examples:
 				Usage: "partitions of topics created without a count"},
 			&cli.StringFlag{Name: "data-dir", EnvVars: envVars("data-dir"),
 				Usage: "keep data in `DIR` across restarts (default: in memory)"},
+			&cli.StringFlag{Name: "registry", EnvVars: envVars("broker-registry"),
+				Usage: "also serve a Confluent-compatible schema registry (franz-go's srfake, in memory) on `host:port`"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -47,11 +50,15 @@ Examples:
 				Listen:     c.String("listen"),
 				Partitions: c.Int("partitions"),
 				DataDir:    c.String("data-dir"),
+				Registry:   c.String("registry"),
 			})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Err, "streamctl: broker listening on %s (development only; Ctrl-C stops it)\n", b.Addr())
+			if u := b.RegistryURL(); u != "" {
+				fmt.Fprintf(s.Err, "streamctl: schema registry listening on %s (in memory)\n", u)
+			}
 			<-c.Context.Done()
 			b.Close()
 			fmt.Fprintln(s.Err, "streamctl: broker stopped")

@@ -39,7 +39,9 @@ Examples:
    streamctl consume orders -s json -J -e | jq .value.id    # JSON values, embedded
    streamctl consume orders -o -10 -e -f '%p:%o %k=%s\n'    # the last 10 of each partition
    streamctl consume orders -g billing -n 1 --timeout 30s   # wait for one message in CI
-   streamctl consume orders -o @-1h -e                      # the last hour`,
+   streamctl consume orders -o @-1h -e                      # the last hour
+   streamctl consume orders -s avro --schema-registry localhost:8081 -e   # Avro values as JSON
+   streamctl consume orders -s sr -J -e | streamctl produce copy -s sr -J # copy a schema'd topic`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
 				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed"},
@@ -71,6 +73,7 @@ Examples:
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
+			avroJSONFlag(),
 		}, topicFlags()...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
@@ -120,11 +123,13 @@ func runConsume(c *cli.Context, s Streams) error {
 	default:
 		return usagef("--isolation: want read_committed or read_uncommitted, got %q", c.String("isolation"))
 	}
-	if o.ValueCodec, err = codec.Parse(c.String("value-serializer")); err != nil {
-		return usagef("--value-serializer: %v", err)
+	schemas := &schemaSetup{c: c}
+	defer schemas.close()
+	if o.ValueCodec, err = schemas.chain("--value-serializer", c.String("value-serializer"), "", false, false); err != nil {
+		return err
 	}
-	if o.KeyCodec, err = codec.Parse(c.String("key-serializer")); err != nil {
-		return usagef("--key-serializer: %v", err)
+	if o.KeyCodec, err = schemas.chain("--key-serializer", c.String("key-serializer"), "", true, false); err != nil {
+		return err
 	}
 	term := isTerminal(s.Out)
 	switch c.String("faust-meta") {
@@ -221,6 +226,8 @@ func consumeError(err error, timeout time.Duration) error {
 		return wordedTimeout{te, "timed out: " + why + " " + te.Short()}
 	case errors.As(err, &pe):
 		return withHint(fmt.Errorf("consume: %w", err), "%s", partitionRange(pe.Valid))
+	case errors.As(err, &de) && errors.Is(err, codec.ErrRegistryFailed):
+		return withHint(fmt.Errorf("consume: %w", err), "check --schema-registry and its credentials; nothing past this message was printed or committed")
 	case errors.As(err, &de):
 		flag := "-s raw"
 		if de.Part == "key" {

@@ -50,7 +50,9 @@ Examples:
    streamctl consume A -J -e | streamctl produce B -J        # copy a topic, keys, headers, nulls and all
    echo '{"id":1}' | streamctl produce deploys -k ci -H source=ci --print-offsets
    streamctl produce users -K: -Z < deletes.txt              # "key:" lines become tombstones
-   echo '{"version":"1.2"}' | streamctl produce deploys -q || exit 1   # a CI step fails unless acknowledged`,
+   echo '{"version":"1.2"}' | streamctl produce deploys -q || exit 1   # a CI step fails unless acknowledged
+   echo '{"id":1,"total":"9.90"}' | streamctl produce orders -s avro --schema-registry localhost:8081   # latest orders-value
+   streamctl produce orders -s avro --value-schema order.avsc --register < orders.jsonl`,
 		Flags: append([]cli.Flag{
 			&cli.GenericFlag{Name: "file", Aliases: []string{"F"}, Value: &stringList{}, EnvVars: envVars("file"),
 				Usage: "read messages from `PATH` instead of stdin (repeatable; - is stdin)"},
@@ -67,7 +69,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
 				Usage: "each line is the JSON envelope 'consume -J' prints (key, value, headers, partition, timestamp)"},
 			&cli.StringFlag{Name: "value-serializer", Aliases: []string{"s"}, Value: "raw", EnvVars: envVars("value-serializer"),
-				Usage: "encode values with `CODEC`: raw, json (validate and compact), binary, pickle, hex, or a chain like json|binary"},
+				Usage: "encode values with `CODEC`: raw, json (validate and compact), binary, pickle, hex, avro, protobuf, jsonschema, sr (the schema registry's type), or a chain like json|binary"},
 			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
 				Usage: "encode keys with `CODEC` (as --value-serializer)"},
 			&cli.StringFlag{Name: "faust-record", EnvVars: envVars("faust-record"),
@@ -90,7 +92,7 @@ Examples:
 				Usage: "say how many messages were sent and acknowledged even when stderr is not a terminal"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, EnvVars: envVars("quiet"),
 				Usage: "print nothing on stderr but errors"},
-		}, topicFlags()...),
+		}, append(produceSchemaFlags(), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runProduce(c, s) },
 	}
 }
@@ -131,6 +133,7 @@ type produceSetup struct {
 	compression sarama.CompressionCodec
 	files       []string
 	delivery    time.Duration
+	schemas     *schemaSetup
 }
 
 func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
@@ -181,11 +184,14 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 		}
 		f.ValueMeta = func(text []byte) ([]byte, error) { return codec.AddFaustMeta(text, ns) }
 	}
-	if f.ValueEncoder, err = encoder(valueSpec); err != nil {
-		return nil, usagef("-s/--value-serializer: %v", err)
+	ps.schemas = &schemaSetup{c: c}
+	if f.ValueEncoder, err = ps.schemas.encoder("-s/--value-serializer", valueSpec, ps.topic, false, f.Envelope); err != nil {
+		ps.schemas.close()
+		return nil, err
 	}
-	if f.KeyEncoder, err = encoder(c.String("key-serializer")); err != nil {
-		return nil, usagef("--key-serializer: %v", err)
+	if f.KeyEncoder, err = ps.schemas.encoder("--key-serializer", c.String("key-serializer"), ps.topic, true, f.Envelope); err != nil {
+		ps.schemas.close()
+		return nil, err
 	}
 
 	if c.IsSet("partition") {
@@ -234,14 +240,27 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 }
 
 // encoder returns the codec chain named spec, or nil for raw (the hot path
-// skips it).
-func encoder(spec string) (produce.Encoder, error) {
-	ch, err := codec.Parse(spec)
+// skips it). A schema codec picks its writer schema now, so that a missing
+// subject shows before any input is read; with -J and no schema flag the
+// envelopes' schema ids may be all it needs, so a missing subject is then
+// an error only for a record without one.
+func (s *schemaSetup) encoder(flag, spec, topic string, key, envelope bool) (produce.Encoder, error) {
+	ch, err := s.chain(flag, spec, topic, key, true)
 	if err != nil {
 		return nil, err
 	}
 	if ch.Raw() {
 		return nil, nil
+	}
+	side := "value"
+	if key {
+		side = "key"
+	}
+	if envelope && !s.writerChosen(side) {
+		return ch, nil
+	}
+	if err := ch.Prepare(); err != nil {
+		return nil, explainSchemaError(fmt.Errorf("%s %s: %w", flag, spec, err), side)
 	}
 	return ch, nil
 }
@@ -287,6 +306,7 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
+	defer ps.schemas.close()
 	// Every message is a few short-lived objects: collecting less often
 	// cuts a fifth of the CPU. The memory limit holds the heap (mostly
 	// records in flight, bounded by the Batcher) well under 100 MB.
@@ -402,6 +422,8 @@ func runProduce(c *cli.Context, s Streams) error {
 		// partitioning anew.
 		return withHint(err, "topic %q has %s: copy into a topic with at least %d (--create-partitions %d when it does not exist yet), or re-partition by key with --partitioner murmur2, which overrides the envelope's partition",
 			ps.topic, plural(int64(pe.Partitions), "partition"), pe.Partition+1, pe.Partition+1)
+	case errors.Is(err, codec.ErrRegistryFailed) && !errors.As(err, &de):
+		return withHint(err, "the schema registry failed, not the input: check --schema-registry and its credentials, then send the rest again from that line")
 	case errors.As(err, &le) && !opts.SkipInvalid && !errors.As(err, &de):
 		return withHint(err, "fix that line, or give --skip-invalid to report such lines and go on")
 	}

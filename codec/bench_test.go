@@ -53,3 +53,48 @@ func BenchmarkStripFaustMeta(b *testing.B) {
 		}
 	}
 }
+
+// benchAvro is benchDoc's order as Avro.
+const benchAvro = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"long"},{"name":"customer","type":"string"},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"},{"name":"price","type":"double"}]}}},
+ {"name":"paid","type":"boolean"},{"name":"note","type":["null","string"],"default":null}]}`
+
+const benchAvroDoc = `{"id":12345,"customer":"ada@example.com","items":[{"sku":"A-1","qty":2,"price":9.99},{"sku":"B-7","qty":1,"price":24.5}],"paid":true,"note":null}`
+
+func benchAvroCodec(b *testing.B) *Chain {
+	reg := newFakeRegistry()
+	reg.add("orders-value", Schema{Type: Avro, Text: benchAvro})
+	c, err := ParseSchema("avro", &SchemaConfig{Registry: reg, Topic: "orders"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func BenchmarkDecodeAvro(b *testing.B) {
+	c := benchAvroCodec(b)
+	wire, err := c.Encode([]byte(benchAvroDoc))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wire)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.DecodeID(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeAvro(b *testing.B) {
+	c := benchAvroCodec(b)
+	b.SetBytes(int64(len(benchAvroDoc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Encode([]byte(benchAvroDoc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

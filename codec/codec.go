@@ -32,6 +32,9 @@ var registry = map[string]Codec{
 // jsonText reports whether a codec's text form is JSON, which is what
 // Chain.JSON needs to know about the leftmost codec.
 func jsonText(name string) bool {
+	if _, ok := schemaCodecs[name]; ok {
+		return true
+	}
 	switch name {
 	case "json", "pickle", "pickle_restricted", "pickle_fickling":
 		return true
@@ -41,8 +44,11 @@ func jsonText(name string) bool {
 
 // Names returns the registered codec names, sorted.
 func Names() []string {
-	names := make([]string, 0, len(registry))
+	names := make([]string, 0, len(registry)+len(schemaCodecs))
 	for name := range registry {
+		names = append(names, name)
+	}
+	for name := range schemaCodecs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -63,6 +69,15 @@ var _ Codec = (*Chain)(nil)
 // Faust's key_serializer and value_serializer settings. An empty spec means
 // "raw", the same as Faust passing bytes through when no serializer is set.
 func Parse(spec string) (*Chain, error) {
+	return ParseSchema(spec, nil)
+}
+
+// ParseSchema is Parse for chains that may hold a schema codec (avro,
+// protobuf, jsonschema, sr), which takes its schemas as cfg says. A schema
+// codec's text form is JSON, so it comes first in a chain ("avro|binary"
+// is base64 of the framed Avro); each chain gets codecs of its own, which
+// cache the schemas they used.
+func ParseSchema(spec string, cfg *SchemaConfig) (*Chain, error) {
 	if strings.TrimSpace(spec) == "" {
 		spec = "raw"
 	}
@@ -74,6 +89,12 @@ func Parse(spec string) (*Chain, error) {
 			return nil, fmt.Errorf("codec %q: empty name between \"|\"", spec)
 		}
 		codec, ok := registry[name]
+		if kind, schema := schemaCodecs[name]; schema {
+			if len(c.codecs) > 0 {
+				return nil, fmt.Errorf("codec %q: %s reads and writes JSON text, so it comes first in a chain", spec, name)
+			}
+			codec, ok = newSchemaCodec(kind, cfg), true
+		}
 		if !ok {
 			return nil, fmt.Errorf("unknown codec %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
@@ -115,6 +136,88 @@ func (c *Chain) Decode(wire []byte) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// DecodeID is Decode that also returns the schema id the message named,
+// 0 when the chain has no schema codec.
+func (c *Chain) DecodeID(wire []byte) ([]byte, int, error) {
+	sc, ok := c.codecs[0].(*schemaCodec)
+	if !ok || len(wire) == 0 {
+		b, err := c.Decode(wire)
+		return b, 0, err
+	}
+	b := wire
+	for i := len(c.codecs) - 1; i > 0; i-- {
+		var err error
+		if b, err = c.codecs[i].Decode(b); err != nil {
+			return nil, 0, c.wrap(i, "decode", err)
+		}
+	}
+	text, id, err := sc.decodeID(b)
+	if err != nil {
+		return nil, id, c.wrap(0, "decode", err)
+	}
+	return text, id, nil
+}
+
+// DecodeHeader is DecodeID for a record that may carry its schema in a
+// Confluent 8 header (KeySchemaHeader or ValueSchemaHeader, whose value is
+// given): then the bytes are not framed. With no header it is DecodeID.
+func (c *Chain) DecodeHeader(wire, header []byte) ([]byte, int, error) {
+	sc, ok := c.codecs[0].(*schemaCodec)
+	if !ok || header == nil || len(wire) == 0 {
+		return c.DecodeID(wire)
+	}
+	b := wire
+	for i := len(c.codecs) - 1; i > 0; i-- {
+		var err error
+		if b, err = c.codecs[i].Decode(b); err != nil {
+			return nil, 0, c.wrap(i, "decode", err)
+		}
+	}
+	text, id, err := sc.decodeGUID(b, header)
+	if err != nil {
+		return nil, id, c.wrap(0, "decode", err)
+	}
+	return text, id, nil
+}
+
+// EncodeID is Encode with the schema whose id is given (a -J envelope's
+// value_schema_id) instead of the configured one; id 0, or a chain without
+// a schema codec, encodes as Encode does.
+func (c *Chain) EncodeID(text []byte, id int) ([]byte, error) {
+	sc, ok := c.codecs[0].(*schemaCodec)
+	if !ok || id <= 0 || len(text) == 0 {
+		return c.Encode(text)
+	}
+	b, err := sc.encodeID(text, id)
+	if err != nil {
+		return nil, c.wrap(0, "encode", err)
+	}
+	for i := 1; i < len(c.codecs); i++ {
+		if b, err = c.codecs[i].Encode(b); err != nil {
+			return nil, c.wrap(i, "encode", err)
+		}
+	}
+	return b, nil
+}
+
+// Prepare picks the schema Encode will write with, so that a missing
+// subject or a schema that does not compile shows before any input is
+// read. Chains without a schema codec have nothing to prepare.
+func (c *Chain) Prepare() error {
+	sc, ok := c.codecs[0].(*schemaCodec)
+	if !ok {
+		return nil
+	}
+	_, _, err := sc.writerSchema()
+	return err
+}
+
+// Schema reports whether the chain holds a schema codec.
+func (c *Chain) Schema() bool {
+	_, ok := c.codecs[0].(*schemaCodec)
+	return ok
 }
 
 // wrap names the failing step only when there is more than one, so that a

@@ -34,7 +34,9 @@ func TestParse(t *testing.T) {
 		{spec: "pickle", canonical: "pickle", json: true},
 		{spec: "pickle_restricted", canonical: "pickle_restricted", json: true},
 		{spec: "hex", canonical: "hex"},
-		{spec: "avro", errContain: `unknown codec "avro" (known: binary, hex, json, pickle, pickle_fickling, pickle_restricted, raw)`},
+		{spec: "avro", canonical: "avro", json: true},
+		{spec: "sr|binary", canonical: "sr|binary", json: true},
+		{spec: "xml", errContain: `unknown codec "xml" (known: avro, binary, hex, json, jsonschema, pickle, pickle_fickling, pickle_restricted, protobuf, raw, sr)`},
 		{spec: "json|", errContain: `empty name`},
 		{spec: "JSON", errContain: `unknown codec "JSON"`},
 	}
@@ -65,7 +67,7 @@ func TestParse(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	got := Names()
-	want := []string{"binary", "hex", "json", "pickle", "pickle_fickling", "pickle_restricted", "raw"}
+	want := []string{"avro", "binary", "hex", "json", "jsonschema", "pickle", "pickle_fickling", "pickle_restricted", "protobuf", "raw", "sr"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Names() mismatch (-want +got):\n%s", diff)
 	}

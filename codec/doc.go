@@ -76,6 +76,41 @@
 // or would expand through shared references into more than 64 MiB of JSON
 // is an error; none of these panics.
 //
+// # Schema registry codecs
+//
+// avro, protobuf, jsonschema and sr read and write the Confluent wire
+// format (ParseHeader, AppendHeader): byte 0, a 4-byte big-endian schema
+// id, then the payload. Their text form is JSON. They take their schemas
+// from a Registry, which the caller implements (streamctl's is
+// internal/registry) and passes in a SchemaConfig to ParseSchema; the
+// package itself does no I/O. Decoding finds the schema by the id in the
+// bytes (or, for Confluent Platform 8, by the GUID in a record header, see
+// Chain.DecodeHeader) and DecodeID reports the id; encoding writes with the
+// schema SchemaConfig chooses (an id, a subject version, a local schema
+// looked up or registered under the subject a Strategy names) or, with
+// EncodeID, the one an envelope names. sr takes whatever type the registry
+// says; the others refuse another type with a TypeMismatchError.
+//
+// Avro values are shown as plain JSON by default (AvroPlain): fields in
+// schema order, bare unions, bytes as base64, logical types readable
+// (timestamps as RFC 3339 in UTC, dates, times of day, exact decimal
+// strings); AvroNative is the specification's JSON encoding. Encoding takes
+// either: bare or tagged unions, defaults filled in, numbers never passed
+// through a float. Input that does not fit is a *FieldError whose Path
+// names the place, "items[2].sku". JSON Schema validates on encoding and
+// only checks for JSON on decoding. Each schema type is a schemaFormat in
+// the formats table.
+//
+// Protobuf values are proto3's canonical JSON (protojson), compacted:
+// protojson varies its whitespace on purpose. A payload starts with the
+// message-index path (ReadMessageIndex, AppendMessageIndex), which names
+// the message to decode; encoding writes the one SchemaConfig.ProtoMessage
+// names, or the schema's only top-level message (ProtoMessageError
+// otherwise). CompileProto reads both forms registries hold, .proto text
+// and base64 FileDescriptorProtos, and supplies the imports Confluent's
+// clients never register: the well-known types, google/type and
+// Confluent's own files, embedded under protoinclude/.
+//
 // # Faust records
 //
 // Faust serializes a Record as a JSON object with an extra key,

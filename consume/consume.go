@@ -644,10 +644,10 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		Headers: rec.Headers[:0],
 	}
 	var err error
-	if rec.Key, err = decode(r.o.KeyCodec, m.key); err != nil {
+	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, m.key, m.headers, codec.KeySchemaHeader); err != nil {
 		return r.invalid(m, d, "key", err)
 	}
-	if rec.Value, err = decode(r.o.ValueCodec, m.value); err != nil {
+	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, m.value, m.headers, codec.ValueSchemaHeader); err != nil {
 		return r.invalid(m, d, "value", err)
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
@@ -685,17 +685,35 @@ func (r *runner) write(rec *envelope.Record) error {
 	return err
 }
 
-func decode(c *codec.Chain, b []byte) ([]byte, error) {
+// decode returns b's text form and the schema registry id it named (0
+// without a schema codec); a schema codec finds the id in the bytes, or in
+// the Confluent 8 header idHeader.
+func decode(c *codec.Chain, b []byte, headers []*sarama.RecordHeader, idHeader string) ([]byte, int, error) {
 	if b == nil || c == nil || c.Raw() {
-		return b, nil
+		return b, 0, nil
 	}
-	return c.Decode(b)
+	if !c.Schema() {
+		out, err := c.Decode(b)
+		return out, 0, err
+	}
+	var hv []byte
+	for _, h := range headers {
+		if string(h.Key) == idHeader {
+			hv = h.Value
+		}
+	}
+	return c.DecodeHeader(b, hv)
 }
 
 // invalid reports a message that does not decode, naming where it is:
 // the run's error, or with SkipInvalid a warning, and the run goes on.
 func (r *runner) invalid(m *message, d *delivery, what string, err error) error {
 	de := &DecodeError{Topic: d.tp.Topic, Partition: d.tp.Partition, Offset: m.offset, Part: what, Err: err}
+	if errors.Is(err, codec.ErrRegistryFailed) {
+		// Not the message's fault: skipping (and committing past) it
+		// would lose it.
+		return de
+	}
 	if !r.o.SkipInvalid {
 		return de
 	}

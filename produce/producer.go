@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/codec"
 )
 
 // Sink is where messages go: sarama's AsyncProducer in production, a small
@@ -362,7 +363,9 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 			}
 			if err != nil {
 				var le *LineError
-				if errors.As(err, &le) && p.opts.SkipInvalid {
+				// A failing schema registry is not the line's fault:
+				// skipping would drop good input.
+				if errors.As(err, &le) && p.opts.SkipInvalid && !errors.Is(err, codec.ErrRegistryFailed) {
 					p.skipped.Add(1)
 					if p.opts.Invalid != nil {
 						p.opts.Invalid(err)

@@ -22,6 +22,21 @@ type Encoder interface {
 	Encode(text []byte) ([]byte, error)
 }
 
+// IDEncoder is an Encoder that can also write with the schema registry
+// schema an envelope names (its key_schema_id or value_schema_id); the codec
+// package's chains satisfy it.
+type IDEncoder interface {
+	EncodeID(text []byte, id int) ([]byte, error)
+}
+
+// encode runs enc on text, with the envelope's schema id where it gave one.
+func encode(enc Encoder, text []byte, id int) ([]byte, error) {
+	if ie, ok := enc.(IDEncoder); ok && id > 0 {
+		return ie.EncodeID(text, id)
+	}
+	return enc.Encode(text)
+}
+
 // Format says how the input is cut into records and what a record holds.
 type Format struct {
 	// Delimiter ends each record; empty means "\n".
@@ -151,12 +166,14 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 	f := r.f
 	rec := Record{Partition: -1}
 	var key, value []byte
+	var keyID, valueID int
 	if f.Envelope {
 		env, err := envelope.Parse(raw)
 		if err != nil {
 			return rec, err
 		}
 		key, value = env.Key, env.Value
+		keyID, valueID = env.KeySchemaID, env.ValueSchemaID
 		if env.Partition >= 0 && !f.IgnorePartition {
 			if f.Partitions > 0 && env.Partition >= f.Partitions {
 				return rec, &PartitionError{Partition: env.Partition, Partitions: f.Partitions}
@@ -194,7 +211,7 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 	}
 	var err error
 	if key != nil && f.KeyEncoder != nil {
-		if key, err = f.KeyEncoder.Encode(key); err != nil {
+		if key, err = encode(f.KeyEncoder, key, keyID); err != nil {
 			return rec, fmt.Errorf("key: %w", err)
 		}
 	}
@@ -204,7 +221,7 @@ func (r *Reader) parse(raw []byte) (Record, error) {
 		}
 	}
 	if value != nil && f.ValueEncoder != nil {
-		if value, err = f.ValueEncoder.Encode(value); err != nil {
+		if value, err = encode(f.ValueEncoder, value, valueID); err != nil {
 			return rec, fmt.Errorf("value: %w", err)
 		}
 	}

@@ -1,9 +1,14 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/streamctl/streamctl/codec"
+	"github.com/streamctl/streamctl/internal/registry"
 )
 
 func TestStartListensWhereAsked(t *testing.T) {
@@ -25,5 +30,44 @@ func TestStartListensWhereAsked(t *testing.T) {
 func TestStartRejectsBadAddress(t *testing.T) {
 	if _, err := Start(Options{Listen: "nonsense"}); err == nil {
 		t.Fatal("Start with a bad address: got nil error")
+	}
+}
+
+func TestStartServesRegistry(t *testing.T) {
+	b, err := Start(Options{Listen: "127.0.0.1:0", Registry: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if !strings.HasPrefix(b.RegistryURL(), "http://127.0.0.1:") {
+		t.Fatalf("RegistryURL() = %q, want http://127.0.0.1:<port>", b.RegistryURL())
+	}
+	reg, err := registry.New(context.Background(), registry.Config{URL: b.RegistryURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	s := codec.Schema{Type: codec.Avro, Text: `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`}
+	ss, err := reg.RegisterSchema("t-value", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.SchemaByID(ss.ID)
+	if err != nil || got.Type != codec.Avro {
+		t.Fatalf("SchemaByID(%d) = %+v, %v; want the Avro schema registered", ss.ID, got, err)
+	}
+	if _, err := reg.SchemaByID(ss.ID + 1); !errors.Is(err, codec.ErrNotFound) {
+		t.Errorf("SchemaByID of an unknown id: %v, want ErrNotFound", err)
+	}
+}
+
+func TestStartRejectsBusyRegistryPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := Start(Options{Listen: "127.0.0.1:0", Registry: ln.Addr().String()}); err == nil || !strings.Contains(err.Error(), "schema registry on ") {
+		t.Fatalf("Start on a busy registry port: %v, want an error naming the registry", err)
 	}
 }

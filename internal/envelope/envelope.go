@@ -11,6 +11,8 @@
 //	 "headers":[{"key":"h","value":"v"}]}
 //
 // The encoding fields are "text" (the default, left out), "base64" and "json".
+// A value decoded with a schema registry codec also carries the schema's id,
+// "value_schema_id" (and "key_schema_id"), which produce encodes with again.
 package envelope
 
 import (
@@ -60,7 +62,10 @@ type Record struct {
 	// (on writing), or that the envelope had them embedded (on reading).
 	KeyJSON   bool
 	ValueJSON bool
-	Headers   []Header
+	// KeySchemaID and ValueSchemaID are the schema registry ids the bytes
+	// were framed with (0: none; registries number schemas from 1).
+	KeySchemaID, ValueSchemaID int
+	Headers                    []Header
 }
 
 // Append writes r as one line of JSON (without the newline) to dst.
@@ -80,7 +85,13 @@ func Append(dst []byte, r *Record) []byte {
 	dst = append(dst, `,"timestamp":`...)
 	dst = strconv.AppendInt(dst, r.Timestamp, 10)
 	dst = appendField(dst, "key", r.Key, r.KeyJSON)
+	if r.KeySchemaID != 0 {
+		dst = strconv.AppendInt(append(dst, `,"key_schema_id":`...), int64(r.KeySchemaID), 10)
+	}
 	dst = appendField(dst, "value", r.Value, r.ValueJSON)
+	if r.ValueSchemaID != 0 {
+		dst = strconv.AppendInt(append(dst, `,"value_schema_id":`...), int64(r.ValueSchemaID), 10)
+	}
 	dst = append(dst, `,"headers":[`...)
 	for i, h := range r.Headers {
 		if i > 0 {
@@ -144,8 +155,10 @@ type wire struct {
 	Timestamp     json.RawMessage `json:"timestamp"`
 	Key           json.RawMessage `json:"key"`
 	KeyEncoding   json.RawMessage `json:"key_encoding"`
+	KeySchemaID   json.RawMessage `json:"key_schema_id"`
 	Value         json.RawMessage `json:"value"`
 	ValueEncoding json.RawMessage `json:"value_encoding"`
+	ValueSchemaID json.RawMessage `json:"value_schema_id"`
 	Headers       []wireHeader    `json:"headers"`
 }
 
@@ -160,7 +173,7 @@ type wireHeader struct {
 // documents them. Anything else is an error: a misspelt "valeu" must not
 // send a null value.
 var (
-	recordFields = []string{"topic", "partition", "offset", "timestamp", "key", "key_encoding", "value", "value_encoding", "headers"}
+	recordFields = []string{"topic", "partition", "offset", "timestamp", "key", "key_encoding", "key_schema_id", "value", "value_encoding", "value_schema_id", "headers"}
 	headerFields = []string{"key", "key_encoding", "value", "value_encoding"}
 )
 
@@ -186,6 +199,20 @@ func Parse(line []byte) (Record, error) {
 		}
 	}
 	var err error
+	for _, id := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *int
+	}{{"key_schema_id", w.KeySchemaID, &r.KeySchemaID}, {"value_schema_id", w.ValueSchemaID, &r.ValueSchemaID}} {
+		if absent(id.raw) {
+			continue
+		}
+		n, err := integer(id.name, id.raw, 1, math.MaxInt32)
+		if err != nil {
+			return r, err
+		}
+		*id.dst = int(n)
+	}
 	if !absent(w.Partition) {
 		n, err := integer("partition", w.Partition, 0, math.MaxInt32)
 		if err != nil {
@@ -303,16 +330,19 @@ func known(fields map[string]json.RawMessage, names []string, prefix string) err
 // before.
 func integer(name string, raw json.RawMessage, lo, hi int64) (int64, error) {
 	want := "an integer"
-	if lo == 0 {
+	switch {
+	case lo == 0:
 		want = "an integer of 0 or more"
+	case lo > 0:
+		want = fmt.Sprintf("an integer of %d or more", lo)
 	}
 	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
 		return 0, wrongType(name, want, raw)
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || n < lo || n > hi {
-		if lo == 0 && hi == math.MaxInt32 {
-			want = fmt.Sprintf("an integer from 0 to %d", hi)
+		if lo >= 0 && hi == math.MaxInt32 {
+			want = fmt.Sprintf("an integer from %d to %d", lo, hi)
 		}
 		return 0, fmt.Errorf("field %q: want %s, got %s", name, want, raw)
 	}

@@ -101,7 +101,7 @@ func TestParseRejectsMalformed(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
 		{`{"key":"k"}`, `field "value" is missing (a null value, a tombstone, is written "value":null)`},
 		{`{}`, `field "value" is missing (a null value, a tombstone, is written "value":null)`},
-		{`{"key":"k","valeu":"x"}`, `unknown field "valeu" (an envelope has topic, partition, offset, timestamp, key, key_encoding, value, value_encoding, headers)`},
+		{`{"key":"k","valeu":"x"}`, `unknown field "valeu" (an envelope has topic, partition, offset, timestamp, key, key_encoding, key_schema_id, value, value_encoding, value_schema_id, headers)`},
 		{`{"partition":-5,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got -5`},
 		{`{"partition":-1,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got -1`},
 		{`{"partition":2147483648,"value":"x"}`, `field "partition": want an integer from 0 to 2147483647, got 2147483648`},
@@ -219,6 +219,33 @@ func BenchmarkParse(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := Parse(line); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSchemaIDs(t *testing.T) {
+	r := Record{Topic: "t", Key: []byte(`"k"`), KeyJSON: true, KeySchemaID: 3, Value: []byte(`{"a":1}`), ValueJSON: true, ValueSchemaID: 7}
+	line := string(Append(nil, &r))
+	want := `{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":"k","key_encoding":"json","key_schema_id":3,"value":{"a":1},"value_encoding":"json","value_schema_id":7,"headers":[]}`
+	if line != want {
+		t.Fatalf("Append:\n got %s\nwant %s", line, want)
+	}
+	got, err := Parse([]byte(line))
+	if err != nil || got.KeySchemaID != 3 || got.ValueSchemaID != 7 {
+		t.Fatalf("Parse(%s) = ids %d/%d, %v; want 3/7", line, got.KeySchemaID, got.ValueSchemaID, err)
+	}
+	// Without a schema codec no id is written, and none is read.
+	plain := string(Append(nil, &Record{Topic: "t", Value: []byte("v")}))
+	if strings.Contains(plain, "schema_id") {
+		t.Errorf("Append without ids wrote %s", plain)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{`{"value_schema_id":0}`, `field "value_schema_id": want an integer from 1 to 2147483647, got 0`},
+		{`{"key_schema_id":-2}`, `field "key_schema_id": want an integer from 1 to 2147483647, got -2`},
+		{`{"value_schema_id":"7"}`, `field "value_schema_id": want an integer of 1 or more, got a string`},
+	} {
+		if _, err := Parse([]byte(tc.line)); err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%s) = %v, want %q", tc.line, err, tc.want)
 		}
 	}
 }
