@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ Examples:
 			&cli.DurationFlag{Name: "delivery-timeout", Value: produce.DefaultDeliveryTimeout, EnvVars: envVars("delivery-timeout"),
 				Usage: "fail a message not acknowledged within `DURATION`, retries included; reading stops then"},
 			&cli.BoolFlag{Name: "print-offsets", EnvVars: envVars("print-offsets"),
-				Usage: "print \"PARTITION OFFSET\" on stdout for each acknowledged message, in input order (offset -1 with --acks none)"},
+				Usage: "print a line on stdout for each input line, in input order: \"PARTITION OFFSET\" when acknowledged (offset -1 with --acks none), \"-1 -1 ERROR\" when it failed or was invalid"},
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report invalid input lines and go on, instead of stopping at the first"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: envVars("verbose"),
@@ -127,7 +128,6 @@ type produceSetup struct {
 	topic       string
 	format      produce.Format
 	partition   int32
-	partitioner sarama.PartitionerConstructor
 	partName    string
 	acks        sarama.RequiredAcks
 	compression sarama.CompressionCodec
@@ -203,7 +203,7 @@ func parseProduceFlags(c *cli.Context) (*produceSetup, error) {
 	}
 	f.IgnorePartition = c.IsSet("partition") || c.IsSet("partitioner")
 	ps.partName = c.String("partitioner")
-	if ps.partitioner, err = produce.NewPartitioner(ps.partName); err != nil {
+	if err = produce.CheckPartitioner(ps.partName); err != nil {
 		return nil, usagef("--partitioner: %v", err)
 	}
 	switch a := c.String("acks"); a {
@@ -265,36 +265,16 @@ func (s *schemaSetup) encoder(flag, spec, topic string, key, envelope bool) (pro
 	return ch, nil
 }
 
-// producerConfig sets the delivery side of the sarama configuration. With
-// batches (Kafka 0.11 and later) streamctl builds record batches itself
-// and sends them with the broker's produce requests, five in flight per
-// broker; sarama's AsyncProducer, for older versions, gets batches large
-// enough for full speed on big inputs, flushed every few milliseconds so
-// that an interactive line goes out at once.
-func producerConfig(conf *sarama.Config, ps *produceSetup, batches bool) {
+// producerConfig sets the delivery side of the sarama configuration:
+// streamctl builds record batches itself and sends them with the broker's
+// produce requests, five in flight per broker.
+func producerConfig(conf *sarama.Config, ps *produceSetup) {
 	p := &conf.Producer
 	p.RequiredAcks = ps.acks
 	p.Compression = ps.compression
-	p.Retry.Max = 5
 	p.Retry.Backoff = 100 * time.Millisecond
-	// sarama's AsyncProducer has no delivery timeout: the broker's wait and
-	// the retries above bound it.
 	p.Timeout = min(p.Timeout, ps.delivery)
-	if batches {
-		conf.Net.MaxOpenRequests = maxInFlight
-		return
-	}
-	p.Return.Successes = true
-	p.Return.Errors = true
-	p.Partitioner = ps.partitioner
-	p.Flush.Bytes = 1 << 20
-	p.Flush.Frequency = 2 * time.Millisecond
-	p.Flush.MaxMessages = 0
-	conf.ChannelBufferSize = 4096
-	if ps.acks == sarama.WaitForAll && conf.Version.IsAtLeast(sarama.V0_11_0_0) {
-		p.Idempotent = true
-		conf.Net.MaxOpenRequests = 1
-	}
+	conf.Net.MaxOpenRequests = maxInFlight
 }
 
 // maxInFlight is how many produce requests may await an answer per broker:
@@ -347,15 +327,21 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	batches := conf.Version.IsAtLeast(sarama.V0_11_0_0)
-	producerConfig(conf, ps, batches)
+	if !conf.Version.IsAtLeast(sarama.V0_11_0_0) {
+		// Record batches, which carry headers, timestamps and producer
+		// IDs, came with Kafka 0.11 (2017).
+		return usagef("produce needs Kafka 0.11 or later: --kafka-version %s is older", conf.Version)
+	}
+	producerConfig(conf, ps)
 	ctx := c.Context
 	client, err := connect(ctx, c, conf)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	if err := ensureTopics(ctx, c, client, []string{ps.topic}, say); err != nil {
+	// A partition without a leader does not hold the others up: keyless
+	// messages go elsewhere, keyed ones wait up to their delivery timeout.
+	if err := ensureTopicsWait(ctx, c, client, []string{ps.topic}, say, false); err != nil {
 		return err
 	}
 	parts, err := client.Partitions(ps.topic)
@@ -388,22 +374,12 @@ func runProduce(c *cli.Context, s Streams) error {
 	if tty && !quiet {
 		stopProgress = progress(stderr, p)
 	}
-	var st produce.Stats
-	if batches {
-		var b *produce.Batcher
-		if b, err = newBatcher(client, conf, ps, n, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.RunBatches(ctx, inputs, b)
-	} else {
-		var ap sarama.AsyncProducer
-		if ap, err = newAsyncProducer(client, conf, debug); err != nil {
-			stopProgress()
-			return err
-		}
-		st, err = p.Run(ctx, inputs, ap)
+	b, err := newBatcher(ctx, client, conf, ps, n, debug, warn)
+	if err != nil {
+		stopProgress()
+		return err
 	}
+	st, err := p.Run(ctx, inputs, b)
 	stopProgress()
 
 	var de *produce.DeliveryError
@@ -440,10 +416,11 @@ func failedWith(de *produce.DeliveryError, target error) bool {
 	return false
 }
 
-// newBatcher starts the batching sender, idempotent with acks=all unless
-// the broker refuses (an old broker, or no IDEMPOTENT_WRITE permission):
-// acks=all still holds then.
-func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug func(string)) (*produce.Batcher, error) {
+// newBatcher starts the batching sender, idempotent with acks=all. A
+// broker that refuses idempotence for good (no IDEMPOTENT_WRITE
+// permission, or no support) leaves acks=all without it, and warn says so
+// whatever the verbosity: a retried batch may then be written twice.
+func newBatcher(ctx context.Context, client sarama.Client, conf *sarama.Config, ps *produceSetup, partitions int32, debug, warn func(string)) (*produce.Batcher, error) {
 	bc := produce.BatchConfig{
 		Topic:           ps.topic,
 		Partitions:      partitions,
@@ -454,6 +431,9 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		Timeout:         conf.Producer.Timeout,
 		MaxMessageBytes: ps.format.MaxBytes,
 		Idempotent:      ps.acks == sarama.WaitForAll,
+		IdempotenceOff: func(err error) {
+			warn(fmt.Sprintf("%v: sending without idempotence, so a retried batch may be written twice", err))
+		},
 		// Retries are bounded by the delivery timeout alone, as in the
 		// Java client since KIP-91: a leader election may take longer than
 		// any fixed count of retries.
@@ -461,12 +441,7 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		RetryBackoff:    conf.Producer.Retry.Backoff,
 		MaxInFlight:     maxInFlight,
 	}
-	b, err := produce.NewBatcher(client, bc)
-	if err != nil && bc.Idempotent {
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		bc.Idempotent = false
-		b, err = produce.NewBatcher(client, bc)
-	}
+	b, err := produce.NewBatcher(ctx, client, bc)
 	if err != nil {
 		return nil, fmt.Errorf("starting the producer: %w", err)
 	}
@@ -474,27 +449,6 @@ func newBatcher(client sarama.Client, conf *sarama.Config, ps *produceSetup, par
 		debug("idempotent producer: retries cannot duplicate or reorder messages")
 	}
 	return b, nil
-}
-
-// newAsyncProducer starts sarama's AsyncProducer, for Kafka versions
-// older than record batches.
-func newAsyncProducer(client sarama.Client, conf *sarama.Config, debug func(string)) (sarama.AsyncProducer, error) {
-	ap, err := sarama.NewAsyncProducerFromClient(client)
-	if err != nil && conf.Producer.Idempotent {
-		// Brokers without idempotence (or without the IDEMPOTENT_WRITE
-		// permission) refuse InitProducerId: acks=all still holds.
-		debug(fmt.Sprintf("the broker refused the idempotent producer (%v): sending without idempotence", err))
-		conf.Producer.Idempotent = false
-		conf.Net.MaxOpenRequests = 5
-		ap, err = sarama.NewAsyncProducerFromClient(client)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("starting the producer: %w", err)
-	}
-	if conf.Producer.Idempotent {
-		debug("idempotent producer: retries cannot duplicate or reorder messages")
-	}
-	return ap, nil
 }
 
 // summary is the accounting line: what was sent and what came back.

@@ -69,9 +69,9 @@ func TestProduceDeliveryFailure(t *testing.T) {
 	golden(t, "produce", "stderr", r.Stderr)
 	// The fake broker gives each request base offset 0: only the
 	// partitions are certain.
-	if lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"); len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], "0 ") || !strings.HasPrefix(lines[1], "0 ") {
-		t.Errorf("stdout %q: want the partition 0 offsets of the two delivered messages", r.Stdout)
+	if lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n"); len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], "0 ") || lines[1] != "-1 -1 ERROR" || !strings.HasPrefix(lines[2], "0 ") || lines[3] != "-1 -1 ERROR" {
+		t.Errorf("stdout %q: want the partition 0 offsets of the two delivered messages, -1 -1 ERROR for the others", r.Stdout)
 	}
 }
 
@@ -202,4 +202,25 @@ func BenchmarkProduce(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestProduceIdempotenceRefused: a broker that refuses the idempotent
+// producer for good leaves acks=all without it, and stderr says so even
+// with -q: the promise that retries cannot duplicate no longer holds.
+func TestProduceIdempotenceRefused(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.(*kmsg.InitProducerIDRequest).ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = kerr.ClusterAuthorizationFailed.Code, -1, -1
+		return resp, nil, true
+	})
+	r := mustRun(t, 0, "a\n", "produce", "-b", c.ListenAddrs()[0], "t", "-q")
+	if !strings.Contains(r.Stderr, "refused the idempotent producer") || !strings.Contains(r.Stderr, "may be written twice") {
+		t.Errorf("stderr %q: want the lost idempotence said", r.Stderr)
+	}
 }

@@ -141,6 +141,7 @@ func TestProduceUsage(t *testing.T) {
 		{"unknown serializer", []string{"t", "-s", "yaml"}},
 		{"quiet and verbose", []string{"t", "-q", "-v"}},
 		{"unknown flag", []string{"t", "--nope"}},
+		{"kafka older than 0.11", []string{"t", "--kafka-version", "0.10.2.0"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -74,6 +74,13 @@ func missingTopics(client sarama.Client, conf *sarama.Config, topics []string) (
 // the admin API (never by metadata auto-creation), then waits until every
 // partition has a leader. A topic created meanwhile by someone else is fine.
 func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, topics []string, errOut func(string)) error {
+	return ensureTopicsWait(ctx, c, client, topics, errOut, true)
+}
+
+// ensureTopicsWait is ensureTopics, waiting for the leaders of the topics
+// that existed already only with waitExisting: produce sends to the
+// partitions that have one.
+func ensureTopicsWait(ctx context.Context, c *cli.Context, client sarama.Client, topics []string, errOut func(string), waitExisting bool) error {
 	// The client's first metadata lists the cluster's topics: those found
 	// there need no further request, which matters for time to first message.
 	var unknown []string
@@ -87,7 +94,7 @@ func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, top
 		if c.IsSet("create-partitions") {
 			warnPartitionMismatch(client, topics, nil, c.Int("create-partitions"), errOut)
 		}
-		if leadersReady(client, topics, false) == nil {
+		if !waitExisting || leadersReady(client, topics, false) == nil {
 			return nil
 		}
 		return waitForLeaders(ctx, client, topics)
@@ -126,6 +133,12 @@ func ensureTopics(ctx context.Context, c *cli.Context, client sarama.Client, top
 				errOut(fmt.Sprintf("created topic %q", t))
 			}
 		}
+	}
+	if !waitExisting {
+		if len(missing) == 0 {
+			return nil
+		}
+		topics = missing
 	}
 	return waitForLeaders(ctx, client, topics)
 }

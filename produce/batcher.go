@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
@@ -16,6 +19,11 @@ import (
 type Cluster interface {
 	Leader(topic string, partition int32) (*sarama.Broker, error)
 	RefreshMetadata(topics ...string) error
+	// WritablePartitions are those with a leader, as the metadata says.
+	WritablePartitions(topic string) ([]int32, error)
+	// Brokers and Config are where and how to ask for a producer ID.
+	Brokers() []*sarama.Broker
+	Config() *sarama.Config
 }
 
 var _ Cluster = sarama.Client(nil)
@@ -25,7 +33,7 @@ var _ Cluster = sarama.Client(nil)
 type BatchConfig struct {
 	Topic       string
 	Partitions  int32
-	Partitioner string // as NewPartitioner takes it
+	Partitioner string // one of Partitioners
 	Acks        sarama.RequiredAcks
 	Compression sarama.CompressionCodec
 	// Version is the lowest Kafka version to speak; it must be 0.11 or
@@ -36,8 +44,16 @@ type BatchConfig struct {
 	// MaxMessageBytes is the topic's max.message.bytes: no batch is larger.
 	MaxMessageBytes int
 	// Idempotent asks for a producer ID (with acks=all), so that a retried
-	// batch cannot be written twice or out of order.
+	// batch cannot be written twice or out of order. The request is made
+	// to any broker that answers, again after retriable errors (a
+	// coordinator loading after a restart), within DeliveryTimeout.
 	Idempotent bool
+	// IdempotenceOff is called, with an *IdempotenceError, when a broker
+	// refuses the idempotent producer for good (not supported, not
+	// authorized) and the Batcher goes on without: then a retried batch
+	// may be written twice. It runs on NewBatcher's goroutine or the
+	// Batcher's own.
+	IdempotenceOff func(err error)
 	// DeliveryTimeout is how long a batch may take, from its first record
 	// to its acknowledgement, retries (metadata refreshes, reconnections)
 	// included; then its records fail with a *DeliveryTimeoutError. It
@@ -57,7 +73,12 @@ type BatchConfig struct {
 	// idempotence allows at most five.
 	MaxInFlight int
 	// MaxBuffered bounds the memory of the records read but not yet
-	// answered, which is most of a run's memory.
+	// answered, which is most of a run's memory: their bytes (copied out
+	// of the reader's shared blocks), their batches as sent and kept for a
+	// retry, and the Producer's Offsets window of outcomes waiting in
+	// input order. Reading waits while it is reached, whichever partition
+	// stalls; beyond it are only the few handovers on their way from the
+	// reader (a few MiB at most).
 	MaxBuffered int
 }
 
@@ -73,9 +94,13 @@ const (
 	// batchHeader is the v2 record batch header, with the partition's own
 	// fields in the request.
 	batchHeader = 61 + 8
-	// recordMemory is what a record costs in memory beyond its wire
-	// bytes: its sarama.Record, its origin, the pointer to it.
-	recordMemory = 144
+	// recordMemory is what a record costs in memory beyond its bytes:
+	// its sarama.Record and its origin.
+	recordMemory = int(unsafe.Sizeof(sarama.Record{}) + unsafe.Sizeof(origin{}))
+	// minChunk and maxChunk bound the blocks a batch copies its records'
+	// bytes into.
+	minChunk = 1 << 10
+	maxChunk = 64 << 10
 )
 
 // Batcher sends records in batches it builds itself, with sarama's
@@ -96,10 +121,12 @@ type Batcher struct {
 	pick     *picker
 	version  int16
 	batchMax int
-	pid      int64
-	epoch    int16
+	pid      producerID // the current one; none without idempotence
+	idem     bool       // asking for producer IDs, until refused
+	conf     *sarama.Config
 
 	p    *Producer
+	full atomic.Bool // the loop takes no input: memory is at its bound
 	in   chan handover
 	done chan struct{}
 
@@ -119,8 +146,19 @@ type Batcher struct {
 	recovering int
 	reqMax     int
 	rotate     int32
-	refresh    bool
 	retryC     <-chan time.Time
+	// Metadata and producer IDs are asked for by goroutines of their own,
+	// so that the loop never waits on a broker: metaIssued counts the
+	// lookups started, metaDone the last one answered, metaWant the one a
+	// partition waits for.
+	metaC                          chan leaders
+	metaBusy                       bool
+	metaIssued, metaDone, metaWant int
+	pidC                           chan pidAnswer
+	pidBusy                        bool
+	quit                           context.Context // done when the loop ends
+	endQuit                        context.CancelFunc
+	helpers                        sync.WaitGroup
 	// pending holds the batches in the order they were started, which is
 	// the order of their deadlines, until they are reported (those
 	// reported are dropped from the front as it comes to them).
@@ -145,11 +183,12 @@ type batch struct {
 	recs           []sarama.Record
 	from           []origin
 	firstMs, maxMs int64
-	bytes          int // on the wire, at most
-	mem            int // counted in buffered
+	bytes          int    // on the wire, at most
+	mem            int    // counted in buffered
+	chunk          []byte // the records' bytes, copied: see keep
 	attempts       int
-	seq            int32 // first sequence number, once sequenced
-	pid            int64 // producer ID, once sequenced
+	seq            int32      // first sequence number, once sequenced
+	pid            producerID // once sequenced
 	sequenced      bool
 	rb             *sarama.RecordBatch // built at the first send, kept for retries
 	ord            int64               // position in its partition, oldest first
@@ -168,11 +207,13 @@ type partState struct {
 	inFlight int      // batches awaiting an answer
 	// flightPID is the producer ID of the batches in flight: a batch of
 	// another (a new ID after a failure) waits until they are back.
-	flightPID int64
+	flightPID producerID
 	// back holds the batches that came back with an error; while it is
 	// not empty the partition sends nothing until inFlight is 0.
 	back      []*batch
 	leader    *sarama.Broker
+	noLeader  error // why leader is nil, as the last metadata says
+	waitMeta  int   // the metadata lookup to wait for before sending
 	nextSeq   int32
 	nextOrd   int64
 	notBefore time.Time // retry backoff
@@ -217,9 +258,58 @@ var errNoAnswer = errors.New("no answer from the broker")
 // ErrBatcherVersion says the Kafka version is older than record batches.
 var ErrBatcherVersion = errors.New("record batches need Kafka 0.11 or later")
 
+// IdempotenceError is a broker's refusal of the idempotent producer for
+// good: not supported, or not authorized (IDEMPOTENT_WRITE).
+type IdempotenceError struct{ Err error }
+
+func (e *IdempotenceError) Error() string {
+	return fmt.Sprintf("the broker refused the idempotent producer: %v", e.Err)
+}
+
+func (e *IdempotenceError) Unwrap() error { return e.Err }
+
+// NoLeaderError is why a partition cannot be sent to: the metadata names
+// no leader for it.
+type NoLeaderError struct {
+	Partition int32
+	Err       error
+}
+
+func (e *NoLeaderError) Error() string {
+	return fmt.Sprintf("partition %d has no leader: %v", e.Partition, e.Err)
+}
+
+func (e *NoLeaderError) Unwrap() error { return e.Err }
+
+// producerID is a producer ID and its epoch: the batches of one are
+// sequenced apart from those of another. Its id is -1 without idempotence.
+type producerID struct {
+	id    int64
+	epoch int16
+}
+
+var noProducerID = producerID{id: -1, epoch: -1}
+
+// leaders is a metadata lookup's answer: each partition's leader, or why
+// it has none.
+type leaders struct {
+	n       int // the lookup's number
+	brokers []*sarama.Broker
+	errs    []error
+}
+
+// pidAnswer is an InitProducerID's outcome: a producer ID, or a refusal
+// for good (err).
+type pidAnswer struct {
+	pid producerID
+	err error
+}
+
 // NewBatcher returns a Batcher for the topic of cfg. With cfg.Idempotent it
-// asks a broker for a producer ID first, and fails if the broker refuses.
-func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
+// asks a broker for a producer ID first, for at most cfg.DeliveryTimeout
+// (or until ctx is done), and fails if none answers; a broker's refusal for
+// good turns idempotence off (see BatchConfig.IdempotenceOff).
+func NewBatcher(ctx context.Context, c Cluster, cfg BatchConfig) (*Batcher, error) {
 	if !cfg.Version.IsAtLeast(sarama.V0_11_0_0) {
 		return nil, ErrBatcherVersion
 	}
@@ -250,26 +340,46 @@ func NewBatcher(c Cluster, cfg BatchConfig) (*Batcher, error) {
 	}
 	b := &Batcher{
 		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
-		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: -1, epoch: -1,
+		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: noProducerID, idem: cfg.Idempotent,
 		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
 		expiry: time.NewTimer(time.Hour),
+		metaC:  make(chan leaders, 1), pidC: make(chan pidAnswer, 1),
 	}
+	b.quit, b.endQuit = context.WithCancel(context.Background())
 	b.expiry.Stop()
 	if cfg.MaxMessageBytes > 0 && cfg.MaxMessageBytes < b.batchMax {
 		b.batchMax = cfg.MaxMessageBytes
 	}
-	if cfg.Idempotent {
-		if err := b.initProducerID(); err != nil {
+	b.conf = askConfig(c.Config())
+	// The client's metadata is fresh: it was read to find the topic.
+	b.applyLeaders(b.lookup(0, false))
+	if b.idem {
+		a, err := b.askProducerID(ctx, noProducerID, time.Now().Add(cfg.DeliveryTimeout))
+		if err != nil {
 			return nil, err
 		}
+		b.takeProducerID(a)
 	}
 	return b, nil
 }
 
+// askConfig is conf for the connections that ask for producer IDs: their
+// answer may take no longer than a connection.
+func askConfig(conf *sarama.Config) *sarama.Config {
+	if conf == nil {
+		conf = sarama.NewConfig()
+	}
+	cc := *conf
+	if d := cc.Net.DialTimeout; d > 0 && d < cc.Net.ReadTimeout {
+		cc.Net.ReadTimeout = d
+	}
+	return &cc
+}
+
 // Idempotent says whether batches carry a producer ID and sequence
 // numbers.
-func (b *Batcher) Idempotent() bool { return b.pid >= 0 }
+func (b *Batcher) Idempotent() bool { return b.pid.id >= 0 }
 
 // produceVersion is the newest produce request version that version
 // speaks, as sarama's AsyncProducer picks it.
@@ -286,11 +396,17 @@ func produceVersion(v sarama.KafkaVersion) int16 {
 	return 3
 }
 
-func (b *Batcher) initProducerID() error {
-	broker, err := b.c.Leader(b.cfg.Topic, 0)
-	if err != nil {
-		return err
-	}
+// errNoBroker is the retriable error of a cluster whose client knows no
+// broker.
+var errNoBroker = errors.New("no broker known")
+
+// askProducerID asks the brokers in turn for a producer ID (after cur,
+// whose epoch the broker may bump, when cur has one) until one gives it,
+// one refuses for good (the answer's err, an *IdempotenceError), ctx is
+// done or, unless it is zero, deadline passes (an error). As the Java
+// client, it retries what is retriable: a broker down, a coordinator
+// loading after a restart (COORDINATOR_LOAD_IN_PROGRESS) or moving.
+func (b *Batcher) askProducerID(ctx context.Context, cur producerID, deadline time.Time) (pidAnswer, error) {
 	req := &sarama.InitProducerIDRequest{ProducerID: -1, ProducerEpoch: -1}
 	switch v := b.cfg.Version; {
 	case v.IsAtLeast(sarama.V2_7_0_0):
@@ -302,18 +418,157 @@ func (b *Batcher) initProducerID() error {
 	case v.IsAtLeast(sarama.V2_0_0_0):
 		req.Version = 1
 	}
-	resp, err := broker.InitProducerID(req)
-	if err != nil {
-		return err
+	if req.Version >= 3 && cur.id >= 0 {
+		// KIP-360: the broker may bump the epoch of the producer ID.
+		req.ProducerID, req.ProducerEpoch = cur.id, cur.epoch
 	}
-	if !errors.Is(resp.Err, sarama.ErrNoError) {
-		return resp.Err
+	var last error
+	for attempt := 0; ; attempt++ {
+		brokers := b.c.Brokers()
+		var resp *sarama.InitProducerIDResponse
+		err := errNoBroker
+		if len(brokers) > 0 {
+			// One broker after another: the first may be the one down.
+			addr := brokers[attempt%len(brokers)].Addr()
+			conn := sarama.NewBroker(addr)
+			if err = conn.Open(b.conf); err == nil {
+				resp, err = conn.InitProducerID(req)
+				_ = conn.Close()
+			}
+		}
+		if err == nil {
+			err = resp.Err
+			if errors.Is(err, sarama.ErrNoError) {
+				return pidAnswer{pid: producerID{id: resp.ProducerID, epoch: resp.ProducerEpoch}}, nil
+			}
+		}
+		if !kafkaerr.Retriable(err) {
+			return pidAnswer{pid: noProducerID, err: &IdempotenceError{Err: err}}, nil
+		}
+		last = err
+		wait := b.backoff(attempt + 1)
+		if !deadline.IsZero() && time.Now().Add(wait).After(deadline) {
+			return pidAnswer{}, fmt.Errorf("no producer ID within %s: %w", b.cfg.DeliveryTimeout, last)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return pidAnswer{}, ctx.Err()
+		case <-t.C:
+		}
 	}
-	b.pid, b.epoch = resp.ProducerID, resp.ProducerEpoch
+}
+
+// takeProducerID starts the sequences of every partition afresh under a's
+// producer ID, or without one when a broker refused.
+func (b *Batcher) takeProducerID(a pidAnswer) {
+	if a.err != nil {
+		b.idem = false
+		b.pid = noProducerID
+		if b.cfg.IdempotenceOff != nil {
+			b.cfg.IdempotenceOff(a.err)
+		}
+		return
+	}
+	b.pid = a.pid
 	for i := range b.parts {
 		b.parts[i].nextSeq = 0
 	}
-	return nil
+}
+
+// requestProducerID asks for a new producer ID in the background, with
+// bump the epoch after the current one: the batches not yet sequenced wait
+// for it.
+func (b *Batcher) requestProducerID() {
+	if b.pidBusy || !b.idem {
+		return
+	}
+	b.pidBusy = true
+	cur := b.pid
+	b.helpers.Add(1)
+	go func() {
+		defer b.helpers.Done()
+		// No deadline: the records waiting fail by their own.
+		a, err := b.askProducerID(b.quit, cur, time.Time{})
+		if err != nil {
+			return // the loop has ended
+		}
+		select {
+		case b.pidC <- a:
+		case <-b.quit.Done():
+		}
+	}()
+}
+
+// lookup reads every partition's leader from the metadata, refreshed first
+// when refresh is true.
+func (b *Batcher) lookup(n int, refresh bool) leaders {
+	if refresh {
+		_ = b.c.RefreshMetadata(b.cfg.Topic)
+	}
+	l := leaders{n: n, brokers: make([]*sarama.Broker, b.cfg.Partitions), errs: make([]error, b.cfg.Partitions)}
+	writable, err := b.c.WritablePartitions(b.cfg.Topic)
+	if err != nil {
+		for i := range l.errs {
+			l.errs[i] = err
+		}
+		return l
+	}
+	for i := range l.errs {
+		l.errs[i] = sarama.ErrLeaderNotAvailable
+	}
+	for _, p := range writable {
+		if p < 0 || p >= b.cfg.Partitions {
+			continue
+		}
+		// A writable partition's leader is in the client's cache.
+		l.brokers[p], l.errs[p] = b.c.Leader(b.cfg.Topic, p)
+	}
+	return l
+}
+
+// applyLeaders takes a lookup's answer: where each partition's batches go
+// next, and which partitions keyless records may go to.
+func (b *Batcher) applyLeaders(l leaders) {
+	avail := make([]int32, 0, len(l.brokers))
+	for i := range b.parts {
+		ps := &b.parts[i]
+		ps.leader, ps.noLeader = l.brokers[i], nil
+		if ps.leader == nil {
+			ps.noLeader = &NoLeaderError{Partition: int32(i), Err: l.errs[i]}
+		} else {
+			avail = append(avail, int32(i))
+		}
+	}
+	b.pick.available(avail)
+	b.metaDone = l.n
+}
+
+// requestMeta asks for a metadata lookup that starts after now, in the
+// background, and returns its number.
+func (b *Batcher) requestMeta() int {
+	if !b.metaBusy {
+		b.startMeta()
+		return b.metaIssued
+	}
+	b.metaWant = b.metaIssued + 1
+	return b.metaWant
+}
+
+func (b *Batcher) startMeta() {
+	b.metaBusy = true
+	b.metaIssued++
+	n := b.metaIssued
+	b.helpers.Add(1)
+	go func() {
+		defer b.helpers.Done()
+		l := b.lookup(n, true)
+		select {
+		case b.metaC <- l:
+		case <-b.quit.Done():
+		}
+	}()
 }
 
 func (b *Batcher) start(p *Producer) {
@@ -336,15 +591,28 @@ func (b *Batcher) close() {
 }
 
 // loop owns the batches: it takes records in while memory allows, and
-// answers as they come, and sends whatever can go after each.
+// answers as they come, and sends whatever can go after each. Before it
+// returns, the goroutines it started have ended.
 func (b *Batcher) loop() {
 	defer close(b.done)
+	defer b.helpers.Wait()
+	defer b.endQuit()
 	defer b.expiry.Stop()
 	in := b.in
 	for {
 		var inC <-chan handover
-		if in != nil && b.buffered < b.cfg.MaxBuffered {
+		// The reorder window for Offsets counts too: acknowledgements
+		// wait there behind a stalled partition's.
+		if in != nil && b.buffered+int(b.p.windowBytes.Load()) < b.cfg.MaxBuffered {
 			inC = in
+		}
+		if in != nil && inC == nil {
+			// No record comes to fill the open batches: they go as
+			// they are, or would wait for their delivery timeout.
+			b.flushAll = true
+			b.full.Store(true)
+		} else {
+			b.full.Store(false)
 		}
 		// Requests may still be in flight whose batches timed out: their
 		// answers change nothing that is reported.
@@ -367,14 +635,18 @@ func (b *Batcher) loop() {
 			b.reap()
 		case <-b.retryC:
 			b.retryC = nil
-			if b.refresh {
-				b.refresh = false
-				_ = b.c.RefreshMetadata(b.cfg.Topic)
+		case l := <-b.metaC:
+			b.metaBusy = false
+			b.applyLeaders(l)
+			if b.metaWant > b.metaIssued {
+				b.startMeta()
 			}
+		case a := <-b.pidC:
+			b.pidBusy = false
+			b.takeProducerID(a)
 		case <-b.expiry.C:
 			b.expiryAt = time.Time{}
 		}
-		// A refresh or a reconnection above may have taken a while.
 		b.expire(time.Now())
 		b.trySend()
 		b.armRetry()
@@ -422,19 +694,45 @@ func (b *Batcher) add(h handover) {
 		} else if ms > bt.maxMs {
 			bt.maxMs = ms
 		}
+		mem := bt.mem
+		key, value := bt.keep(m.key), bt.keep(m.value)
 		bt.recs = append(bt.recs, sarama.Record{
-			Key: m.key, Value: m.value, Headers: b.headers(m.headers),
+			Key: key, Value: value, Headers: b.headers(m.headers),
 			TimestampDelta: time.Duration(ms-bt.firstMs) * time.Millisecond,
 			OffsetDelta:    int64(len(bt.recs)),
 		})
 		bt.from = append(bt.from, origin{seq: m.seq, input: m.input, line: m.line})
 		bt.bytes += size
-		bt.mem += size + recordMemory
-		b.buffered += size + recordMemory
+		// The bytes themselves are counted in their chunks; the headers
+		// of an envelope are the record's own.
+		bt.mem += size - len(m.key) - len(m.value) + recordMemory
+		b.buffered += bt.mem - mem
 		if bt.bytes >= b.batchMax {
 			b.closeOpen(part)
 		}
 	}
+}
+
+// keep copies p into bt's own memory, counted in bt.mem: the reader's
+// blocks hold records of every partition, and one record of a stalled
+// partition would keep a whole block, uncounted, alive.
+func (bt *batch) keep(p []byte) []byte {
+	if len(p) == 0 {
+		return p // nil stays nil, empty stays empty
+	}
+	if cap(bt.chunk)-len(bt.chunk) < len(p) {
+		size := min(max(2*cap(bt.chunk), minChunk), maxChunk)
+		if len(p) > size/2 {
+			// Alone: no room is wasted after it.
+			bt.mem += len(p)
+			return append(make([]byte, 0, len(p)), p...)
+		}
+		bt.chunk = make([]byte, 0, size)
+		bt.mem += size
+	}
+	n := len(bt.chunk)
+	bt.chunk = append(bt.chunk, p...)
+	return bt.chunk[n:len(bt.chunk):len(bt.chunk)]
 }
 
 // headers returns hs as sarama.Record holds them; the headers every line
@@ -489,22 +787,23 @@ func (b *Batcher) trySend() {
 		after := -1 // reqs[after] holds this partition's last batch
 		for b.mayGo(ps, now) {
 			if ps.leader == nil {
-				leader, err := b.c.Leader(b.cfg.Topic, part)
-				if err != nil {
-					if len(ps.queue) == 0 {
-						b.closeOpen(part)
-					}
-					bt := ps.queue[0]
-					ps.queue[0] = nil
-					ps.queue = ps.queue[1:]
-					bt.err, bt.retriable = err, true
-					b.putBack(bt)
-					if ps.inFlight == 0 {
-						b.settle(part)
-					}
-					break
+				// The metadata names no leader: the batch waits for one
+				// as after any retriable error.
+				if len(ps.queue) == 0 {
+					b.closeOpen(part)
 				}
-				ps.leader = leader
+				bt := ps.queue[0]
+				ps.queue[0] = nil
+				ps.queue = ps.queue[1:]
+				bt.err, bt.retriable = ps.noLeader, true
+				if bt.err == nil {
+					bt.err = &NoLeaderError{Partition: part, Err: sarama.ErrLeaderNotAvailable}
+				}
+				b.putBack(bt)
+				if ps.inFlight == 0 {
+					b.settle(part)
+				}
+				break
 			}
 			bs := b.brokers[ps.leader]
 			if bs == nil {
@@ -561,7 +860,7 @@ func (b *Batcher) trySend() {
 // partition is in flight (or the input has ended): under load it fills
 // while the others are answered.
 func (b *Batcher) mayGo(ps *partState, now time.Time) bool {
-	if len(ps.back) > 0 || ps.inFlight >= b.cfg.MaxInFlight || now.Before(ps.notBefore) {
+	if len(ps.back) > 0 || ps.inFlight >= b.cfg.MaxInFlight || now.Before(ps.notBefore) || ps.waitMeta > b.metaDone {
 		return false
 	}
 	var next *batch
@@ -573,12 +872,15 @@ func (b *Batcher) mayGo(ps *partState, now time.Time) bool {
 	default:
 		return false
 	}
+	if !next.sequenced && b.pidBusy {
+		return false // a new producer ID is on its way
+	}
 	return ps.inFlight == 0 || b.pidOf(next) == ps.flightPID
 }
 
 // pidOf is the producer ID bt goes with: its own once sequenced, else the
 // current one.
-func (b *Batcher) pidOf(bt *batch) int64 {
+func (b *Batcher) pidOf(bt *batch) producerID {
 	if bt.sequenced {
 		return bt.pid
 	}
@@ -634,14 +936,38 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 		FirstSequence:    -1,
 		Records:          ptrs,
 	}
-	if b.pid >= 0 {
+	if b.pid.id >= 0 {
 		ps := &b.parts[bt.partition]
 		bt.seq, bt.pid, bt.sequenced = ps.nextSeq, b.pid, true
-		ps.nextSeq += int32(len(bt.recs))
-		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid, b.epoch, bt.seq
+		ps.nextSeq = nextSequence(ps.nextSeq, len(bt.recs))
+		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid.id, b.pid.epoch, bt.seq
 	}
 	bt.rb = rb
+	// sarama keeps the encoded (and compressed) records in rb, for a
+	// retry: about as large as the records, and its pointers to them.
+	mem := bt.bytes + len(ptrs)*int(unsafe.Sizeof(ptrs[0]))
+	bt.mem += mem
+	b.buffered += mem
 	return rb
+}
+
+// dropRB forgets bt's record batch, to be built anew.
+func (b *Batcher) dropRB(bt *batch) {
+	if bt.rb != nil {
+		mem := bt.bytes + len(bt.rb.Records)*int(unsafe.Sizeof(bt.rb.Records[0]))
+		bt.mem -= mem
+		b.buffered -= mem
+	}
+	bt.sequenced, bt.rb = false, nil
+}
+
+// nextSequence is the sequence number n records after seq: after
+// 2^31-1 comes 0, as in Kafka's DefaultRecordBatch.incrementSequence.
+func nextSequence(seq int32, n int) int32 {
+	if int64(seq)+int64(n) > math.MaxInt32 {
+		return int32(int64(seq) + int64(n) - math.MaxInt32 - 1)
+	}
+	return seq + int32(n)
 }
 
 // reap settles the answers that have come in.
@@ -723,12 +1049,15 @@ func (b *Batcher) putBack(bt *batch) {
 // settle decides, once none of its batches is in flight, what becomes of a
 // partition's batches that came back with an error, oldest first. A batch
 // refused as out of order behind an earlier failed one goes again after it
-// with its own sequence numbers, without counting an attempt. Others go
-// again after a backoff while the error is retriable and attempts remain,
-// or fail. When a sequenced batch fails, whether the broker wrote it
-// cannot be told, so the later sequence numbers are void: the later
-// batches the broker refused (and so did not write) go again under a new
-// producer ID, and those whose fate is unknown fail.
+// with its own sequence numbers, without counting an attempt. The first in
+// line refused as out of order or of an unknown producer ID was not
+// written, nor any after it: as the Java client does (KIP-360), they go
+// again, sequenced afresh under a bumped epoch. Others go again after a
+// backoff while the error is retriable and attempts remain, or fail. When
+// a sequenced batch fails, whether the broker wrote it cannot be told, so
+// the later sequence numbers are void: the later batches the broker
+// refused (and so did not write) go again under a new producer ID, and
+// those whose fate is unknown fail.
 func (b *Batcher) settle(part int32) {
 	ps := &b.parts[part]
 	back := ps.back
@@ -736,24 +1065,41 @@ func (b *Batcher) settle(part int32) {
 	b.recovering--
 	sort.Slice(back, func(i, j int) bool { return back[i].ord < back[j].ord })
 	var again []*batch
-	broken, newPID := false, false
+	broken, reset, newPID := false, false, false
 	afterBroken := func(bt *batch) {
 		if bt.reported || bt.sequenced && !notWritten(bt.err) {
 			b.fail(bt, bt.err)
 			return
 		}
-		bt.sequenced, bt.rb = false, nil
+		b.dropRB(bt)
+		again = append(again, bt)
+	}
+	afterReset := func(bt *batch) {
+		if bt.reported {
+			b.fail(bt, bt.err)
+			return
+		}
+		b.dropRB(bt)
 		again = append(again, bt)
 	}
 	for _, bt := range back {
 		switch {
 		case broken:
 			afterBroken(bt)
-		case !bt.reported && len(again) > 0 && bt.sequenced && errors.Is(bt.err, sarama.ErrOutOfOrderSequenceNumber):
+		case reset:
+			afterReset(bt)
+		case !bt.reported && len(again) > 0 && bt.sequenced && sequenceGap(bt.err):
 			again = append(again, bt)
 		default:
 			bt.attempts++
-			if bt.retriable && !bt.reported && (b.cfg.Retries <= 0 || bt.attempts <= b.cfg.Retries) {
+			mayRetry := !bt.reported && (b.cfg.Retries <= 0 || bt.attempts <= b.cfg.Retries)
+			if mayRetry && bt.sequenced && sequenceGap(bt.err) {
+				reset = true
+				newPID = newPID || bt.pid == b.pid
+				afterReset(bt)
+				continue
+			}
+			if bt.retriable && mayRetry {
 				again = append(again, bt)
 				continue
 			}
@@ -765,31 +1111,38 @@ func (b *Batcher) settle(part int32) {
 		}
 	}
 	queue := ps.queue
-	if broken {
-		// Retries still queued from an earlier round follow the failed
+	if broken || reset {
+		// Retries still queued from an earlier round follow the first
 		// batch too.
 		queue = nil
 		for _, bt := range ps.queue {
-			if bt.sequenced {
-				afterBroken(bt)
-			} else {
+			switch {
+			case !bt.sequenced:
 				queue = append(queue, bt)
+			case broken:
+				afterBroken(bt)
+			default:
+				afterReset(bt)
 			}
 		}
 	}
 	ps.queue = append(again, queue...)
 	if newPID {
-		// A new producer ID starts every partition's sequence afresh;
-		// without one, go on without idempotence.
-		if b.initProducerID() != nil {
-			b.pid, b.epoch = -1, -1
-		}
+		// A new producer ID (or epoch) starts every partition's sequence
+		// afresh; a refusal turns idempotence off.
+		b.requestProducerID()
 	}
 	if len(again) > 0 {
 		ps.leader = nil
+		ps.waitMeta = b.requestMeta()
 		ps.notBefore = time.Now().Add(b.backoff(again[0].attempts))
-		b.refresh = true
 	}
+}
+
+// sequenceGap says the broker refused a batch for its sequence: out of
+// order, or of a producer ID it does not know (its state was lost).
+func sequenceGap(err error) bool {
+	return errors.Is(err, sarama.ErrOutOfOrderSequenceNumber) || errors.Is(err, sarama.ErrUnknownProducerID)
 }
 
 // backoff is the wait before a batch's next attempt: RetryBackoff,
@@ -806,7 +1159,7 @@ func (b *Batcher) backoff(attempts int) time.Duration {
 // notWritten says whether a partition's error means the broker refused the
 // batch without writing it.
 func notWritten(err error) bool {
-	return errors.Is(err, sarama.ErrOutOfOrderSequenceNumber) || errors.Is(err, sarama.ErrNotLeaderForPartition)
+	return sequenceGap(err) || errors.Is(err, sarama.ErrNotLeaderForPartition)
 }
 
 // finish takes bt out of memory, and its records out of those awaiting an
@@ -820,7 +1173,7 @@ func (b *Batcher) finish(bt *batch) (from []origin) {
 	b.buffered -= bt.mem
 	b.unreported--
 	bt.reported = true
-	bt.recs, bt.from, bt.rb = nil, nil, nil
+	bt.recs, bt.from, bt.rb, bt.chunk = nil, nil, nil, nil
 	return from
 }
 

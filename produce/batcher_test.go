@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,7 +140,7 @@ func checkExactlyOnce(t *testing.T, client sarama.Client, n int, offsets string)
 func TestBatcherRetriesMovedLeader(t *testing.T) {
 	c, client := fakeCluster(t, 3)
 	seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
-	b, err := NewBatcher(client, batcherConfig(3))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestBatcherRetriesMovedLeader(t *testing.T) {
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +170,14 @@ func TestBatcherRetriesLostConnection(t *testing.T) {
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		return nil, errors.New("dropped"), true
 	})
-	b, err := NewBatcher(client, batcherConfig(2))
+	b, err := NewBatcher(context.Background(), client, batcherConfig(2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 3000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 7))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 7))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +222,7 @@ func TestBatcherFailsByLine(t *testing.T) {
 			})
 			cfg := batcherConfig(2)
 			cfg.Acks = acks
-			b, err := NewBatcher(client, cfg)
+			b, err := NewBatcher(context.Background(), client, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +238,7 @@ func TestBatcherFailsByLine(t *testing.T) {
 				fmt.Fprintf(&in, "key-%d:value-%d\n", i%2, i)
 			}
 			p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1})
-			st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
+			st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(in.String())}}, b)
 			if want := (Stats{Sent: n, Acked: n / 2, Failed: n / 2}); st != want {
 				t.Errorf("stats %+v, want %+v", st, want)
 			}
@@ -267,13 +269,13 @@ func TestBatcherAcksNone(t *testing.T) {
 	_, client := fakeCluster(t, 2)
 	cfg := batcherConfig(2)
 	cfg.Acks = sarama.NoResponse
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
 	p := New(&Format{}, Options{Topic: "t", Partition: 1, Offsets: &out, NoAcks: true})
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader("a\nb\n")}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,14 +307,14 @@ func TestBatcherBatchLimit(t *testing.T) {
 	})
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 20000
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	line := strings.Repeat("x", 999) + "\n"
 	p := New(&Format{}, Options{Topic: "t", Partition: -1})
 	in := strings.Repeat(line, 500) + strings.Repeat("y", 30000) + "\n" + strings.Repeat(line, 10)
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(in)}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(in)}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,14 +389,14 @@ func TestBatcherRetriesInFlight(t *testing.T) {
 	sent := failNthProduce(t, c, 2, kerr.NotLeaderForPartition.Code)
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 4 << 10 // many batches, several in flight at once
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,14 +435,14 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	sent := failNthProduce(t, c, 2, kerr.InvalidRecord.Code)
 	cfg := batcherConfig(1)
 	cfg.MaxMessageBytes = 4 << 10
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
 	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
 	const n = 5000
-	st, err := p.RunBatches(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
+	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 10))}}, b)
 	bs := sent()
 	if len(bs) < 3 {
 		t.Fatalf("%d batches sent, want more", len(bs))
@@ -468,6 +470,7 @@ func TestBatcherFailsInFlight(t *testing.T) {
 	var want, offsets []string
 	for i := 0; i < n; i++ {
 		if i >= first && i < first+int(refused.n) {
+			offsets = append(offsets, "-1 -1 ERROR")
 			continue
 		}
 		want = append(want, fmt.Sprintf("value-%d", i))
@@ -502,7 +505,7 @@ func TestBatcherDeliveryTimeout(t *testing.T) {
 	cfg := batcherConfig(2)
 	cfg.Retries = 0 // bounded by the delivery timeout alone
 	cfg.DeliveryTimeout = time.Second
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +525,7 @@ func TestBatcherDeliveryTimeout(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		st, err := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		st, err := p.Run(context.Background(), []Input{{R: pr}}, b)
 		done <- outcome{st, err}
 	}()
 	var o outcome
@@ -558,7 +561,7 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 	answerProduce(c, 1, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
 	cfg := batcherConfig(1)
 	cfg.RetryBackoff = 50 * time.Millisecond
-	b, err := NewBatcher(client, cfg)
+	b, err := NewBatcher(context.Background(), client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +576,7 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 	p := New(&Format{}, Options{Topic: "t", Partition: -1})
 	done := make(chan Stats, 1)
 	go func() {
-		st, _ := p.RunBatches(context.Background(), []Input{{R: pr}}, b)
+		st, _ := p.Run(context.Background(), []Input{{R: pr}}, b)
 		done <- st
 	}()
 	select {
@@ -583,5 +586,24 @@ func TestBatcherWaitsOutBackoff(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the run did not end")
+	}
+}
+
+// TestBatcherSequenceWraps: sequence numbers wrap to 0 after 2^31-1, as
+// Kafka's DefaultRecordBatch.incrementSequence does, never to negative.
+func TestBatcherSequenceWraps(t *testing.T) {
+	b := &Batcher{pid: producerID{id: 7, epoch: 1}, parts: make([]partState, 1)}
+	b.parts[0].nextSeq = math.MaxInt32 - 1
+	var firsts []int32
+	for range 3 {
+		bt := &batch{recs: make([]sarama.Record, 5)}
+		rb := b.recordBatch(bt)
+		firsts = append(firsts, rb.FirstSequence)
+	}
+	if want := []int32{math.MaxInt32 - 1, 3, 8}; !slices.Equal(firsts, want) {
+		t.Errorf("first sequences %v, want %v", firsts, want)
+	}
+	if got := b.parts[0].nextSeq; got != 13 {
+		t.Errorf("next sequence %d, want 13", got)
 	}
 }

@@ -4,100 +4,23 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-
-	"github.com/IBM/sarama"
 )
 
 // Partitioners are the names --partitioner accepts.
 var Partitioners = []string{"murmur2", "fnv1a", "random", "roundrobin"}
 
-// NewPartitioner returns the sarama partitioner named name. Whatever it is,
-// a message given a partition of its own (with -p, or by its envelope) goes
-// there.
-func NewPartitioner(name string) (sarama.PartitionerConstructor, error) {
-	var base sarama.PartitionerConstructor
-	switch name {
-	case "", "murmur2":
-		base = NewMurmur2Partitioner
-	case "fnv1a":
-		base = sarama.NewHashPartitioner
-	case "random":
-		base = sarama.NewRandomPartitioner
-	case "roundrobin":
-		base = sarama.NewRoundRobinPartitioner
-	default:
-		return nil, fmt.Errorf("unknown partitioner %q (want murmur2, fnv1a, random or roundrobin)", name)
+// CheckPartitioner says whether name is one of Partitioners ("" is
+// murmur2).
+func CheckPartitioner(name string) error {
+	if name == "" {
+		return nil
 	}
-	return func(topic string) sarama.Partitioner {
-		return &fixedPartitioner{base: base(topic)}
-	}, nil
-}
-
-// fixedPartitioner sends a message whose pending entry names a partition
-// there, and leaves the others to base.
-type fixedPartitioner struct{ base sarama.Partitioner }
-
-var _ sarama.DynamicConsistencyPartitioner = (*fixedPartitioner)(nil)
-
-func fixed(m *sarama.ProducerMessage) int32 {
-	if p, ok := m.Metadata.(*pending); ok {
-		return p.partition
-	}
-	return -1
-}
-
-func (f *fixedPartitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
-	if p := fixed(m); p >= 0 {
-		if p >= n {
-			return -1, sarama.ErrInvalidPartition
+	for _, p := range Partitioners {
+		if name == p {
+			return nil
 		}
-		return p, nil
 	}
-	return f.base.Partition(m, n)
-}
-
-func (f *fixedPartitioner) RequiresConsistency() bool { return f.base.RequiresConsistency() }
-
-func (f *fixedPartitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	if fixed(m) >= 0 {
-		// The index must be the partition number: count every partition,
-		// writable or not.
-		return true
-	}
-	if d, ok := f.base.(sarama.DynamicConsistencyPartitioner); ok {
-		return d.MessageRequiresConsistency(m)
-	}
-	return f.base.RequiresConsistency()
-}
-
-// murmur2Partitioner puts a keyed message where the Java client's default
-// partitioner (and Faust's, and librdkafka's murmur2_random) puts it:
-// toPositive(murmur2(key)) % partitions. Keyless messages spread at random.
-type murmur2Partitioner struct{ keyless sarama.Partitioner }
-
-var _ sarama.DynamicConsistencyPartitioner = (*murmur2Partitioner)(nil)
-
-// NewMurmur2Partitioner is a sarama.PartitionerConstructor for the Java
-// client's key hashing.
-func NewMurmur2Partitioner(topic string) sarama.Partitioner {
-	return &murmur2Partitioner{keyless: sarama.NewRandomPartitioner(topic)}
-}
-
-func (p *murmur2Partitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
-	if m.Key == nil {
-		return p.keyless.Partition(m, n)
-	}
-	key, err := m.Key.Encode()
-	if err != nil {
-		return -1, err
-	}
-	return (Murmur2(key) & 0x7fffffff) % n, nil
-}
-
-func (p *murmur2Partitioner) RequiresConsistency() bool { return true }
-
-func (p *murmur2Partitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	return m.Key != nil
+	return fmt.Errorf("unknown partitioner %q (want murmur2, fnv1a, random or roundrobin)", name)
 }
 
 // Murmur2 is Kafka's org.apache.kafka.common.utils.Utils.murmur2: 32-bit
@@ -136,10 +59,10 @@ func Murmur2(data []byte) int32 {
 	return int32(h)
 }
 
-// picker chooses partitions for a Batcher as NewPartitioner's partitioners
-// do, from the key alone, without a ProducerMessage per record. Keyless
-// records under murmur2 and fnv1a, which those partitioners spread at
-// random, stick to one partition for a run of records instead, as the Java
+// picker chooses partitions for a Batcher from the key alone: murmur2 as
+// the Java client hashes keys, fnv1a as sarama's hash partitioner does,
+// random, or roundrobin. Keyless records under murmur2 and fnv1a, which
+// would spread at random, stick to one partition for a run of records instead, as the Java
 // client's sticky partitioner does: longer batches, the same spread.
 type picker struct {
 	name   string
@@ -147,6 +70,36 @@ type picker struct {
 	next   int32 // roundrobin's counter
 	sticky int32 // the keyless records' partition, -1 before the first
 	run    int   // records left in the sticky run
+	// avail are the partitions with a leader, where records that need no
+	// particular partition go (random, roundrobin, keyless); nil is all.
+	avail []int32
+	up    []bool // by partition, when avail is not nil
+}
+
+// available says which partitions have a leader, as the Java client's
+// partitioners use the metadata's available partitions: no keyless record
+// waits for a partition that cannot take it. With none, all are used.
+func (p *picker) available(parts []int32) {
+	if len(parts) == 0 || len(parts) == int(p.n) {
+		p.avail, p.up = nil, nil
+		return
+	}
+	p.avail = parts
+	p.up = make([]bool, p.n)
+	for _, i := range parts {
+		p.up[i] = true
+	}
+	if p.sticky >= 0 && !p.up[p.sticky] {
+		p.run = 0
+	}
+}
+
+// any returns one of the partitions records may go to; i picks which.
+func (p *picker) any(i int32) int32 {
+	if p.avail == nil {
+		return i % p.n
+	}
+	return p.avail[i%int32(len(p.avail))]
 }
 
 // stickyRun is how many keyless records go to one partition before the
@@ -155,7 +108,7 @@ type picker struct {
 const stickyRun = 32
 
 func newPicker(name string, n int32) (*picker, error) {
-	if _, err := NewPartitioner(name); err != nil {
+	if err := CheckPartitioner(name); err != nil {
 		return nil, err
 	}
 	if name == "" {
@@ -168,9 +121,9 @@ func newPicker(name string, n int32) (*picker, error) {
 func (p *picker) pick(key []byte) int32 {
 	switch p.name {
 	case "random":
-		return rand.Int32N(p.n)
+		return p.any(rand.Int32N(p.n))
 	case "roundrobin":
-		part := p.next % p.n
+		part := p.any(p.next)
 		p.next = (p.next + 1) % p.n
 		return part
 	}
@@ -205,8 +158,12 @@ func (p *picker) closed(partition int32) {
 func (p *picker) switchSticky() {
 	p.run = stickyRun
 	if p.sticky < 0 {
-		p.sticky = rand.Int32N(p.n)
+		p.sticky = p.any(rand.Int32N(p.n))
 		return
 	}
-	p.sticky = (p.sticky + 1) % p.n
+	next := (p.sticky + 1) % p.n
+	for p.up != nil && !p.up[next] {
+		next = (next + 1) % p.n
+	}
+	p.sticky = next
 }

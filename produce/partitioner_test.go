@@ -41,60 +41,42 @@ func TestMurmur2(t *testing.T) {
 	}
 }
 
-func TestMurmur2Partitioner(t *testing.T) {
-	ctor, err := NewPartitioner("murmur2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ctor("t")
-	dp := p.(sarama.DynamicConsistencyPartitioner)
-	for _, key := range []string{"kafka", "21", "foobar", "abc", ""} {
-		m := &sarama.ProducerMessage{Key: sarama.StringEncoder(key)}
-		got, err := p.Partition(m, 7)
+// TestPicker: keyed records land where murmur2 (the Java client) and
+// sarama's hash partitioner put them; keyless records spread over every
+// partition.
+func TestPicker(t *testing.T) {
+	fnv := sarama.NewHashPartitioner("t")
+	for _, name := range []string{"", "murmur2", "fnv1a"} {
+		pk, err := newPicker(name, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (Murmur2([]byte(key)) & 0x7fffffff) % 7; got != want {
-			t.Errorf("key %q: partition %d, want %d", key, got, want)
+		for _, key := range []string{"kafka", "21", "foobar", "abc", ""} {
+			want := (Murmur2([]byte(key)) & 0x7fffffff) % 7
+			if name == "fnv1a" {
+				want, _ = fnv.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(key)}, 7)
+			}
+			if got := pk.pick([]byte(key)); got != want {
+				t.Errorf("%s, key %q: partition %d, want %d", name, key, got, want)
+			}
 		}
-		if !dp.MessageRequiresConsistency(m) {
-			t.Errorf("key %q: a keyed message must require consistency", key)
+		seen := map[int32]bool{}
+		for i := 0; i < 1000; i++ {
+			seen[pk.pick(nil)] = true
 		}
-	}
-	// Keyless messages spread over the partitions.
-	seen := map[int32]bool{}
-	for i := 0; i < 1000; i++ {
-		m := &sarama.ProducerMessage{}
-		got, err := p.Partition(m, 4)
-		if err != nil {
-			t.Fatal(err)
+		if len(seen) != 7 {
+			t.Errorf("%s: 1000 keyless records went to partitions %v, want all 7", name, seen)
 		}
-		if dp.MessageRequiresConsistency(m) {
-			t.Fatal("a keyless message need not require consistency")
-		}
-		seen[got] = true
-	}
-	if len(seen) != 4 {
-		t.Errorf("1000 keyless messages went to partitions %v, want all 4", seen)
-	}
-	// A message with its own partition goes there, whatever its key.
-	m := &sarama.ProducerMessage{Key: sarama.StringEncoder("kafka")}
-	m.Metadata = &pending{partition: 5}
-	if got, _ := p.Partition(m, 7); got != 5 {
-		t.Errorf("fixed partition: got %d, want 5", got)
-	}
-	if _, err := p.Partition(m, 3); err == nil {
-		t.Error("fixed partition 5 of 3: want an error")
 	}
 }
 
-func TestNewPartitioner(t *testing.T) {
+func TestCheckPartitioner(t *testing.T) {
 	for _, name := range Partitioners {
-		if _, err := NewPartitioner(name); err != nil {
+		if err := CheckPartitioner(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := NewPartitioner("crc32"); err == nil {
+	if err := CheckPartitioner("crc32"); err == nil {
 		t.Error("crc32: want an error")
 	}
 }

@@ -12,23 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/codec"
 )
-
-// Sink is where messages go: sarama's AsyncProducer in production, a small
-// fake in tests. Every message sent to Input comes back exactly once on
-// Successes or Errors, and both channels close after AsyncClose once every
-// message is accounted for.
-type Sink interface {
-	Input() chan<- *sarama.ProducerMessage
-	Successes() <-chan *sarama.ProducerMessage
-	Errors() <-chan *sarama.ProducerError
-	AsyncClose()
-}
-
-var _ Sink = sarama.AsyncProducer(nil)
 
 // Input is one stream to read records from.
 type Input struct {
@@ -46,8 +34,10 @@ type Options struct {
 	// stopping there.
 	SkipInvalid bool
 	Invalid     func(err error)
-	// Offsets, when not nil, gets "partition offset" for every acknowledged
-	// message (every message written, with NoAcks), in input order.
+	// Offsets, when not nil, gets a line for every record read, in input
+	// order: "partition offset" for a message acknowledged (offset -1 for
+	// every message written, with NoAcks), "-1 -1 ERROR" for a message that
+	// failed or an invalid line (the one that stops the run included).
 	Offsets io.Writer
 	// NoAcks says the messages go with acks=none: those written count as
 	// Unacked, not Acked, and their offset is -1 (no broker told it).
@@ -130,19 +120,6 @@ type pending struct {
 	partition  int32 // -1: left to the partitioner
 }
 
-// message is m as sarama's AsyncProducer takes it; its Metadata points back
-// to m.
-func (m *pending) message(topic string) *sarama.ProducerMessage {
-	pm := &sarama.ProducerMessage{Topic: topic, Headers: m.headers, Timestamp: m.timestamp, Metadata: m}
-	if m.key != nil {
-		pm.Key = sarama.ByteEncoder(m.key)
-	}
-	if m.value != nil {
-		pm.Value = sarama.ByteEncoder(m.value)
-	}
-	return pm
-}
-
 // handover is what the reading goroutine passes on at once. paused says the
 // reader is about to wait for more input: what is buffered should go out
 // now, not when a batch fills.
@@ -151,21 +128,8 @@ type handover struct {
 	paused bool
 }
 
-// deliverer is what Run sends records through: a Sink (sarama's
-// AsyncProducer) or a Batcher.
-type deliverer interface {
-	// start is called once, before send, with the Producer to report
-	// every outcome to.
-	start(p *Producer)
-	// send hands h over; it returns false, having handed over nothing, when
-	// ctx is done first.
-	send(ctx context.Context, h handover) bool
-	// close delivers everything sent and returns once every outcome is
-	// reported.
-	close()
-}
-
-// Producer sends the records of its inputs to a sink and accounts for them.
+// Producer sends the records of its inputs through a Batcher and accounts
+// for them.
 type Producer struct {
 	format *Format
 	opts   Options
@@ -181,12 +145,25 @@ type Producer struct {
 	stopRead context.CancelCauseFunc
 	timeouts atomic.Bool
 
-	// The reorder buffer for Offsets: acknowledgements arrive in any order.
-	omu     sync.Mutex
-	out     *bufio.Writer
-	next    int64
-	waiting map[int64][2]int64
+	// The reorder window for Offsets: acknowledgements arrive in any
+	// order. window[head+i] is the outcome of record next+i; its memory
+	// counts against the Batcher's MaxBuffered (windowBytes).
+	omu         sync.Mutex
+	out         *bufio.Writer
+	next        int64
+	window      []outcome
+	head        int
+	windowBytes atomic.Int64
 }
+
+// outcome is a record's place in Offsets: partition -1 for a failure, -2
+// while unknown.
+type outcome struct {
+	partition int32
+	offset    int64
+}
+
+const unknown = -2
 
 // New returns a Producer reading records in format f.
 func New(f *Format, o Options) *Producer {
@@ -206,41 +183,37 @@ const batchSize = 512
 // not pile up between the reader and the sender.
 const maxHandover = 256 << 10
 
-// Run reads every input in turn and sends its records to sink, then closes
-// sink and waits until every message sent is acknowledged or failed. It
-// stops reading when ctx is cancelled (delivering what was read), or at the
+// Run reads every input in turn and sends its records through b, then
+// waits until every message sent is acknowledged or failed. It stops
+// reading when ctx is cancelled (delivering what was read), or at the
 // first invalid record unless SkipInvalid. The error is a *LineError for
 // the record that stopped it, a *DeliveryError when messages failed (both,
-// joined, when both happened), or the input's read error.
-func (p *Producer) Run(ctx context.Context, inputs []Input, sink Sink) (Stats, error) {
-	return p.run(ctx, inputs, &sinkDeliverer{sink: sink, topic: p.opts.Topic})
-}
-
-// RunBatches is Run with a Batcher, which builds record batches itself,
-// in place of a Sink.
-func (p *Producer) RunBatches(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
-	return p.run(ctx, inputs, b)
-}
-
-func (p *Producer) run(ctx context.Context, inputs []Input, d deliverer) (Stats, error) {
+// joined, when both happened), or the input's read error. A Batcher runs
+// once. Every goroutine Run starts has ended when it returns, but for a
+// read of an input that cannot be interrupted (no SetReadDeadline), which
+// may still be blocked then: that goroutine reports nothing more, and
+// ends when the read returns.
+func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, error) {
 	for _, in := range inputs {
 		p.names = append(p.names, in.Name)
 	}
 	if p.opts.Offsets != nil {
 		p.out = bufio.NewWriterSize(p.opts.Offsets, 64<<10)
-		p.waiting = map[int64][2]int64{}
 	}
 	parent := ctx
 	ctx, p.stopRead = context.WithCancelCause(ctx)
 	defer p.stopRead(nil)
-	d.start(p)
+	b.start(p)
 
-	batches := make(chan handover, 8)
+	// Records in transit, between the reader and the Batcher, are not
+	// counted in MaxBuffered: few are in the channel.
+	batches := make(chan handover, 2)
 	stop := make(chan struct{})
-	var readErr error
+	g := &gate{}
+	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr = p.read(inputs, batches, stop)
+		readErr <- p.read(inputs, batches, stop, g)
 	}()
 
 	interrupted := false
@@ -255,7 +228,7 @@ feed:
 				break feed
 			}
 			p.sent.Add(int64(len(h.msgs))) // before the send: acks may come at once
-			if !d.send(ctx, h) {
+			if !b.send(ctx, h) {
 				p.sent.Add(-int64(len(h.msgs)))
 				interrupted = true
 				break feed
@@ -263,8 +236,15 @@ feed:
 		}
 	}
 	close(stop)
-	d.close()
+	wait := g.stop()
+	b.close()
 	p.flushOffsets()
+	var rerr error
+	if wait {
+		// The reader ends at once: it had stopped, or its read was
+		// interrupted.
+		rerr = <-readErr
+	}
 
 	st := p.Progress()
 	st.TimedOut = p.timeouts.Load()
@@ -272,8 +252,8 @@ feed:
 	st.Interrupted = interrupted && parent.Err() != nil
 	st.StoppedReading = interrupted && !st.Interrupted
 	var errs []error
-	if !interrupted && readErr != nil {
-		errs = append(errs, readErr)
+	if !interrupted && rerr != nil {
+		errs = append(errs, rerr)
 	}
 	if st.Failed > 0 {
 		p.mu.Lock()
@@ -284,59 +264,70 @@ feed:
 	return st, errors.Join(errs...)
 }
 
-// sinkDeliverer feeds a Sink one message at a time.
-type sinkDeliverer struct {
-	sink  Sink
-	topic string
-	p     *Producer
-	acks  sync.WaitGroup
+// gate is between the reading goroutine and its inputs, so that Run can
+// end it: once stopped, no read begins and nothing is reported. A read
+// under way when Run stops is interrupted if its input can be (one with
+// SetReadDeadline: an *os.File on a pipe, a socket); else it may go on
+// after Run returns, and what it returns is dropped.
+type gate struct {
+	mu      sync.Mutex
+	r       io.Reader
+	stopped bool
+	reading bool
 }
 
-func (d *sinkDeliverer) start(p *Producer) {
-	d.p = p
-	sink := d.sink
-	d.acks.Add(2)
-	go func() {
-		defer d.acks.Done()
-		for m := range sink.Successes() {
-			p.ack(m.Metadata.(*pending), m.Partition, m.Offset)
-			if len(sink.Successes()) == 0 {
-				p.flushOffsets()
-			}
-		}
-	}()
-	go func() {
-		defer d.acks.Done()
-		for e := range sink.Errors() {
-			p.fail(e.Msg.Metadata.(*pending), e.Err)
-		}
-	}()
-}
+var errStopped = errors.New("reading stopped")
 
-func (d *sinkDeliverer) send(ctx context.Context, h handover) bool {
-	input := d.sink.Input()
-	for i := range h.msgs {
-		select {
-		case input <- h.msgs[i].message(d.topic):
-		case <-ctx.Done():
-			// The caller uncounts the whole handover: count back the
-			// messages already in the sink, which will be answered.
-			d.p.sent.Add(int64(i))
-			return false
-		}
+func (g *gate) Read(b []byte) (int, error) {
+	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return 0, errStopped
 	}
-	return true
+	g.reading = true
+	r := g.r
+	g.mu.Unlock()
+	n, err := r.Read(b)
+	g.mu.Lock()
+	g.reading = false
+	g.mu.Unlock()
+	return n, err
 }
 
-func (d *sinkDeliverer) close() {
-	d.sink.AsyncClose()
-	d.acks.Wait()
+// do runs f unless the gate is stopped; Run does not return while f runs.
+func (g *gate) do(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.stopped {
+		f()
+	}
+}
+
+func (g *gate) use(r io.Reader) {
+	g.mu.Lock()
+	g.r = r
+	g.mu.Unlock()
+}
+
+// stop closes the gate and says whether the reading goroutine will end at
+// once: it is not in a read, or its read could be interrupted.
+func (g *gate) stop() bool {
+	g.mu.Lock()
+	g.stopped = true
+	reading, r := g.reading, g.r
+	g.mu.Unlock()
+	if !reading {
+		return true
+	}
+	d, ok := r.(interface{ SetReadDeadline(time.Time) error })
+	return ok && d.SetReadDeadline(time.Now()) == nil
 }
 
 // read runs in its own goroutine, since reading stdin may block for good:
 // it turns records into pending messages and hands them over in batches,
 // and whatever it has before each read of the input, which may block.
-func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}) error {
+// Everything it reports goes through g, which Run stops.
+func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}, g *gate) error {
 	batch := make([]pending, 0, batchSize)
 	batchBytes := 0
 	stopped := false
@@ -354,7 +345,8 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 	}
 	var seq int64
 	for i, in := range inputs {
-		r := NewReader(in.R, in.Name, p.format)
+		g.use(in.R)
+		r := NewReader(g, in.Name, p.format)
 		r.split.beforeRead = func() { flush(true) }
 		for !stopped {
 			rec, err := r.Next()
@@ -365,11 +357,22 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 				var le *LineError
 				// A failing schema registry is not the line's fault:
 				// skipping would drop good input.
-				if errors.As(err, &le) && p.opts.SkipInvalid && !errors.Is(err, codec.ErrRegistryFailed) {
-					p.skipped.Add(1)
-					if p.opts.Invalid != nil {
-						p.opts.Invalid(err)
-					}
+				skip := errors.As(err, &le) && p.opts.SkipInvalid && !errors.Is(err, codec.ErrRegistryFailed)
+				if errors.As(err, &le) {
+					// The line holds its place in --print-offsets.
+					line := seq
+					g.do(func() {
+						p.invalid(line)
+						if skip {
+							p.skipped.Add(1)
+							if p.opts.Invalid != nil {
+								p.opts.Invalid(err)
+							}
+						}
+					})
+					seq++
+				}
+				if skip {
 					continue
 				}
 				flush(true)
@@ -395,18 +398,6 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 	}
 	flush(true)
 	return nil
-}
-
-func (p *Producer) ack(m *pending, partition int32, offset int64) {
-	if p.opts.NoAcks {
-		p.unacked.Add(1)
-		offset = -1
-	} else {
-		p.acked.Add(1)
-	}
-	if p.out != nil {
-		p.settle(m.seq, partition, offset)
-	}
 }
 
 // ackRun acknowledges a batch's records: offset base, base+1, ... (or -1
@@ -439,10 +430,6 @@ func (p *Producer) timedOut() {
 
 var errStopRead = errors.New("delivery timed out: reading stopped")
 
-func (p *Producer) fail(m *pending, err error) {
-	p.failAt(origin{seq: m.seq, input: m.input, line: m.line}, err)
-}
-
 func (p *Producer) failAt(o origin, err error) {
 	p.failed.Add(1)
 	p.mu.Lock()
@@ -465,29 +452,53 @@ func (p *Producer) sortedFailures() []Failure {
 	return append([]Failure(nil), p.failures...)
 }
 
+// failedOffset is what Offsets gets for a line not delivered: a message
+// that failed, or an invalid line.
+const failedOffset = "-1 -1 ERROR\n"
+
+// invalid holds the place of an invalid input line in Offsets.
+func (p *Producer) invalid(seq int64) {
+	if p.out != nil {
+		p.settle(seq, -1, -1)
+	}
+}
+
 // settle records the outcome of message seq and writes every outcome that
-// is now next in input order; failed messages (partition -1) print nothing.
+// is now next in input order; failed messages (partition -1) print
+// failedOffset.
 func (p *Producer) settle(seq int64, partition int32, offset int64) {
 	p.omu.Lock()
 	defer p.omu.Unlock()
-	p.waiting[seq] = [2]int64{int64(partition), offset}
-	for {
-		o, ok := p.waiting[p.next]
-		if !ok {
-			return
-		}
-		delete(p.waiting, p.next)
+	i := p.head + int(seq-p.next)
+	for len(p.window) <= i {
+		p.window = append(p.window, outcome{partition: unknown})
+	}
+	p.window[i] = outcome{partition: partition, offset: offset}
+	for p.head < len(p.window) && p.window[p.head].partition != unknown {
+		o := p.window[p.head]
+		p.head++
 		p.next++
-		if o[0] < 0 {
+		if o.partition < 0 {
+			_, _ = p.out.WriteString(failedOffset)
 			continue
 		}
 		var buf [48]byte
-		b := strconv.AppendInt(buf[:0], o[0], 10)
+		b := strconv.AppendInt(buf[:0], int64(o.partition), 10)
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, o[1], 10)
+		b = strconv.AppendInt(b, o.offset, 10)
 		b = append(b, '\n')
 		_, _ = p.out.Write(b)
 	}
+	if p.head > len(p.window)/2 {
+		// Move the rest down (each entry about once), and give back
+		// what a stall made the window grow to.
+		n := copy(p.window, p.window[p.head:])
+		p.window, p.head = p.window[:n], 0
+		if cap(p.window) > 4096 && n < cap(p.window)/4 {
+			p.window = append(make([]outcome, 0, 2*n), p.window...)
+		}
+	}
+	p.windowBytes.Store(int64(cap(p.window)) * int64(unsafe.Sizeof(outcome{})))
 }
 
 func (p *Producer) flushOffsets() {

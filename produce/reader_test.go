@@ -133,7 +133,7 @@ func TestReaderEnvelope(t *testing.T) {
 		{"fields left out are null", `{"value":null}`, Format{Envelope: true}, []string{`1: key=null value=null`}},
 		{"value left out", "{\"value\":\"a\"}\n{\"key\":\"k\"}\n{\"key\":\"k\",\"valeu\":\"x\"}\n", Format{Envelope: true},
 			[]string{`1: key=null value="a"`, `line 2: field "value" is missing (a null value, a tombstone, is written "value":null)`,
-				`line 3: unknown field "valeu" (an envelope has topic, partition, offset, timestamp, key, key_encoding, value, value_encoding, headers)`}},
+				`line 3: unknown field "valeu" (an envelope has topic, partition, offset, timestamp, key, key_encoding, key_schema_id, value, value_encoding, value_schema_id, headers)`}},
 		{"negative partition", `{"partition":-5,"value":"a"}`, Format{Envelope: true, Partitions: 3},
 			[]string{`line 1: field "partition": want an integer from 0 to 2147483647, got -5`}},
 		{"blank lines are skipped", "\n{\"value\":\"a\"}\n  \n{\"value\":\"b\"}", Format{Envelope: true},
