@@ -14,10 +14,10 @@ import (
 // that names the cause; what produce reported acknowledged is in the topic
 // once the brokers are back.
 //
-// The bounds, from the README: produce ends "within about the delivery
-// timeout plus --connect-timeout (up to twice the delivery timeout while
-// input is still arriving)"; a consumer "gives up after a minute without
-// any answer". Each gets 5 s more for the process to wind down.
+// The bounds, from the README: produce ends "within twice the delivery
+// timeout of the outage while input is still arriving ... plus at most
+// --connect-timeout"; a consumer "gives up after a minute without any
+// answer". Each gets 5 s more for the process to wind down.
 func TestWholeClusterOutage(t *testing.T) {
 	cluster(t)
 	produceFig := newFigures(t) // the producer's; the consumers' are printed as they end
