@@ -403,14 +403,20 @@ func coordinator(t *testing.T, c sarama.Client, group string) int32 {
 }
 
 // stableGroup waits until group is Stable with n members, each assigned
-// at least one partition.
-func stableGroup(t *testing.T, group string, n int) {
+// at least one partition; it fails at once if one of members exits.
+func stableGroup(t *testing.T, group string, n int, members ...*proc) {
 	t.Helper()
 	admin, err := sarama.NewClusterAdminFromClient(client(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	poll(t, fmt.Sprintf("group %s stable with %d members", group, n), 90*time.Second, func() (bool, string) {
+		for _, m := range members {
+			if !m.running() {
+				t.Fatalf("%s exited (%d) before group %s was stable with %d members, after printing %d:\n%s",
+					m.name, m.code, group, n, m.count(), tail(m.errText()))
+			}
+		}
 		ds, err := admin.DescribeConsumerGroups([]string{group})
 		if err != nil {
 			return false, err.Error()

@@ -149,7 +149,7 @@ func TestCoordinatorKilled(t *testing.T) {
 		members = append(members, streamctlProc(t, fmt.Sprintf("member%d", i), false,
 			"consume", topic, "--no-create", "-g", group, "-f", kcatFormat))
 	}
-	stableGroup(t, group, 3)
+	stableGroup(t, group, 3, members...)
 
 	const lines = 40_000
 	sent := numbered("c", lines)
