@@ -24,5 +24,5 @@ func main() {
 		sig := <-signals
 		os.Exit(cmd.ExitSignal + int(sig.(syscall.Signal)))
 	}()
-	os.Exit(cmd.Run(ctx, os.Args, cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}))
+	os.Exit(cmd.Run(ctx, os.Args, cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}))
 }

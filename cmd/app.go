@@ -35,6 +35,9 @@ type Streams struct {
 	Out, Err io.Writer
 	// Getenv looks up environment variables (os.Getenv in main, a map in tests).
 	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE (os.Environ in main), for
+	// --where's $ENV; nil is an empty environment.
+	Environ func() []string
 }
 
 // Run runs streamctl with the given arguments (args[0] is the program name)
@@ -110,7 +113,8 @@ stdout, everything else to stderr, and exit codes tell how a run ended:
    0  normal stop (input sent and acknowledged, a stop condition met, SIGINT/SIGTERM)
    1  runtime error (broker, topic, decoding, delivery)
    2  usage error (unknown flag or command, bad value)
-   3  --timeout or --idle-timeout reached before -n or -e was satisfied
+   3  --timeout or --idle-timeout reached before -n or -e was satisfied,
+      consume --expect unmet, offsets --wait-lag not reached by --timeout
    130  a second SIGINT (143: SIGTERM) stopped it at once, without waiting
 
 Every flag can also be set with an environment variable STREAMCTL_<FLAG>,
@@ -136,6 +140,8 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			consumeCommand(s),
 			produceCommand(s),
 			brokerCommand(s),
+			offsetsCommand(s),
+			topicsCommand(s),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
@@ -224,7 +230,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 	}
 	if command == nil {
-		return nil, usagef("unknown command %q (want consume, produce or broker)", args[i])
+		return nil, usagef("unknown command %q (want consume, produce, broker, offsets or topics)", args[i])
 	}
 	local := flagTable(command.Flags)
 	globalNames, localNames := flagNames(app.Flags), flagNames(command.Flags)

@@ -31,7 +31,11 @@ readable form with topic, partition, offset, time and key; -f prints a
 kcat-style format, -J one lossless JSON object per message.
 
 Exit codes: 0 stopped normally (also on SIGINT/SIGTERM), 1 error, 2 usage,
-3 --timeout/--idle-timeout reached before -n or -e was satisfied.
+3 --timeout/--idle-timeout reached before -n, -e or a range end was
+satisfied, or fewer messages matched than --expect N.
+
+Filters: --grep on the raw bytes (cheap, before decoding), --where a jq
+expression on the -J document; -n counts matches, -v says how many matched.
 
 Examples:
    streamctl consume example_kafka_topic                    # follow, like the Faust worker
@@ -41,10 +45,16 @@ Examples:
    streamctl consume orders -g billing -n 1 --timeout 30s   # wait for one message in CI
    streamctl consume orders -o @-1h -e                      # the last hour
    streamctl consume orders -s avro --schema-registry localhost:8081 -e   # Avro values as JSON
-   streamctl consume orders -s sr -J -e | streamctl produce copy -s sr -J # copy a schema'd topic`,
+   streamctl consume orders -s sr -J -e | streamctl produce copy -s sr -J # copy a schema'd topic
+   streamctl consume orders -o 100:200                      # offsets 100-199 of each partition
+   streamctl consume orders -o @2026-12-01T10:00:00Z:@2026-12-01T11:00:00Z | wc -l
+   streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition
+   streamctl consume -r 'orders\..*' -e                      # every topic named orders.<something>
+   streamctl consume deploys -o @$T0 -s json -n 1 --timeout 2m --where '.value.sha == $ENV.GIT_SHA'
+   streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
-				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed"},
+				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME), and 0=100,1=@-1h,2=end starts partitions apart"},
 			&cli.IntFlag{Name: "num", Aliases: []string{"n"}, EnvVars: envVars("num"),
 				Usage: "stop after `N` messages in all"},
 			&cli.BoolFlag{Name: "exit", Aliases: []string{"e"}, EnvVars: envVars("exit"),
@@ -74,7 +84,7 @@ Examples:
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
 			avroJSONFlag(),
-		}, topicFlags()...),
+		}, append(append(filterFlags(), regexFlags()...), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
 }
@@ -86,8 +96,9 @@ func runConsume(c *cli.Context, s Streams) error {
 	if len(topics) == 0 {
 		return usagef("consume needs at least one topic")
 	}
+	regex := c.Bool("regex")
 	for _, t := range topics {
-		if err := checkTopicName(t); err != nil {
+		if err := checkTopicExpr(t, regex); err != nil {
 			return err
 		}
 	}
@@ -104,9 +115,19 @@ func runConsume(c *cli.Context, s Streams) error {
 	if o.Num < 0 || o.IdleTimeout < 0 || timeout < 0 {
 		return usagef("-n, --idle-timeout and --timeout must not be negative")
 	}
-	var err error
-	if o.Start, err = consume.ParseOffset(c.String("offset"), time.Now()); err != nil {
+	fo, err := applyFilter(c, s, &o)
+	if err != nil {
+		return err
+	}
+	ranges, err := consume.ParseRanges(c.String("offset"), time.Now())
+	if err != nil {
 		return usagef("--offset: %v", err)
+	}
+	o.Start, o.End, o.PartitionRanges = ranges.Default.Start, ranges.Default.End, ranges.Partitions
+	if o.Group != "" && (ranges.HasEnd() || len(ranges.Partitions) > 0) {
+		// A group resumes where it committed: a range or per-partition
+		// start would apply to some partitions and not others.
+		return usagef("-o START:END and -o P=START are for reading without -g/--group")
 	}
 	if o.Partitions, err = parsePartitions(c.String("partitions")); err != nil {
 		return err
@@ -198,14 +219,23 @@ func runConsume(c *cli.Context, s Streams) error {
 	}
 	client, err := connect(ctx, c, conf)
 	if err != nil {
-		return timedOut(err)
+		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
 	defer client.Close()
-	if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
-		return timedOut(err)
+	if regex {
+		following := o.Num == 0 && !o.Exit && timeout == 0 && o.IdleTimeout == 0 && !ranges.HasEnd()
+		if o.Topics, err = matchTopics(ctx, client, topics, following, warn); err != nil {
+			return fo.outcome(consume.Stats{}, timedOut(err))
+		}
+		if !o.Exit && o.Group == "" {
+			o.Discover = func(ctx context.Context) ([]string, error) { return discoverTopics(ctx, client, topics) }
+			o.DiscoverEvery = discoverEvery
+		}
+	} else if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
+		return fo.outcome(consume.Stats{}, timedOut(err))
 	}
-	_, err = consume.Run(c.Context, client, o, s.Out)
-	return consumeError(err, timeout)
+	st, err := consume.Run(c.Context, client, o, s.Out)
+	return fo.outcome(st, consumeError(err, timeout))
 }
 
 // consumeError words what consume returned for the command line: a

@@ -20,7 +20,9 @@ const (
 	// missing topic, bad flag value.
 	ExitUsage = 2
 	// ExitTimeout means --timeout or --idle-timeout ran out before the
-	// requested -n count or -e end was reached.
+	// requested -n count or -e end was reached, or offsets --wait-lag was
+	// not reached by its --timeout, or fewer messages matched than
+	// consume --expect asked for.
 	ExitTimeout = 3
 	// ExitSignal plus the signal's number is the exit code of a run that a
 	// second SIGINT or SIGTERM stopped at once: 130 and 143, as shells
@@ -43,12 +45,14 @@ func usagef(format string, args ...any) error {
 func ExitCode(err error) int {
 	var u usageError
 	var t *consume.TimeoutError
+	var lag *lagError
+	var expect *expectError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &u):
 		return ExitUsage
-	case errors.As(err, &t):
+	case errors.As(err, &t), errors.As(err, &lag), errors.As(err, &expect):
 		return ExitTimeout
 	case errors.Is(err, context.Canceled):
 		return ExitOK

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -112,6 +113,14 @@ type Options struct {
 	Partitions []int32
 	// Start is where to begin where no group offset is committed.
 	Start Offset
+	// End, when set, is where each partition stops (exclusive), as -e's
+	// end does: the run stops once every partition reached its end, and
+	// partitions whose range has no end stop at the end they had at start.
+	// Outside a group only.
+	End *Offset
+	// PartitionRanges are ranges of their own for these partition
+	// numbers, in place of Start and End. Outside a group only.
+	PartitionRanges map[int32]Range
 	// Num stops after this many messages were written (0: no limit).
 	Num int
 	// Exit stops once every partition reached the end offset it had at start.
@@ -135,8 +144,17 @@ type Options struct {
 	// SkipInvalid reports undecodable messages through Warn and goes on;
 	// without it the first one stops the run with an error.
 	SkipInvalid bool
+	// Discover, when set, is asked every DiscoverEvery (5 s when zero)
+	// for the topics to read while the run follows (without Exit, outside
+	// a group); topics it adds are read from Start.
+	Discover      func(ctx context.Context) ([]string, error)
+	DiscoverEvery time.Duration
 	// Format turns a record into output bytes.
 	Format format.Formatter
+	// Filter, when set, decides which messages are written (and counted
+	// against Num); the others are only counted in Stats.Seen and, in a
+	// group, still committed.
+	Filter Filter
 	// GiveUp is how long to go on retrying before the run fails (0: a
 	// minute): fetching while no broker answers, a start-up lookup that
 	// keeps failing, a group whose sessions cannot start.
@@ -164,6 +182,19 @@ func (o *Options) isolation() sarama.IsolationLevel {
 // Stats count what a run did.
 type Stats struct {
 	Written, Skipped int
+	// Seen counts the messages judged by Options.Filter, matched or not.
+	Seen int
+	// FilterErrors counts the messages the filter failed on (no match).
+	FilterErrors int
+}
+
+// Filter decides which messages a run writes. Raw is asked first, on the
+// bytes as they came, so that a message it leaves out is never decoded;
+// Decoded is asked on the record about to be written. An error from
+// Decoded counts as no match; Run reports the first through Warn.
+type Filter interface {
+	Raw(topic string, key, value []byte, headers []*sarama.RecordHeader) bool
+	Decoded(rec *envelope.Record) (bool, error)
 }
 
 // TopicPartition names one partition of a topic.
@@ -177,8 +208,12 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic,
 // partState tracks one partition's position against its end offset.
 type partState struct {
 	next, end int64
-	done      bool
-	last      time.Time // when it last delivered, for the caught-up probe
+	// endTime, when not zero, also ends the partition at the first
+	// message at or after it (milliseconds): an end time no message had
+	// reached at start.
+	endTime int64
+	done    bool
+	last    time.Time // when it last delivered, for the caught-up probe
 }
 
 // message is one record as the loop handles it: lighter than sarama's
@@ -237,6 +272,9 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 	}
 	if o.Format == nil {
 		o.Format = format.Plain{}
+	}
+	if o.Group == "" && (o.End != nil || (Ranges{Partitions: o.PartitionRanges}).HasEnd()) {
+		o.Exit = true // a range ends as -e does
 	}
 	r := &runner{
 		o:       o,
@@ -303,13 +341,26 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 }
 
 func (r *runner) resolve(ctx context.Context, tp TopicPartition, oldest, newest int64) (int64, error) {
-	return r.o.Start.resolve(oldest, newest, func(ms int64) (off int64, err error) {
+	return r.o.Start.resolve(oldest, newest, r.atTime(ctx, tp))
+}
+
+// atTime looks up the first offset of tp at or after a time.
+func (r *runner) atTime(ctx context.Context, tp TopicPartition) func(ms int64) (int64, error) {
+	return func(ms int64) (off int64, err error) {
 		err = retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
 			off, err = r.client.GetOffset(tp.Topic, tp.Partition, ms)
 			return err
 		})
 		return off, err
-	})
+	}
+}
+
+// rangeFor is the range to read of partition p.
+func (r *runner) rangeFor(p int32) Range {
+	if rg, ok := r.o.PartitionRanges[p]; ok {
+		return rg
+	}
+	return Range{Start: r.o.Start, End: r.o.End}
 }
 
 // startPartitions reads the chosen partitions directly, without a group.
@@ -324,17 +375,29 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
+	for p := range r.o.PartitionRanges {
+		if !slices.ContainsFunc(tps, func(tp TopicPartition) bool { return tp.Partition == p }) {
+			valid, _ := r.client.Partitions(r.o.Topics[0])
+			return nil, &PartitionError{Topic: r.o.Topics[0], Partition: p, Valid: valid}
+		}
+	}
 	oldest, newest, err := r.boundsAll(ctx, tps)
 	if err != nil {
 		return nil, err
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
 	for _, tp := range tps {
-		start, err := r.resolve(ctx, tp, oldest[tp], newest[tp])
+		rg := r.rangeFor(tp.Partition)
+		start, err := rg.Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
 		st := &partState{next: start, end: newest[tp], last: time.Now()}
+		if rg.End != nil {
+			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], r.atTime(ctx, tp)); err != nil {
+				return nil, fmt.Errorf("partition %s: end: %w", tp, err)
+			}
+		}
 		r.parts[tp] = st
 		if r.o.Exit && start >= st.end {
 			st.done = true
@@ -343,18 +406,94 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		f.pos[tp] = start
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		f.run(fctx)
 	}()
+	if r.o.Discover != nil && !r.o.Exit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.discover(fctx, f, r.o.Topics)
+		}()
+	}
 	// Stopping waits for a fetch in flight (up to fetchMaxWait): the
 	// caller closes the client once Run returns, which must not cut a
 	// request off under a goroutine still running.
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 	}, nil
+}
+
+// discover asks Options.Discover for the topics to read until ctx ends,
+// and has f fetch the partitions of new ones. Failures are warnings: the
+// topics being read go on.
+func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
+	every := r.o.DiscoverEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	seen := map[string]bool{}
+	for _, t := range known {
+		seen[t] = true
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		topics, err := r.o.Discover(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("looking for new topics: %v", err))
+			}
+			continue
+		}
+		var tps []TopicPartition
+		var fresh []string
+		for _, t := range topics {
+			if seen[t] {
+				continue
+			}
+			_ = r.client.RefreshMetadata(t)
+			ps, err := r.partitions(t)
+			if err != nil || len(ps) == 0 {
+				continue // not ready yet: next time
+			}
+			fresh = append(fresh, t)
+			for _, p := range ps {
+				tps = append(tps, TopicPartition{t, p})
+			}
+		}
+		if len(tps) == 0 {
+			continue
+		}
+		oldest, newest, err := r.boundsAll(ctx, tps)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
+			}
+			continue
+		}
+		starts := map[TopicPartition]int64{}
+		for _, tp := range tps {
+			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
+			if err != nil {
+				start = oldest[tp]
+			}
+			starts[tp] = start
+		}
+		for _, t := range fresh {
+			seen[t] = true
+		}
+		f.add(starts)
+	}
 }
 
 // forward hands a partition's messages to the loop in batches of what is
@@ -628,13 +767,19 @@ func (r *runner) flush() error {
 // tracks (nil when it is not tracked).
 func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) error {
 	if st != nil {
-		if r.o.Exit && (st.done || m.offset >= st.end) {
+		if r.o.Exit && (st.done || m.offset >= st.end || st.endTime != 0 && m.hasTS && m.timestamp >= st.endTime) {
 			r.setDone(st)
 			return nil // past the end taken at start
 		}
 		st.next, st.last = m.offset+1, now
 		if st.next >= st.end {
 			r.setDone(st)
+		}
+	}
+	if r.o.Filter != nil {
+		r.stats.Seen++
+		if !r.o.Filter.Raw(d.tp.Topic, m.key, m.value, m.headers) {
+			return r.pass(m, d)
 		}
 	}
 	rec := &r.rec
@@ -660,10 +805,33 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	for _, h := range m.headers {
 		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
 	}
+	if r.o.Filter != nil {
+		ok, err := r.o.Filter.Decoded(rec)
+		if err != nil {
+			r.stats.FilterErrors++
+			if r.stats.FilterErrors == 1 {
+				if err := r.report(fmt.Sprintf("filter failed on %s@%d, counted as no match (further failures are only counted): %v", d.tp, m.offset, err)); err != nil {
+					return err
+				}
+			}
+		}
+		if !ok {
+			return r.pass(m, d)
+		}
+	}
 	if err := r.write(rec); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	r.stats.Written++
+	if d.sess != nil {
+		r.pending[d.tp] = m.offset + 1
+	}
+	return nil
+}
+
+// pass leaves out a message the filter did not match; a group still
+// commits past it, once what came before it is flushed.
+func (r *runner) pass(m *message, d *delivery) error {
 	if d.sess != nil {
 		r.pending[d.tp] = m.offset + 1
 	}

@@ -39,6 +39,29 @@ type fetcher struct {
 	mu     sync.Mutex
 	pos    map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
 	lastOK time.Time                // when a broker last answered a fetch
+	// regroup ends the current round, so that partitions added meanwhile
+	// are fetched.
+	regroup context.CancelFunc
+}
+
+// add starts fetching more partitions, at the given offsets.
+func (f *fetcher) add(starts map[TopicPartition]int64) {
+	f.mu.Lock()
+	for tp, off := range starts {
+		f.pos[tp] = off
+	}
+	regroup := f.regroup
+	f.mu.Unlock()
+	if regroup != nil {
+		regroup()
+	}
+}
+
+// count is the number of partitions being fetched.
+func (f *fetcher) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pos)
 }
 
 // defaultGiveUp is how long the fetcher keeps retrying while no broker
@@ -64,7 +87,7 @@ const (
 func (f *fetcher) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	f.setOK()
-	for ctx.Err() == nil && len(f.pos) > 0 {
+	for ctx.Err() == nil && f.count() > 0 {
 		byLeader := map[*sarama.Broker][]TopicPartition{}
 		leaderless := false
 		f.mu.Lock()
@@ -76,8 +99,9 @@ func (f *fetcher) run(ctx context.Context) {
 			}
 			byLeader[leader] = append(byLeader[leader], tp)
 		}
-		f.mu.Unlock()
 		round, cancel := context.WithCancel(ctx)
+		f.regroup = cancel
+		f.mu.Unlock()
 		var again *time.Timer
 		if leaderless {
 			// Look again soon for the partitions left out of this round.
@@ -128,9 +152,11 @@ func (f *fetcher) run(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		topics := map[string]bool{}
+		f.mu.Lock()
 		for tp := range f.pos {
 			topics[tp.Topic] = true
 		}
+		f.mu.Unlock()
 		for t := range topics {
 			_ = f.client.RefreshMetadata(t)
 		}

@@ -2,6 +2,7 @@ package consume
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -105,4 +106,119 @@ func (o Offset) resolve(oldest, newest int64, atTime func(ms int64) (int64, erro
 	default:
 		return oldest, nil
 	}
+}
+
+// Range is where reading starts in a partition and, when End is set, the
+// exclusive offset where it stops.
+type Range struct {
+	Start Offset
+	End   *Offset
+}
+
+// Ranges is a parsed -o/--offset: a default range and, per partition
+// number, ranges of their own.
+type Ranges struct {
+	Default    Range
+	Partitions map[int32]Range
+}
+
+// HasEnd reports whether any range has an end.
+func (rs Ranges) HasEnd() bool {
+	if rs.Default.End != nil {
+		return true
+	}
+	for _, r := range rs.Partitions {
+		if r.End != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseRanges reads -o/--offset: a range START[:END], or a comma list of
+// P=START[:END] for partitions P (an entry without "P=" sets the default
+// for the partitions not named). START is as ParseOffset reads it, empty
+// meaning start; END is N, +N (N after START), end, -N (N before the end)
+// or @TIME, and is exclusive.
+func ParseRanges(s string, now time.Time) (Ranges, error) {
+	if !strings.Contains(s, "=") {
+		r, err := parseRange(s, now)
+		return Ranges{Default: r}, err
+	}
+	rs := Ranges{Partitions: map[int32]Range{}}
+	for _, f := range strings.Split(s, ",") {
+		ps, spec, ok := strings.Cut(f, "=")
+		if !ok {
+			r, err := parseRange(f, now)
+			if err != nil {
+				return Ranges{}, err
+			}
+			rs.Default = r
+			continue
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(ps), 10, 32)
+		if err != nil || p < 0 {
+			return Ranges{}, fmt.Errorf("%q: %q is not a partition number (want P=START[:END], such as 0=100)", f, ps)
+		}
+		if _, dup := rs.Partitions[int32(p)]; dup {
+			return Ranges{}, fmt.Errorf("partition %d is given twice", p)
+		}
+		r, err := parseRange(spec, now)
+		if err != nil {
+			return Ranges{}, fmt.Errorf("partition %d: %w", p, err)
+		}
+		rs.Partitions[int32(p)] = r
+	}
+	return rs, nil
+}
+
+// parseRange reads START[:END]. Times hold colons of their own, so the
+// split is the first colon with a valid start before it and a valid end
+// after it.
+func parseRange(s string, now time.Time) (Range, error) {
+	if o, err := ParseOffset(s, now); err == nil {
+		return Range{Start: o}, nil
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' {
+			continue
+		}
+		start, err := ParseOffset(s[:i], now)
+		if err != nil {
+			continue
+		}
+		end, err := ParseOffset(s[i+1:], now)
+		if err != nil || s[i+1:] == "" {
+			continue
+		}
+		return Range{Start: start, End: &end}, nil
+	}
+	if strings.Contains(s, ":") {
+		return Range{}, fmt.Errorf("range %q: want START:END with START start, end, N, +N, -N or @TIME and END N, +N, end, -N or @TIME", s)
+	}
+	_, err := ParseOffset(s, now)
+	return Range{}, err
+}
+
+// resolveEnd turns an end into an exclusive offset for a partition that
+// starts at start, and, for a time no message has reached yet, the time
+// in milliseconds at which a message ends the partition instead (0: none).
+func resolveEnd(e Offset, start, oldest, newest int64, atTime func(ms int64) (int64, error)) (end, endTime int64, err error) {
+	switch e.Kind {
+	case FromStart:
+		return start + e.N, 0, nil
+	case AtTime:
+		off, err := atTime(e.Time.UnixMilli())
+		if err != nil {
+			return 0, 0, err
+		}
+		if off < 0 {
+			return math.MaxInt64, e.Time.UnixMilli(), nil
+		}
+		return max(off, start), 0, nil
+	case Absolute:
+		return max(e.N, start), 0, nil
+	}
+	off, err := e.resolve(oldest, newest, atTime)
+	return max(off, start), 0, err
 }

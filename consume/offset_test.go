@@ -2,6 +2,7 @@ package consume
 
 import (
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"testing"
 	"time"
 )
@@ -79,5 +80,44 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := (Offset{Kind: AtTime, Time: time.UnixMilli(3)}).resolve(oldest, newest, at); err == nil {
 		t.Error("resolve with a failing lookup: want the error")
+	}
+}
+
+func TestParseRanges(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	end := func(o Offset) *Offset { return &o }
+	for _, tc := range []struct {
+		in   string
+		want Ranges
+	}{
+		{"100", Ranges{Default: Range{Start: Offset{Kind: Absolute, N: 100}}}},
+		{"100:200", Ranges{Default: Range{Start: Offset{Kind: Absolute, N: 100}, End: end(Offset{Kind: Absolute, N: 200})}}},
+		{":end", Ranges{Default: Range{Start: Offset{Kind: Start}, End: end(Offset{Kind: End})}}},
+		{"-5:+2", Ranges{Default: Range{Start: Offset{Kind: FromEnd, N: 5}, End: end(Offset{Kind: FromStart, N: 2})}}},
+		{"@2024-05-01T10:00:00Z:@2024-05-01T11:00:00Z", Ranges{Default: Range{
+			Start: Offset{Kind: AtTime, Time: now.Add(-2 * time.Hour)}, End: end(Offset{Kind: AtTime, Time: now.Add(-time.Hour)})}}},
+		{"@-1h:-1", Ranges{Default: Range{Start: Offset{Kind: AtTime, Time: now.Add(-time.Hour)}, End: end(Offset{Kind: FromEnd, N: 1})}}},
+		{"0=100,1=@-1h,2=end", Ranges{Partitions: map[int32]Range{
+			0: {Start: Offset{Kind: Absolute, N: 100}},
+			1: {Start: Offset{Kind: AtTime, Time: now.Add(-time.Hour)}},
+			2: {Start: Offset{Kind: End}},
+		}}},
+		{"end,0=5:10", Ranges{Default: Range{Start: Offset{Kind: End}}, Partitions: map[int32]Range{
+			0: {Start: Offset{Kind: Absolute, N: 5}, End: end(Offset{Kind: Absolute, N: 10})},
+		}}},
+	} {
+		got, err := ParseRanges(tc.in, now)
+		if err != nil {
+			t.Errorf("ParseRanges(%q): %v", tc.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("ParseRanges(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+	for _, bad := range []string{"1:", "1:x", "a=1", "0=1,0=2", "0=x", "1:2:3"} {
+		if _, err := ParseRanges(bad, now); err == nil {
+			t.Errorf("ParseRanges(%q): no error", bad)
+		}
 	}
 }

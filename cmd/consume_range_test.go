@@ -1,0 +1,173 @@
+package cmd
+
+import (
+	"fmt"
+	"github.com/IBM/sarama"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+func numbered(n int) []string {
+	vs := make([]string, n)
+	for i := range vs {
+		vs[i] = fmt.Sprint(i)
+	}
+	return vs
+}
+
+func TestConsumeRange(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values(numbered(10)...)...)
+	for _, tc := range []struct{ o, want string }{
+		{"3:6", "3\n4\n5\n"},
+		{"3:+2", "3\n4\n"},
+		{"-4:-1", "6\n7\n8\n"},
+		{":end", strings.Join(numbered(10), "\n") + "\n"},
+		{"+8:end", "8\n9\n"},
+		{"5:5", ""},
+		{"7:3", ""}, // an end before the start is an empty range
+	} {
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", tc.o)
+		if r.Stdout != tc.want {
+			t.Errorf("-o %s: stdout %q, want %q", tc.o, r.Stdout, tc.want)
+		}
+	}
+}
+
+func TestConsumeRangeTime(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 1)
+	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var ms []kafkatest.Message
+	for i := range 6 {
+		ms = append(ms, kafkatest.Message{Value: []byte(fmt.Sprint(i)), Timestamp: base.Add(time.Duration(i) * 10 * time.Minute)})
+	}
+	kafkatest.Produce(t, addr, topic, ms...)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", "@2026-12-01T10:10:00Z:@2026-12-01T10:40:00Z")
+	if r.Stdout != "1\n2\n3\n" {
+		t.Errorf("time window: stdout %q, want 1-3 (the end is exclusive)", r.Stdout)
+	}
+	// An end time no message has reached waits, and --timeout says so.
+	r = mustRun(t, 3, "", "consume", topic, "-b", addr, "-o", "4:@2027-01-01", "--timeout", "1s")
+	if r.Stdout != "4\n5\n" {
+		t.Errorf("future end: stdout %q", r.Stdout)
+	}
+}
+
+func TestConsumeRangePerPartition(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 3)
+	var ms []kafkatest.Message
+	for p := range int32(3) {
+		for i := range 4 {
+			ms = append(ms, kafkatest.Message{Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))})
+		}
+	}
+	kafkatest.Produce(t, addr, topic, ms...)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", "0=2,1=end,2=1:3", "-e")
+	got := sortLines(r.Stdout)
+	want := []string{"p0-2", "p0-3", "p2-1", "p2-2"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("per partition (-want +got):\n%s", diff)
+	}
+	// Partitions not named start at the default; a range ends the run.
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", "1=3:end")
+	got = sortLines(r.Stdout)
+	want = []string{"p0-0", "p0-1", "p0-2", "p0-3", "p1-3", "p2-0", "p2-1", "p2-2", "p2-3"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("default start (-want +got):\n%s", diff)
+	}
+}
+
+func TestConsumeRangeUsage(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	for _, o := range []string{"3:x", "x=1", "0=1,0=2", "1:2:3"} {
+		r := mustRun(t, 2, "", "consume", topic, "-b", addr, "-o", o, "-e")
+		if !strings.Contains(r.Stderr, "--offset") {
+			t.Errorf("-o %s: stderr %q does not name --offset", o, r.Stderr)
+		}
+	}
+	mustRun(t, 2, "", "consume", topic, "-b", addr, "-o", "1:5", "-g", topic+"-g")
+	r := mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
+	if !strings.Contains(r.Stderr, "partition 4") || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
+		t.Errorf("-o 4=2 on a one-partition topic: stderr %q", r.Stderr)
+	}
+}
+
+func TestConsumeRangeTransactional(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1)
+	produceTxn(t, addr, topic, true, "a", "b")  // offsets 0, 1, marker 2
+	produceTxn(t, addr, topic, false, "x", "y") // aborted 3, 4, marker 5
+	produceTxn(t, addr, topic, true, "c")       // 6, marker 7
+	for _, tc := range []struct{ o, want string }{
+		{"1:4", "b\n"},         // ends inside the aborted transaction
+		{"2:7", "c\n"},         // starts on a marker, ends before the last
+		{"0:end", "a\nb\nc\n"}, // ends after a marker
+		{"3:+3", ""},           // only aborted records and a marker
+	} {
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", tc.o, "--timeout", "20s")
+		if r.Stdout != tc.want {
+			t.Errorf("-o %s: stdout %q, want %q (stderr %s)", tc.o, r.Stdout, tc.want, r.Stderr)
+		}
+	}
+}
+
+// TestConsumeRangeCompacted reads ranges whose ends fall in gaps that
+// compaction left: offsets that are never delivered end a partition as
+// -e's end does.
+func TestConsumeRangeCompacted(t *testing.T) {
+	if kafkatest.Real() {
+		t.Skip("compaction timing is the broker's; kfake is told to compact at once")
+	}
+	addr := kafkatest.Broker(t)
+	c := kafkatest.Client(t, addr)
+	admin, err := sarama.NewClusterAdminFromClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backoff := "50"
+	if err := admin.AlterConfig(sarama.BrokerResource, "0", map[string]*string{"log.cleaner.backoff.ms": &backoff}, false); err != nil {
+		t.Fatalf("broker config: %v", err)
+	}
+	topic := kafkatest.Topic(t)
+	compact := "compact"
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"cleanup.policy": &compact}}, false); err != nil {
+		t.Fatal(err)
+	}
+	// One batch each: offsets 0-5, keys x a a b b c; compaction keeps 0,
+	// 2, 4 and 5, leaving gaps at 1 and 3.
+	for i, k := range []string{"x", "a", "a", "b", "b", "c"} {
+		kafkatest.Produce(t, addr, topic, kafkatest.Message{Key: []byte(k), Value: []byte(fmt.Sprint(i))})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e")
+		if r.Stdout == "0\n2\n4\n5\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not compacted in 30s: %q", r.Stdout)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the broker's state with a deadline
+	}
+	for _, tc := range []struct{ o, want string }{
+		{"1:2", ""},         // a range that is only a gap
+		{"1:4", "2\n"},      // starts in a gap, ends on a kept record (exclusive)
+		{"0:+4", "0\n2\n"},  // +N counts offsets, gaps included
+		{"3:end", "4\n5\n"}, // starts in a gap
+	} {
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", tc.o, "--timeout", "20s")
+		if r.Stdout != tc.want {
+			t.Errorf("-o %s: stdout %q, want %q (stderr %s)", tc.o, r.Stdout, tc.want, r.Stderr)
+		}
+	}
+}

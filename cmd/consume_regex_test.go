@@ -1,0 +1,79 @@
+package cmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+func TestConsumeRegex(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	base := kafkatest.Topic(t)
+	for _, name := range []string{"a", "b", "xa"} {
+		kafkatest.CreateTopic(t, addr, base+"."+name, 1)
+		kafkatest.Produce(t, addr, base+"."+name, kafkatest.Message{Value: []byte(name)})
+	}
+	r := mustRun(t, 0, "", "consume", "-r", base+`\.[ab]`, "-b", addr, "-e")
+	if diff := cmp.Diff([]string{"a", "b"}, sortLines(r.Stdout)); diff != "" {
+		t.Errorf("-r (-want +got):\n%s", diff)
+	}
+	// Whole names: "a" alone matches nothing, which is exit 1 naming it.
+	r = mustRun(t, 1, "", "consume", "-r", "a", "-b", addr, "-e")
+	if !strings.Contains(r.Stderr, `"a"`) {
+		t.Errorf("stderr %q does not name the expression", r.Stderr)
+	}
+	mustRun(t, 2, "", "consume", "-r", "(", "-b", addr, "-e")
+	// Internal topics only when named literally.
+	r = mustRun(t, 1, "", "consume", "-r", "__consumer_offset.*", "-b", addr, "-e")
+	if !strings.Contains(r.Stderr, "no topic matches") {
+		t.Errorf("internal topic matched by a pattern: %q", r.Stderr)
+	}
+}
+
+func TestConsumeRegexWaitsWhenFollowing(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := newSignalWriter()
+	done := runInBackground(ctx, out, "consume", "-r", topic+".*", "-b", addr)
+	kafkatest.CreateTopic(t, addr, topic+"-late", 1)
+	kafkatest.Produce(t, addr, topic+"-late", kafkatest.Message{Value: []byte("late")})
+	waitForOutput(t, out, "consume -r")
+	cancel()
+	if code := exitCode(t, done, "consume -r"); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if out.String() != "late\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+}
+
+func TestConsumeRegexPicksUpNewTopics(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic+"-1", 1)
+	kafkatest.Produce(t, addr, topic+"-1", kafkatest.Message{Value: []byte("first")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := newSignalWriter()
+	done := runInBackground(ctx, out, "consume", "-r", topic+"-.*", "-b", addr)
+	waitForOutput(t, out, "consume -r")
+	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
+	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
+	}
+	cancel()
+	if code := exitCode(t, done, "consume -r"); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if out.String() != "first\nsecond\n" {
+		t.Errorf("stdout %q, want the new topic's message too", out.String())
+	}
+}
