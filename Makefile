@@ -5,8 +5,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/streamctl/streamctl/cmd.Version=$(VERSION)
 BIN := bin/streamctl
 KAFKA_STATE ?= /tmp/streamctl-kafka
+CLUSTER_STATE ?= /tmp/streamctl-cluster
 
-.PHONY: help build test test-kafka test-faust test-sr demo lint bench fuzz man clean
+.PHONY: help build test test-kafka test-faust test-sr test-faults demo lint bench fuzz man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +34,14 @@ test-faust: ## streamctl against real Faust apps (faust-streaming in a cached ve
 	set -a; source $(KAFKA_STATE)/env; set +a; \
 	status=0; $(GO) test -count=1 -timeout 10m -run Faust ./faust/ || status=$$?; \
 	scripts/kafka/stop.sh; exit $$status
+
+test-faults: build ## brokers killed, stopped and restarted under streamctl: a three-broker Apache Kafka, kcat as the witness (<= 15 min)
+	@summary=$$(mktemp); \
+	trap 'scripts/kafka/cluster-stop.sh || true; echo "== fault tier figures"; cat '$$summary'; rm -f '$$summary EXIT; \
+	export STREAMCTL_CLUSTER_STATE=$(CLUSTER_STATE) STREAMCTL_FAULTS_SUMMARY=$$summary; \
+	scripts/kafka/cluster-start.sh || exit $$?; \
+	set -a; source $(CLUSTER_STATE)/env; set +a; \
+	$(GO) test -count=1 -timeout 15m -v ./faults/
 
 test-sr: build ## schema-registry codecs against Apicurio Registry 3.0.9 and a real Apache Kafka, with Confluent's Python serializers on the other end
 	@py=$${STREAMCTL_SR_PYTHON:-$$(scripts/registry/venv.sh)} || { \

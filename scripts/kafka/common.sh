@@ -67,14 +67,47 @@ run_tool() {
   java "${KAFKA_TOOL_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" "$main" "$@"
 }
 
-# broker_pid: print the pid of our running broker, or fail.
-broker_pid() {
+# server_pid PIDFILE PROPS: print the pid in PIDFILE if it is a live
+# kafka.Kafka running PROPS, or fail.
+server_pid() {
   local pid
-  [[ -f $KAFKA_STATE/kafka.pid ]] || return 1
-  pid=$(cat "$KAFKA_STATE/kafka.pid")
+  [[ -f $1 ]] || return 1
+  pid=$(cat "$1")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse: the process must be our kafka.Kafka for this state dir.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $KAFKA_STATE/server.properties" || return 1
+  # Guard against pid reuse: the process must be our kafka.Kafka for this config.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $2" || return 1
   echo "$pid"
+}
+
+# broker_pid: print the pid of our running broker, or fail.
+broker_pid() {
+  server_pid "$KAFKA_STATE/kafka.pid" "$KAFKA_STATE/server.properties"
+}
+
+# launch_server PROPS LOGDIR HEAP PIDFILE: start kafka.Kafka PROPS in the
+# background with the test JVM flags, logging into LOGDIR, and write its pid.
+launch_server() {
+  nohup java -Xms64m "-Xmx$3" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
+    -Xshare:auto -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$KAFKA_SCRIPTS_DIR/log4j2-broker.xml" \
+    "-Dstreamctl.kafka.logdir=$2" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$1" \
+    </dev/null >>"$2/kafka.out" 2>&1 &
+  echo "$!" >"$4"
+}
+
+# stop_pid PID TIMEOUT: SIGTERM, wait up to TIMEOUT seconds, then SIGKILL;
+# returns once PID is gone.
+stop_pid() {
+  local deadline=$((SECONDS + $2))
+  kill -TERM "$1" 2>/dev/null || true
+  while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do
+    sleep 0.2
+  done
+  if kill -0 "$1" 2>/dev/null; then
+    echo "streamctl-kafka: process $1 ignored SIGTERM for ${2}s; killing it" >&2
+    kill -KILL "$1" 2>/dev/null || true
+    while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
+  fi
 }

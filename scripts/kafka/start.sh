@@ -138,14 +138,8 @@ if ! run_tool kafka.tools.StorageTool format --config "$KAFKA_STATE/server.prope
 fi
 
 # --- Launch.
-nohup java -Xms128m "-Xmx$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
-  -Xshare:auto -Djava.awt.headless=true \
-  "-Dlog4j2.configurationFile=$KAFKA_SCRIPTS_DIR/log4j2-broker.xml" \
-  "-Dstreamctl.kafka.logdir=$KAFKA_STATE/logs" \
-  -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_STATE/server.properties" \
-  </dev/null >"$KAFKA_STATE/logs/kafka.out" 2>&1 &
-pid=$!
-echo "$pid" >"$KAFKA_STATE/kafka.pid"
+launch_server "$KAFKA_STATE/server.properties" "$KAFKA_STATE/logs" "$HEAP" "$KAFKA_STATE/kafka.pid"
+pid=$(cat "$KAFKA_STATE/kafka.pid")
 
 fail() {
   echo "--- tail of $KAFKA_STATE/logs/kafka.out" >&2
