@@ -82,7 +82,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
-				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
+				Usage: "Faust record metadata (\"__faust\") in JSON keys and values: show, hide, or auto (hide on a terminal)"},
 			avroJSONFlag(),
 		}, append(append(filterFlags(), regexFlags()...), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
