@@ -35,6 +35,8 @@ Examples:
 				Usage: "keep data in `DIR` across restarts (default: in memory)"},
 			&cli.StringFlag{Name: "registry", EnvVars: envVars("broker-registry"),
 				Usage: "also serve a Confluent-compatible schema registry (franz-go's srfake, in memory) on `host:port`"},
+			&cli.BoolFlag{Name: "no-auto-create", EnvVars: envVars("no-auto-create"),
+				Usage: "do not create a missing topic when a client's metadata request asks to (Kafka's auto.create.topics.enable=false)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -51,6 +53,9 @@ Examples:
 				Partitions: c.Int("partitions"),
 				DataDir:    c.String("data-dir"),
 				Registry:   c.String("registry"),
+				// Kafka's default auto.create.topics.enable=true: a
+				// Faust worker started before its topic sees it at once.
+				AutoCreateTopics: !c.Bool("no-auto-create"),
 			})
 			if err != nil {
 				return err

@@ -82,7 +82,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
 				Usage: "print one lossless JSON envelope per message (topic, partition, offset, timestamp, key, value, headers), readable by 'produce -J'"},
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
-				Usage: "Faust record metadata (\"__faust\") in JSON values: show, hide, or auto (hide on a terminal)"},
+				Usage: "Faust record metadata (\"__faust\") in JSON keys and values: show, hide, or auto (hide on a terminal)"},
 			avroJSONFlag(),
 		}, append(append(filterFlags(), regexFlags()...), topicFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
@@ -264,6 +264,10 @@ func consumeError(err error, timeout time.Duration) error {
 			flag = "--key-serializer raw"
 		}
 		return withHint(fmt.Errorf("consume: %w", err), "--skip-invalid reports such messages and goes on; %s shows the bytes", flag)
+	case errors.Is(err, sarama.ErrInconsistentGroupProtocol):
+		// Kafka refuses a member whose assignors share none with the
+		// group's; a running Faust app's group uses Faust's own.
+		return withHint(fmt.Errorf("consume: %w", err), "the group's members use a partition assignor streamctl does not (a running Faust app's group uses Faust's own assignor); give -g a group of streamctl's own, or leave -g out to read without a group")
 	case errors.Is(err, consume.ErrNoLeader):
 		return withHint(fmt.Errorf("consume: %w", err), "are the brokers up?")
 	default:

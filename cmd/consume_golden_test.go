@@ -84,3 +84,21 @@ func TestConsumeInvalidJSONStopsWithPosition(t *testing.T) {
 		t.Errorf("--skip-invalid stderr = %q, want a report naming offset 1", r.Stderr)
 	}
 }
+
+// TestConsumeFaustMetaInKeys: Faust writes Record keys with "__faust" as it
+// does values; --faust-meta applies to both.
+func TestConsumeFaustMetaInKeys(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, kafkatest.Message{
+		Key:   []byte(`{"id":"o-1","__faust":{"ns":"shop.OrderKey"}}`),
+		Value: []byte(`{"n":1,"__faust":{"ns":"shop.Order"}}`),
+	})
+	base := []string{"consume", topic, "-b", addr, "-e", "-s", "json", "--key-serializer", "json", "-f", "%k %s\n"}
+	if r := mustRun(t, 0, "", append(base, "--faust-meta", "hide")...); r.Stdout != `{"id":"o-1"} {"n":1}`+"\n" {
+		t.Errorf("--faust-meta hide: stdout %q, want key and value without __faust", r.Stdout)
+	}
+	want := `{"id":"o-1","__faust":{"ns":"shop.OrderKey"}} {"n":1,"__faust":{"ns":"shop.Order"}}` + "\n"
+	if r := mustRun(t, 0, "", append(base, "--faust-meta", "show")...); r.Stdout != want {
+		t.Errorf("--faust-meta show: stdout %q, want %q", r.Stdout, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
 
@@ -155,4 +156,68 @@ type slowly struct{ w *signalWriter }
 func (s slowly) Write(p []byte) (int, error) {
 	time.Sleep(200 * time.Millisecond)
 	return s.w.Write(p)
+}
+
+// faustAssignor is sarama's range strategy under the name Faust's own
+// partition assignor joins with, so that a group it is in looks to the
+// broker like a running Faust app's group.
+type faustAssignor struct{ sarama.BalanceStrategy }
+
+func (faustAssignor) Name() string { return "faust" }
+
+// inGroup's Setup reports that its member has joined, then holds the session.
+type inGroup struct{ joined chan struct{} }
+
+func (h inGroup) Setup(sarama.ConsumerGroupSession) error { close(h.joined); return nil }
+func (inGroup) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (inGroup) ConsumeClaim(s sarama.ConsumerGroupSession, _ sarama.ConsumerGroupClaim) error {
+	<-s.Context().Done()
+	return nil
+}
+
+// TestConsumeGroupOfAnotherAssignor: joining a group whose members use
+// another assignor (a Faust app's) is refused by the broker; the hint names
+// that cause and what to do.
+func TestConsumeGroupOfAnotherAssignor(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a")...)
+	group := kafkatest.Topic(t) + "-g"
+	// streamctl's first run sets go-metrics' global switch (kafkaConfig);
+	// have it done before the other member's client reads it.
+	if r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e"); r.Stdout != "a\n" {
+		t.Fatalf("plain consume: stdout %q, want a", r.Stdout)
+	}
+	conf := kafkatest.Config()
+	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{faustAssignor{sarama.NewBalanceStrategyRange()}}
+	cg, err := sarama.NewConsumerGroup([]string{addr}, group, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := inGroup{joined: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- cg.Consume(ctx, []string{topic}, h) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the faust-assignor member: %v", err)
+		}
+		cg.Close()
+	}()
+	select {
+	case <-h.joined:
+	case err := <-done:
+		t.Fatalf("the faust-assignor member did not join: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the faust-assignor member did not join within 30s")
+	}
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "20s")
+	if r.Code == ExitOK {
+		t.Fatalf("joining a group of another assignor exited 0 (stdout %q)", r.Stdout)
+	}
+	for _, want := range []string{"incompatible", "hint:", "Faust", "assignor"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
 }

@@ -135,7 +135,8 @@ type Options struct {
 	Group string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
 	KeyCodec, ValueCodec *codec.Chain
-	// HideFaustMeta strips Faust's "__faust" model metadata from JSON values.
+	// HideFaustMeta strips Faust's "__faust" model metadata from JSON keys
+	// and values.
 	HideFaustMeta bool
 	// ReadUncommitted shows records of open and aborted transactions too;
 	// by default (read_committed, as librdkafka and kcat) they are hidden
@@ -797,9 +798,17 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
 	rec.ValueJSON = r.o.ValueCodec != nil && r.o.ValueCodec.JSON()
-	if rec.ValueJSON && r.o.HideFaustMeta && rec.Value != nil {
-		if v, err := codec.StripFaustMeta(rec.Value); err == nil {
-			rec.Value = v
+	if r.o.HideFaustMeta {
+		// Faust serializes Record keys as it does values.
+		if rec.KeyJSON && rec.Key != nil {
+			if k, err := codec.StripFaustMeta(rec.Key); err == nil {
+				rec.Key = k
+			}
+		}
+		if rec.ValueJSON && rec.Value != nil {
+			if v, err := codec.StripFaustMeta(rec.Value); err == nil {
+				rec.Value = v
+			}
 		}
 	}
 	for _, h := range m.headers {

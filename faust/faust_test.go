@@ -166,6 +166,69 @@ func TestFaustTutorial(t *testing.T) {
 	}
 }
 
+// TestFaustTutorialWorkerFirst follows the README's order: `streamctl
+// broker`, then the worker, then `streamctl produce`. The worker asks for
+// example_kafka_topic before it exists; the built-in broker creates it, as
+// Kafka does by default, so the worker reads what is produced next rather
+// than logging "Ignoring missing topic" until its metadata refresh.
+func TestFaustTutorialWorkerFirst(t *testing.T) {
+	needFaust(t)
+	addr := startBroker(t)
+	w := startWorker(t, "tutorial.py", addr, nil)
+	w.next(t, "ready")
+	want := runID() + " hello"
+	streamctlOK(t, want+"\n", "produce", "-b", addr, "example_kafka_topic")
+	r := w.next(t, "received")
+	if got := string(r.bytes(t, r.Value)); got != want {
+		t.Errorf("the Faust agent received %q, want %q", got, want)
+	}
+}
+
+// startBroker runs the built `streamctl broker` on a free port, as the
+// README does, and stops it with SIGTERM at cleanup.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(streamctl, "broker", "--listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("streamctl broker: %v", err)
+	}
+	exited := make(chan struct{})
+	addrs := make(chan string, 1)
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "streamctl: broker listening on "); ok {
+				addrs <- strings.Fields(a)[0]
+			}
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Log("streamctl broker ignored SIGTERM for 15s and was killed")
+		}
+	})
+	select {
+	case a := <-addrs:
+		return a
+	case <-exited:
+		t.Fatal("streamctl broker exited before listening")
+	case <-time.After(waitFor):
+		t.Fatal("streamctl broker did not say where it listens")
+	}
+	return ""
+}
+
 // TestFaustRecord sends JSON with `streamctl produce --faust-record` to an
 // agent typed with a Record, which must receive model instances (found both
 // by its value_type and by the namespace alone) and answers each with a

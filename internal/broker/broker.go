@@ -30,6 +30,10 @@ type Options struct {
 	// Registry, when set, is the host:port of a schema registry to serve
 	// next to the broker (port 0 picks a free one).
 	Registry string
+	// AutoCreateTopics creates a missing topic, with Partitions
+	// partitions, when a client's metadata request asks for it, as
+	// Kafka's auto.create.topics.enable does.
+	AutoCreateTopics bool
 }
 
 // Broker is a running in-process broker.
@@ -70,6 +74,9 @@ func Start(o Options) (*Broker, error) {
 	}
 	if o.Partitions > 0 {
 		opts = append(opts, kfake.DefaultNumPartitions(o.Partitions))
+	}
+	if o.AutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/registry"
 )
@@ -69,5 +70,47 @@ func TestStartRejectsBusyRegistryPort(t *testing.T) {
 	defer ln.Close()
 	if _, err := Start(Options{Listen: "127.0.0.1:0", Registry: ln.Addr().String()}); err == nil || !strings.Contains(err.Error(), "schema registry on ") {
 		t.Fatalf("Start on a busy registry port: %v, want an error naming the registry", err)
+	}
+}
+
+// metadataFor asks b for topic's metadata the way clients such as Faust's
+// aiokafka do, allowing auto-creation, and returns its partition count.
+func metadataFor(t *testing.T, b *Broker, topic string) (int, error) {
+	t.Helper()
+	conf := sarama.NewConfig()
+	conf.Metadata.AllowAutoTopicCreation = true
+	conf.Metadata.Retry.Max = 0
+	client, err := sarama.NewClient([]string{b.Addr()}, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ps, err := client.Partitions(topic)
+	return len(ps), err
+}
+
+func TestAutoCreateTopics(t *testing.T) {
+	b, err := Start(Options{Listen: "127.0.0.1:0", Partitions: 2, AutoCreateTopics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	n, err := metadataFor(t, b, "made-on-demand")
+	if err != nil {
+		t.Fatalf("metadata for a missing topic with auto-creation on: %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("auto-created topic has %d partitions, want --partitions' 2", n)
+	}
+}
+
+func TestNoAutoCreateTopics(t *testing.T) {
+	b, err := Start(Options{Listen: "127.0.0.1:0", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if _, err := metadataFor(t, b, "never-made"); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		t.Fatalf("metadata for a missing topic with auto-creation off: err = %v, want %v", err, sarama.ErrUnknownTopicOrPartition)
 	}
 }
