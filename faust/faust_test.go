@@ -550,7 +550,7 @@ func startWorker(t *testing.T, app, addr string, env map[string]string) *worker 
 		t.Fatal(err)
 	}
 	w := &worker{name: app, reports: make(chan report, 256), log: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd := exec.Command(python, filepath.Join(appDir, app), "worker", "--loglevel", "warn")
+	cmd := exec.Command(python, filepath.Join(appDir, app), "worker", "--loglevel", "warn", "--without-web")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
 		"STREAMCTL_FAUST_BROKER=kafka://"+addr,

@@ -30,7 +30,8 @@ warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads")
 def app(default_id):
     """Returns a faust.App named default_id (or STREAMCTL_FAUST_APP_ID)
     configured to start fast and leave nothing behind: in-memory tables, no
-    web server, no leader topic, one partition per topic Faust creates."""
+    web server (the worker also runs with --without-web: the app setting alone
+    still binds 0.0.0.0:6066), no leader topic, one partition per topic Faust creates."""
     return faust.App(
         os.environ.get("STREAMCTL_FAUST_APP_ID", default_id),
         broker=os.environ.get("STREAMCTL_FAUST_BROKER", "kafka://localhost:9092"),
