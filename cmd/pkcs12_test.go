@@ -110,6 +110,10 @@ func TestClientPropertiesPKCS12Errors(t *testing.T) {
 			"line 3: ssl.key.password: differs from the store password"},
 		{"not PKCS12", "ssl.truststore.type=PKCS12\nssl.truststore.location=" + l.CA + "\nssl.truststore.password=x\n",
 			"line 2: ssl.truststore.location: PKCS12 store " + l.CA},
+		{"password of a PEM store", "ssl.truststore.type=PEM\nssl.truststore.location=" + l.CA + "\nssl.truststore.password=right-Secret\n",
+			"line 3: ssl.truststore.password: only a PKCS12 store"},
+		{"key password without a store", "ssl.key.password=right-Secret\n",
+			"line 1: ssl.key.password: only a PKCS12 store"},
 		{"jks", "ssl.keystore.type=JKS\nssl.keystore.location=/k.jks\n",
 			"line 2: ssl.keystore.location: store type JKS: only PEM and PKCS12 stores are supported"},
 	} {

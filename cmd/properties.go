@@ -167,6 +167,7 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 	var truststore, keystore *propEntry
 	storeType := map[string]string{}
 	passwords := map[string]*propEntry{}
+	opened := map[string]bool{} // the password keys of the PKCS12 stores opened
 	for i := range entries {
 		e := entries[i]
 		v := strings.TrimSpace(e.value)
@@ -254,10 +255,11 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 		}
 		switch st.typ {
 		case "PEM":
-			if k := passwords["ssl.key.password"]; k != nil && st.password == "ssl.keystore.password" {
-				return nil, fmt.Errorf("%s: encrypted PEM keys are not supported", k.where())
-			}
 		case "PKCS12":
+			opened[st.password] = true
+			if st.password == "ssl.keystore.password" {
+				opened["ssl.key.password"] = true
+			}
 			store, err := decodePKCS12(*st.entry, passwords[st.password], passwords["ssl.key.password"], readFile)
 			if err != nil {
 				return nil, err
@@ -286,6 +288,13 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 			if err := set(*st.entry, f, strings.TrimSpace(st.entry.value)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, k := range []string{"ssl.truststore.password", "ssl.keystore.password", "ssl.key.password"} {
+		if e := passwords[k]; e != nil && !opened[k] {
+			// A PEM store's or an encrypted PEM key's password, or one
+			// without its store: refused rather than ignored.
+			return nil, fmt.Errorf("%s: only a PKCS12 store (with its location and type=PKCS12) takes a password here", e.where())
 		}
 	}
 	return secrets, nil
