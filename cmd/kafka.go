@@ -100,7 +100,14 @@ func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 
 func tlsConfig(c *cli.Context, errOut func(string)) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.String("tls-server-name")}
-	if ca := c.String("tls-ca"); ca != "" {
+	stores := pkcs12Stores(c)
+	if st := stores[c.String("tls-ca")]; st != nil && st.roots != nil {
+		pool := x509.NewCertPool()
+		for _, r := range st.roots {
+			pool.AddCert(r)
+		}
+		tc.RootCAs = pool
+	} else if ca := c.String("tls-ca"); ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-ca: %w", err)
@@ -115,7 +122,9 @@ func tlsConfig(c *cli.Context, errOut func(string)) (*tls.Config, error) {
 	if (cert == "") != (key == "") {
 		return nil, usagef("--tls-cert and --tls-key go together")
 	}
-	if cert != "" {
+	if st := stores[cert]; cert == key && st != nil && st.cert != nil {
+		tc.Certificates = []tls.Certificate{*st.cert}
+	} else if cert != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
 			return nil, fmt.Errorf("loading client certificate: %w", err)

@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -8,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // propValue is one flag's value from a properties file or -X: the key
@@ -20,6 +24,25 @@ type propValue struct {
 // properties are the flag values read from --client-properties and -X.
 type properties struct {
 	file, x map[string]propValue
+	// stores are the PKCS12 stores they name, decoded, by location.
+	stores map[string]*pkcs12Store
+}
+
+// pkcs12Store is a PKCS12 truststore's certificates or a keystore's key
+// and chain, decoded in memory (nothing is written to disk); the flag the
+// store maps to (--tls-ca, or --tls-cert and --tls-key) holds its location.
+type pkcs12Store struct {
+	roots []*x509.Certificate
+	cert  *tls.Certificate
+}
+
+// pkcs12Meta is the App.Metadata key of a run's decoded PKCS12 stores.
+const pkcs12Meta = "pkcs12-stores"
+
+// pkcs12Stores are the PKCS12 stores of this run's properties, by location.
+func pkcs12Stores(c *cli.Context) map[string]*pkcs12Store {
+	m, _ := c.App.Metadata[pkcs12Meta].(map[string]*pkcs12Store)
+	return m
 }
 
 // propertyFlags maps the Java client and librdkafka/kcat keys that are a
@@ -50,7 +73,8 @@ var ignoredProperties = map[string]string{
 // supportedProperties lists every key, for the hint of an unsupported one.
 func supportedProperties() string {
 	keys := []string{"security.protocol", "sasl.jaas.config", "ssl.truststore.location", "ssl.truststore.type",
-		"ssl.keystore.location", "ssl.keystore.type", "ssl.endpoint.identification.algorithm",
+		"ssl.truststore.password", "ssl.keystore.location", "ssl.keystore.type", "ssl.keystore.password",
+		"ssl.key.password", "ssl.endpoint.identification.algorithm",
 		"enable.ssl.certificate.verification", "basic.auth.user.info", "basic.auth.credentials.source"}
 	for k := range propertyFlags {
 		keys = append(keys, k)
@@ -65,7 +89,7 @@ func supportedProperties() string {
 // readProperties reads the properties file at path (none when "") and the
 // -X settings x into flag values.
 func readProperties(app *cli.App, path string, x []string, s Streams) (properties, error) {
-	p := properties{file: map[string]propValue{}, x: map[string]propValue{}}
+	p := properties{file: map[string]propValue{}, x: map[string]propValue{}, stores: map[string]*pkcs12Store{}}
 	valid := allFlagNames(app)
 	if path != "" {
 		data, err := s.ReadFile(path)
@@ -76,10 +100,11 @@ func readProperties(app *cli.App, path string, x []string, s Streams) (propertie
 		if err != nil {
 			return p, usagef("%s: %w", path, err)
 		}
-		if err := mapProperties(entries, p.file, valid); err != nil {
+		storeSecrets, err := mapProperties(entries, p.file, valid, p.stores, s.ReadFile)
+		if err != nil {
 			return p, usagef("%s: %w", path, err)
 		}
-		var secrets []string
+		secrets := storeSecrets
 		for flag, v := range p.file {
 			if isSecret(flag) {
 				secrets = append(secrets, v.key)
@@ -101,9 +126,13 @@ func readProperties(app *cli.App, path string, x []string, s Streams) (propertie
 		}
 		entries = append(entries, propEntry{key: strings.TrimSpace(k), value: v})
 	}
-	if err := mapProperties(entries, p.x, valid); err != nil {
+	if _, err := mapProperties(entries, p.x, valid, p.stores, s.ReadFile); err != nil {
 		return p, usagef("-X: %w", err)
 	}
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[pkcs12Meta] = p.stores
 	return p, nil
 }
 
@@ -121,9 +150,12 @@ func (e propEntry) where() string {
 	return fmt.Sprintf("line %d: %s", e.line, e.key)
 }
 
-// mapProperties turns entries into flag values in out; a key it does not
-// know, or one whose flag this build lacks, is an error.
-func mapProperties(entries []propEntry, out map[string]propValue, valid map[string]bool) error {
+// mapProperties turns entries into flag values in out, and PKCS12 stores
+// (read with readFile) into stores; a key it does not know, or one whose
+// flag this build lacks, is an error. It returns the store password keys
+// given, for the warning on a file readable by others.
+func mapProperties(entries []propEntry, out map[string]propValue, valid map[string]bool,
+	stores map[string]*pkcs12Store, readFile func(string) ([]byte, error)) (secrets []string, err error) {
 	set := func(e propEntry, flag, value string) error {
 		if !valid[flag] {
 			return withHint(fmt.Errorf("%s: unsupported key (this streamctl has no --%s)", e.where(), flag),
@@ -134,12 +166,14 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 	}
 	var truststore, keystore *propEntry
 	storeType := map[string]string{}
+	passwords := map[string]*propEntry{}
+	opened := map[string]bool{} // the password keys of the PKCS12 stores opened
 	for i := range entries {
 		e := entries[i]
 		v := strings.TrimSpace(e.value)
 		if flag, ok := propertyFlags[e.key]; ok {
 			if err := set(e, flag, v); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -152,46 +186,46 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 			case "PLAINTEXT", "SASL_PLAINTEXT":
 			case "SSL", "SASL_SSL":
 				if err := set(e, "tls", "true"); err != nil {
-					return err
+					return nil, err
 				}
 			default:
-				return fmt.Errorf("%s: %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", e.where(), v)
+				return nil, fmt.Errorf("%s: %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", e.where(), v)
 			}
 		case "sasl.jaas.config":
 			user, pass, err := parseJAAS(v)
 			if err != nil {
-				return fmt.Errorf("%s: %v", e.where(), err)
+				return nil, fmt.Errorf("%s: %v", e.where(), err)
 			}
 			if err := set(e, "sasl-user", user); err != nil {
-				return err
+				return nil, err
 			}
 			if err := set(e, "sasl-password", pass); err != nil {
-				return err
+				return nil, err
 			}
 		case "basic.auth.user.info":
 			user, pass, _ := strings.Cut(v, ":")
 			if err := set(e, "schema-registry-user", user); err != nil {
-				return err
+				return nil, err
 			}
 			if err := set(e, "schema-registry-password", pass); err != nil {
-				return err
+				return nil, err
 			}
 		case "basic.auth.credentials.source":
 			if !strings.EqualFold(v, "USER_INFO") {
-				return fmt.Errorf("%s: %q: only USER_INFO (with basic.auth.user.info) is supported", e.where(), v)
+				return nil, fmt.Errorf("%s: %q: only USER_INFO (with basic.auth.user.info) is supported", e.where(), v)
 			}
 		case "ssl.endpoint.identification.algorithm":
 			if !strings.EqualFold(v, "https") {
-				return fmt.Errorf("%s: %q: streamctl always verifies the broker's host name (want https)", e.where(), v)
+				return nil, fmt.Errorf("%s: %q: streamctl always verifies the broker's host name (want https)", e.where(), v)
 			}
 		case "enable.ssl.certificate.verification":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("%s: %q: want true or false", e.where(), v)
+				return nil, fmt.Errorf("%s: %q: want true or false", e.where(), v)
 			}
 			if !b {
 				if err := set(e, "tls-insecure-skip-verify", "true"); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		case "ssl.truststore.location":
@@ -200,36 +234,117 @@ func mapProperties(entries []propEntry, out map[string]propValue, valid map[stri
 			keystore = &entries[i]
 		case "ssl.truststore.type", "ssl.keystore.type":
 			storeType[e.key] = strings.ToUpper(v)
+		case "ssl.truststore.password", "ssl.keystore.password", "ssl.key.password":
+			passwords[e.key] = &entries[i]
+			secrets = append(secrets, e.key)
 		default:
-			return withHint(fmt.Errorf("%s: unsupported key", e.where()), "supported keys: %s", supportedProperties())
+			return nil, withHint(fmt.Errorf("%s: unsupported key", e.where()), "supported keys: %s", supportedProperties())
 		}
 	}
 	for _, st := range []struct {
-		entry *propEntry
-		typ   string
-		flags []string
+		entry    *propEntry
+		typ      string
+		password string
+		flags    []string
 	}{
-		{truststore, storeType["ssl.truststore.type"], []string{"tls-ca"}},
-		{keystore, storeType["ssl.keystore.type"], []string{"tls-cert", "tls-key"}},
+		{truststore, storeType["ssl.truststore.type"], "ssl.truststore.password", []string{"tls-ca"}},
+		{keystore, storeType["ssl.keystore.type"], "ssl.keystore.password", []string{"tls-cert", "tls-key"}},
 	} {
 		if st.entry == nil {
 			continue
 		}
-		if st.typ != "PEM" {
+		switch st.typ {
+		case "PEM":
+		case "PKCS12":
+			opened[st.password] = true
+			if st.password == "ssl.keystore.password" {
+				opened["ssl.key.password"] = true
+			}
+			store, err := decodePKCS12(*st.entry, passwords[st.password], passwords["ssl.key.password"], readFile)
+			if err != nil {
+				return nil, err
+			}
+			loc := strings.TrimSpace(st.entry.value)
+			if old := stores[loc]; old != nil {
+				// One file named by both truststore and keystore.
+				if store.roots == nil {
+					store.roots = old.roots
+				}
+				if store.cert == nil {
+					store.cert = old.cert
+				}
+			}
+			stores[loc] = store
+		default:
 			typ := st.typ
 			if typ == "" {
 				typ = "JKS (the Java default)"
 			}
-			return withHint(fmt.Errorf("%s: store type %s: only PEM stores are supported", st.entry.where(), typ),
-				"convert it: keytool -importkeystore -srckeystore STORE -destkeystore store.p12 -deststoretype PKCS12, then openssl pkcs12 -in store.p12 -out store.pem -nodes")
+			return nil, withHint(fmt.Errorf("%s: store type %s: only PEM and PKCS12 stores are supported", st.entry.where(), typ),
+				"convert it: keytool -importkeystore -srckeystore STORE -destkeystore store.p12 -deststoretype PKCS12, then set %s=PKCS12",
+				strings.Replace(st.password, "password", "type", 1))
 		}
 		for _, f := range st.flags {
 			if err := set(*st.entry, f, strings.TrimSpace(st.entry.value)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	for _, k := range []string{"ssl.truststore.password", "ssl.keystore.password", "ssl.key.password"} {
+		if e := passwords[k]; e != nil && !opened[k] {
+			// A PEM store's or an encrypted PEM key's password, or one
+			// without its store: refused rather than ignored.
+			return nil, fmt.Errorf("%s: only a PKCS12 store (with its location and type=PKCS12) takes a password here", e.where())
+		}
+	}
+	return secrets, nil
+}
+
+// decodePKCS12 reads the PKCS12 store at loc's location with the password
+// of pass (none when nil): a truststore's certificates when loc is
+// ssl.truststore.location, a keystore's key and chain otherwise.
+func decodePKCS12(loc propEntry, pass, keyPass *propEntry, readFile func(string) ([]byte, error)) (*pkcs12Store, error) {
+	path := strings.TrimSpace(loc.value)
+	data, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", loc.where(), err)
+	}
+	password, blame := "", loc
+	if pass != nil {
+		password, blame = pass.value, *pass
+	}
+	bad := func(err error) error {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			if pass == nil {
+				return fmt.Errorf("%s: PKCS12 store %s wants a password: set %s", loc.where(), path,
+					strings.Replace(loc.key, "location", "password", 1))
+			}
+			return fmt.Errorf("%s: wrong password for PKCS12 store %s", blame.where(), path)
+		}
+		return fmt.Errorf("%s: PKCS12 store %s: %v", loc.where(), path, err)
+	}
+	if loc.key == "ssl.truststore.location" {
+		roots, err := pkcs12.DecodeTrustStore(data, password)
+		if err != nil {
+			return nil, bad(err)
+		}
+		if len(roots) == 0 {
+			return nil, fmt.Errorf("%s: PKCS12 store %s holds no certificate", loc.where(), path)
+		}
+		return &pkcs12Store{roots: roots}, nil
+	}
+	if keyPass != nil && keyPass.value != password {
+		return nil, fmt.Errorf("%s: differs from the store password: PKCS12 keystores with their own key password are not supported", keyPass.where())
+	}
+	key, leaf, chain, err := pkcs12.DecodeChain(data, password)
+	if err != nil {
+		return nil, bad(err)
+	}
+	cert := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	return &pkcs12Store{cert: cert}, nil
 }
 
 // jaasOption matches one option of a JAAS login module: name="value" or
