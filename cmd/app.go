@@ -76,10 +76,13 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	if err == nil {
 		err = app.RunContext(ctx, args)
 	}
-	if err != nil {
+	code := ExitCode(err)
+	if err != nil && code != ExitOK {
+		// An error that maps to exit 0 is a clean stop (SIGINT while
+		// connecting or waiting): nothing failed, so nothing is said.
 		printError(s.Err, err)
 	}
-	return ExitCode(err)
+	return code
 }
 
 // printError writes "streamctl: msg" and any hint lines to w.

@@ -77,3 +77,26 @@ func TestConsumeRegexPicksUpNewTopics(t *testing.T) {
 		t.Errorf("stdout %q, want the new topic's message too", out.String())
 	}
 }
+
+// A SIGINT while -r waits for a first match is a clean stop: exit 0, and
+// no "context canceled" on stderr as if something failed.
+func TestConsumeRegexInterruptedWhileWaiting(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	errw := newSignalWriter()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"streamctl", "consume", "-r", topic + ".*", "-b", addr},
+			Streams{In: strings.NewReader(""), Out: &strings.Builder{}, Err: errw})
+	}()
+	waitForOutput(t, errw, "consume -r") // "no topic matches ... yet; waiting"
+	cancel()
+	if code := exitCode(t, done, "consume -r"); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if strings.Contains(errw.String(), "context canceled") {
+		t.Errorf("stderr %q reports the clean stop as an error", errw.String())
+	}
+}

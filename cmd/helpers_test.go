@@ -1,18 +1,15 @@
 package cmd
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
-
 	"bytes"
 	"context"
-	"github.com/google/go-cmp/cmp"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/streamctl/streamctl/internal/goldenfile"
 )
 
 // result is what one streamctl run printed and how it exited.
@@ -78,31 +75,9 @@ func (w *signalWriter) String() string {
 	return w.buf.String()
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
 // golden compares got with testdata/<area>/<test>/<name>.golden, or
 // rewrites it under -update.
-func golden(t *testing.T, area, name, got string) {
-	t.Helper()
-	test, _, _ := strings.Cut(t.Name(), "/")
-	path := filepath.Join("..", "testdata", area, test, strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
+var golden = goldenfile.Check
 
 // runInBackground runs streamctl with args (without the program name),
 // writing stdout to out; the exit code arrives on the channel.

@@ -3,41 +3,20 @@ package codec
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hamba/avro/v2"
+	"github.com/streamctl/streamctl/internal/goldenfile"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // golden compares got with testdata/codec/<Test>/<name>.golden, or rewrites
 // it under -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	test, _, _ := strings.Cut(t.Name(), "/")
-	path := filepath.Join("..", "testdata", "codec", test, strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, "codec", name, got)
 }
 
 const avroAll = `{"type":"record","name":"All","namespace":"com.example","fields":[

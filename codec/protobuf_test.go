@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/goldenfile"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -570,7 +571,7 @@ type confluentPython struct {
 // the same bytes.
 func TestProtoConfluentPython(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "codec", "protobuf")
-	if *update {
+	if *goldenfile.Update {
 		// The script's input: the test schemas as a FileDescriptorSet,
 		// since Python's protobuf cannot compile .proto text.
 		s := mustCompileProto(t, protoOrders, protoRefs())

@@ -19,6 +19,7 @@ import (
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/envelope"
 	"github.com/streamctl/streamctl/internal/format"
+	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
 // TimeoutError says a timeout cut short a stop condition asked for (a
@@ -348,7 +349,7 @@ func (r *runner) resolve(ctx context.Context, tp TopicPartition, oldest, newest 
 // atTime looks up the first offset of tp at or after a time.
 func (r *runner) atTime(ctx context.Context, tp TopicPartition) func(ms int64) (int64, error) {
 	return func(ms int64) (off int64, err error) {
-		err = retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
+		err = kafkaerr.Retry(ctx, r.o.giveUp(), func() { r.refreshMetadata([]TopicPartition{tp}) }, func() (err error) {
 			off, err = r.client.GetOffset(tp.Topic, tp.Partition, ms)
 			return err
 		})

@@ -385,7 +385,7 @@ func (r *runner) boundsAll(ctx context.Context, tps []TopicPartition) (oldest, n
 // the fetcher does: a rolling restart must not fail a start.
 func (r *runner) listOffsets(ctx context.Context, tps []TopicPartition, ts int64) (map[TopicPartition]int64, error) {
 	var out map[TopicPartition]int64
-	err := retry(ctx, r.o.giveUp(), func(error) { r.refreshMetadata(tps) }, func() (err error) {
+	err := kafkaerr.Retry(ctx, r.o.giveUp(), func() { r.refreshMetadata(tps) }, func() (err error) {
 		out, err = listOffsets(r.client, tps, ts, r.o.isolation())
 		return err
 	})

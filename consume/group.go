@@ -171,7 +171,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // committed" would move the group past messages nobody printed.
 func (r *runner) committed(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	var out map[TopicPartition]int64
-	err := retry(ctx, r.o.giveUp(), func(error) { _ = r.client.RefreshCoordinator(r.o.Group) }, func() error {
+	err := kafkaerr.Retry(ctx, r.o.giveUp(), func() { _ = r.client.RefreshCoordinator(r.o.Group) }, func() error {
 		coord, err := r.client.Coordinator(r.o.Group)
 		if err != nil {
 			return err

@@ -90,7 +90,7 @@ func (e *DeliveryError) Error() string {
 		b.WriteString("interrupted: ")
 	}
 	if e.NoAcks {
-		fmt.Fprintf(&b, "%d of %d messages sent to topic %q (not acknowledged: --acks none), %d failed",
+		fmt.Fprintf(&b, "%d of %d messages sent to topic %q (not acknowledged: acks=0), %d failed",
 			e.Stats.Unacked, e.Stats.Sent, e.Topic, e.Stats.Failed)
 	} else {
 		fmt.Fprintf(&b, "%d of %d messages delivered to topic %q, %d failed", e.Stats.Acked, e.Stats.Sent, e.Topic, e.Stats.Failed)

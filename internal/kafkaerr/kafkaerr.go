@@ -5,7 +5,9 @@
 package kafkaerr
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -65,4 +67,37 @@ func Coordinator(err error) bool {
 	return errors.Is(err, sarama.ErrOffsetsLoadInProgress) ||
 		errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
 		errors.Is(err, sarama.ErrNotCoordinatorForConsumer)
+}
+
+// Retry calls fn until it succeeds, fails with an error Retriable does not
+// call retriable, ctx is done, or giveUp has passed since its first failure,
+// and returns fn's last error. Before each new attempt it waits a little
+// longer (100 ms doubling to a second) and calls refresh, if not nil, which
+// asks the cluster again where the request should go (metadata, a
+// coordinator).
+func Retry(ctx context.Context, giveUp time.Duration, refresh func(), fn func() error) error {
+	var first time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !Retriable(err) {
+			return err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		} else if time.Since(first) >= giveUp {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+		if refresh != nil {
+			refresh()
+		}
+	}
 }

@@ -63,7 +63,7 @@ func (o Options) giveUp() time.Duration {
 // *MissingTopicError.
 func Topics(ctx context.Context, client sarama.Client, topics []string, o Options) ([]Topic, error) {
 	var resp *sarama.MetadataResponse
-	err := retry(ctx, o.giveUp(), func() { _ = client.RefreshMetadata() }, func() error {
+	err := kafkaerr.Retry(ctx, o.giveUp(), func() { _ = client.RefreshMetadata() }, func() error {
 		b := client.LeastLoadedBroker()
 		if b == nil {
 			return errors.New("no broker available for a metadata request")
@@ -207,7 +207,7 @@ func standOf(ctx context.Context, client sarama.Client, tps []tp, q Query) ([]Of
 	refresh := func() { _ = client.RefreshMetadata(q.Topics...) }
 	list := func(ts int64) (map[tp]int64, error) {
 		var out map[tp]int64
-		err := retry(ctx, q.giveUp(), refresh, func() (err error) {
+		err := kafkaerr.Retry(ctx, q.giveUp(), refresh, func() (err error) {
 			out, err = listOffsets(client, tps, ts)
 			return err
 		})
@@ -229,7 +229,7 @@ func standOf(ctx context.Context, client sarama.Client, tps []tp, q Query) ([]Of
 	}
 	var committed map[tp]int64
 	if q.Group != "" {
-		err := retry(ctx, q.giveUp(), func() { _ = client.RefreshCoordinator(q.Group) }, func() (err error) {
+		err := kafkaerr.Retry(ctx, q.giveUp(), func() { _ = client.RefreshCoordinator(q.Group) }, func() (err error) {
 			committed, err = fetchCommitted(client, q.Group, tps)
 			return err
 		})
@@ -350,32 +350,4 @@ func fetchCommitted(client sarama.Client, group string, tps []tp) (map[tp]int64,
 		}
 	}
 	return out, nil
-}
-
-// retry calls fn until it succeeds, fails for good (as kafkaerr judges),
-// ctx ends, or giveUp has passed since the first failure; refresh runs
-// before each new attempt.
-func retry(ctx context.Context, giveUp time.Duration, refresh func(), fn func() error) error {
-	var first time.Time
-	backoff := 100 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil || !kafkaerr.Retriable(err) {
-			return err
-		}
-		if first.IsZero() {
-			first = time.Now()
-		} else if time.Since(first) >= giveUp {
-			return err
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		backoff = min(2*backoff, time.Second)
-		refresh()
-	}
 }
