@@ -217,9 +217,7 @@ func (c *Client) SchemaByGUID(guid string) (codec.SubjectSchema, error) {
 		return codec.SubjectSchema{}, c.wrap(err)
 	}
 	ss = subjectFromSR(got)
-	c.mu.Lock()
-	c.byVersion[key] = ss
-	c.mu.Unlock()
+	c.keep(key, ss)
 	return ss, nil
 }
 
