@@ -48,16 +48,18 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-var nilMetricsOnce sync.Once
+// sarama records histograms of every request and message in a go-metrics
+// registry nobody here reads: measurable CPU on hot paths. The switch is a
+// process-wide variable that sarama reads whenever it makes a client, so it
+// is set before anything runs, not on the first command (where a client
+// made at the same time, in a test, raced with the write).
+func init() { metrics.UseNilMetrics = true }
 
 // kafkaConfig builds the sarama configuration from the global flags. Topic
 // auto-creation through metadata requests is always off: streamctl creates
 // topics on purpose, through the admin API.
 func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 	conf := sarama.NewConfig()
-	// sarama records histograms of every request and message in a
-	// go-metrics registry nobody here reads; measurable CPU on hot paths.
-	nilMetricsOnce.Do(func() { metrics.UseNilMetrics = true })
 	conf.MetricRegistry = metrics.NewRegistry()
 	conf.ClientID = c.String("client-id")
 	v, err := sarama.ParseKafkaVersion(c.String("kafka-version"))
