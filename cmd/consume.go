@@ -227,7 +227,7 @@ func runConsume(c *cli.Context, s Streams) error {
 		if o.Topics, err = matchTopics(ctx, client, topics, following, warn); err != nil {
 			return fo.outcome(consume.Stats{}, timedOut(err))
 		}
-		if !o.Exit && o.Group == "" {
+		if !o.Exit {
 			o.Discover = func(ctx context.Context) ([]string, error) { return discoverTopics(ctx, client, topics) }
 			o.DiscoverEvery = discoverEvery
 		}

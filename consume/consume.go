@@ -147,8 +147,9 @@ type Options struct {
 	// without it the first one stops the run with an error.
 	SkipInvalid bool
 	// Discover, when set, is asked every DiscoverEvery (5 s when zero)
-	// for the topics to read while the run follows (without Exit, outside
-	// a group); topics it adds are read from Start.
+	// for the topics to read while the run follows (without Exit); topics
+	// it adds are read from Start (in a group, where nothing is committed),
+	// a group member rejoining with the wider subscription.
 	Discover      func(ctx context.Context) ([]string, error)
 	DiscoverEvery time.Duration
 	// Format turns a record into output bytes.
@@ -434,6 +435,33 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 // and has f fetch the partitions of new ones. Failures are warnings: the
 // topics being read go on.
 func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
+	r.discoverEach(ctx, known, func(fresh []string, tps []TopicPartition) bool {
+		oldest, newest, err := r.boundsAll(ctx, tps)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
+			}
+			return false
+		}
+		starts := map[TopicPartition]int64{}
+		for _, tp := range tps {
+			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
+			if err != nil {
+				start = oldest[tp]
+			}
+			starts[tp] = start
+		}
+		f.add(starts)
+		return true
+	})
+}
+
+// discoverEach asks Options.Discover for the topics to read every
+// DiscoverEvery until ctx ends, and hands take the topics not in known
+// whose partitions are known, with those partitions; what take accepts
+// counts as known from then on. Failures are warnings: the topics being
+// read go on.
+func (r *runner) discoverEach(ctx context.Context, known []string, take func(fresh []string, tps []TopicPartition) bool) {
 	every := r.o.DiscoverEvery
 	if every <= 0 {
 		every = 5 * time.Second
@@ -473,28 +501,12 @@ func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
 				tps = append(tps, TopicPartition{t, p})
 			}
 		}
-		if len(tps) == 0 {
+		if len(tps) == 0 || !take(fresh, tps) {
 			continue
-		}
-		oldest, newest, err := r.boundsAll(ctx, tps)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
-			}
-			continue
-		}
-		starts := map[TopicPartition]int64{}
-		for _, tp := range tps {
-			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
-			if err != nil {
-				start = oldest[tp]
-			}
-			starts[tp] = start
 		}
 		for _, t := range fresh {
 			seen[t] = true
 		}
-		f.add(starts)
 	}
 }
 
