@@ -117,7 +117,9 @@ type Options struct {
 	// End, when set, is where each partition stops (exclusive), as -e's
 	// end does: the run stops once every partition reached its end, and
 	// partitions whose range has no end stop at the end they had at start.
-	// Outside a group only.
+	// An offset end, or a time end already past, is never beyond the end a
+	// partition had at start; a time end still ahead waits for a message
+	// at or after it. Outside a group only.
 	End *Offset
 	// PartitionRanges are ranges of their own for these partition
 	// numbers, in place of Start and End. Outside a group only.
@@ -389,6 +391,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
+	now := time.Now()
 	for _, tp := range tps {
 		rg := r.rangeFor(tp.Partition)
 		start, err := rg.Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
@@ -397,7 +400,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		}
 		st := &partState{next: start, end: newest[tp], last: time.Now()}
 		if rg.End != nil {
-			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], r.atTime(ctx, tp)); err != nil {
+			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], now, r.atTime(ctx, tp)); err != nil {
 				return nil, fmt.Errorf("partition %s: end: %w", tp, err)
 			}
 		}
