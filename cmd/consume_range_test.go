@@ -214,3 +214,20 @@ func TestConsumeRangeTimeEndPast(t *testing.T) {
 		t.Errorf("past window: stdout %q, want both", r.Stdout)
 	}
 }
+
+// -o P=START names a partition of every topic read: a topic without it is
+// the error, named, even when another topic has it.
+func TestConsumeRangePartitionOnEveryTopic(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	two, one := kafkatest.Topic(t)+"-two", kafkatest.Topic(t)+"-one"
+	kafkatest.CreateTopic(t, addr, two, 2)
+	kafkatest.CreateTopic(t, addr, one, 1)
+	r := mustRun(t, 1, "", "consume", two, one, "-b", addr, "-o", "1=0", "-e")
+	if !strings.Contains(r.Stderr, `topic "`+one+`" has no partition 1`) || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
+		t.Errorf("stderr %q does not name the topic without partition 1", r.Stderr)
+	}
+	r = mustRun(t, 1, "", "consume", one, two, "-b", addr, "-o", "1=0", "-e")
+	if !strings.Contains(r.Stderr, `topic "`+one+`" has no partition 1`) {
+		t.Errorf("topics the other way round: stderr %q", r.Stderr)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -376,14 +377,16 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		if err != nil {
 			return nil, err
 		}
+		// A partition given its own range must be one of every topic's
+		// partitions read: the error names the topic that lacks it.
+		for _, p := range slices.Sorted(maps.Keys(r.o.PartitionRanges)) {
+			if !slices.Contains(ps, p) {
+				valid, _ := r.client.Partitions(topic)
+				return nil, &PartitionError{Topic: topic, Partition: p, Valid: valid}
+			}
+		}
 		for _, p := range ps {
 			tps = append(tps, TopicPartition{topic, p})
-		}
-	}
-	for p := range r.o.PartitionRanges {
-		if !slices.ContainsFunc(tps, func(tp TopicPartition) bool { return tp.Partition == p }) {
-			valid, _ := r.client.Partitions(r.o.Topics[0])
-			return nil, &PartitionError{Topic: r.o.Topics[0], Partition: p, Valid: valid}
 		}
 	}
 	oldest, newest, err := r.boundsAll(ctx, tps)
