@@ -162,13 +162,13 @@ func Select(all []Topic, exprs []string, internal bool) ([]Topic, error) {
 // there, and Lag then counts from Start. At is set when a time was asked
 // about: the first offset at or after it, or End when nothing is that late.
 type Offsets struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Start     int64  `json:"start"`
-	End       int64  `json:"end"`
-	Committed *int64 `json:"committed,omitempty"`
-	Lag       *int64 `json:"lag,omitempty"`
-	At        *int64 `json:"at,omitempty"`
+	Topic     string
+	Partition int32
+	Start     int64
+	End       int64
+	Committed *int64
+	Lag       *int64
+	At        *int64
 }
 
 // Query says what to ask Offsets.
