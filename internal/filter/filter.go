@@ -6,7 +6,6 @@ package filter
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -224,8 +223,7 @@ func setField(m map[string]any, name string, b []byte, asJSON bool) {
 		return
 	}
 	if asJSON {
-		var v any
-		if err := json.Unmarshal(b, &v); err == nil {
+		if v, err := parseJSON(b); err == nil {
 			m[name], m[name+"_encoding"] = v, string(envelope.JSON)
 			return
 		}
