@@ -15,8 +15,12 @@ var errSyntax = errors.New("json syntax")
 // json.Unmarshal into an any does, in one pass: no validating scan ahead
 // of decoding, no reflection. It is the cost of every --where message.
 // On anything it does not take, encoding/json decides.
-func parseJSON(b []byte) (any, error) {
-	p := jsonParser{b: b}
+func parseJSON(b []byte) (any, error) { return parseJSONInto(b, nil) }
+
+// parseJSONInto is parseJSON reading a top-level object into obj (empty)
+// when obj is not nil.
+func parseJSONInto(b []byte, obj map[string]any) (any, error) {
+	p := jsonParser{b: b, obj: obj}
 	v, err := p.value()
 	if err == nil {
 		p.space()
@@ -35,6 +39,8 @@ func parseJSON(b []byte) (any, error) {
 type jsonParser struct {
 	b []byte
 	i int
+	// obj, when not nil, is the map for the first object read.
+	obj map[string]any
 }
 
 func (p *jsonParser) space() {
@@ -82,7 +88,12 @@ func (p *jsonParser) word(w string) error {
 
 func (p *jsonParser) object() (any, error) {
 	p.i++ // {
-	m := map[string]any{}
+	m := p.obj
+	if m == nil {
+		m = map[string]any{}
+	} else {
+		p.obj = nil
+	}
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
