@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/streamctl/streamctl/internal/jsonvalid"
 )
 
 // rawCodec passes bytes through untouched, like Faust's raw codec.
@@ -16,11 +18,12 @@ func (rawCodec) Encode(text []byte) ([]byte, error) { return text, nil }
 func (rawCodec) Decode(wire []byte) ([]byte, error) { return wire, nil }
 
 // jsonCodec checks JSON without re-encoding it on the way out, so what the
-// user sees is byte for byte what the producer wrote.
+// user sees is byte for byte what the producer wrote. The check is one pass
+// over the bytes, allocating nothing, with encoding/json.Valid's verdict.
 type jsonCodec struct{}
 
 func (jsonCodec) Decode(wire []byte) ([]byte, error) {
-	if json.Valid(wire) {
+	if jsonvalid.Valid(wire) {
 		return wire, nil
 	}
 	return nil, jsonError(wire)
@@ -37,7 +40,7 @@ func (jsonCodec) Encode(text []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// jsonError explains why b is not JSON. json.Valid is the fast path and
+// jsonError explains why b is not JSON. jsonvalid.Valid is the fast path and
 // says nothing, so the slow path runs only once we know it failed.
 func jsonError(b []byte) error {
 	var v any

@@ -86,7 +86,12 @@ const (
 	defaultBatchBytes   = 256 << 10
 	defaultRequestBytes = 1 << 20
 	defaultMaxInFlight  = 5
-	defaultMaxBuffered  = 32 << 20
+	// defaultMaxBuffered leaves the Go heap room under cmd's memory
+	// limit for produce: at 32 MiB the heap's garbage met the limit and
+	// peak RSS grew with the input (54 MB at 100k messages, 74-80 MB from
+	// 1M on). Five requests of 1 MiB in flight per broker and an open
+	// batch per partition fit in it with room to spare.
+	defaultMaxBuffered = 12 << 20
 	// DefaultDeliveryTimeout is the DeliveryTimeout when none is given:
 	// the Java client's delivery.timeout.ms, less its linger.
 	DefaultDeliveryTimeout = 30 * time.Second

@@ -230,6 +230,37 @@ consume_case consume-100B "$(topic produce-100B-s1)"
 consume_case consume-100B-flat "$(topic produce-100B-flat-s1)"
 consume_case consume-10KB "$(topic produce-10KB-s1)"
 ttfm_case first-message "$(topic produce-100B-s1)"
+
+# --- issue 13, non-group paths (branch speed) ----------------------------------
+# consume -s json -e against streamctl's own raw drain of the same JSON
+# topic, and produce peak RSS at 100k, 1M and 3M x 100 B (streamctl alone;
+# kcat's 1M is produce-100B above). BENCH_SPEED13=0 skips it.
+speed13=${BENCH_SPEED13:-1}
+if [[ $speed13 == 1 ]]; then
+  n_json=$((1000000 / scale)); n_big=$((3000000 / scale))
+  in_j13=$tmp/events-json-x$n_json.jsonl
+  if [[ ! -s $in_j13 ]]; then
+    awk -v n="$n_json" 'BEGIN { for (i = 0; i < n; i++)
+      printf "{\"id\":%d,\"user\":\"user-%06d\",\"amount\":\"%d.%02d\",\"at\":\"2024-05-01T12:%02d:%02d.000Z\",\"ok\":true,\"note\":null}\n",
+        i, i % 1000000, i % 10000, i % 100, (i / 60) % 60, i % 60 }' >"$in_j13.tmp" && mv "$in_j13.tmp" "$in_j13"
+  fi
+  in_big=$(gen "m100x$n_big.txt" "$n_big" 100)
+  tj=$(topic json13)
+  create_topics "$tj"
+  "$bin" produce "$tj" -b "$addr" --acks all -q <"$in_j13" || die "producing the JSON topic failed"
+  check_count "$tj" "$n_json"
+  for i in $(seq 1 "$runs"); do
+    measure consume-json-raw streamctl "$bin" consume "$tj" -b "$addr" -e
+    measure consume-json-s streamctl "$bin" consume "$tj" -b "$addr" -e -s json
+  done
+  rss_names=()
+  for i in $(seq 1 "$runs"); do rss_names+=("$(topic rss3m-$i)"); done
+  create_topics "${rss_names[@]}"
+  for i in $(seq 1 "$runs"); do
+    measure produce-100B-3M streamctl "$bin" produce "$(topic rss3m-$i)" -b "$addr" --acks all -q <"$in_big"
+  done
+  check_count "$(topic rss3m-1)" "$n_big"
+fi
 elapsed=$(($(date +%s) - started))
 say "measured in ${elapsed}s"
 fi
@@ -533,6 +564,45 @@ if want verbs; then
   } >"$verbs_table"
 fi
 
+# --- issue 13 targets table, non-group paths (branch speed) ---------------------
+speed13_table=""
+if [[ ${speed13:-0} == 1 ]]; then
+  speed13_table=$work/speed13.md
+  {
+    echo "### Issue 13 targets ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, same run and broker as the table above; medians of $runs runs. CPU is user+sys of the client process, the steadier figure on a shared machine; wall is given too."
+    echo
+    echo "| case | streamctl wall | streamctl CPU | streamctl RSS |"
+    echo "| --- | ---: | ---: | ---: |"
+    printf '| `consume T -e` (%s JSON values of about 100 B) | %ss | %ss | %s MB |\n' "$n_json" "$(get consume-json-raw streamctl 3)" "$(get consume-json-raw streamctl 4)" "$(get consume-json-raw streamctl 5)"
+    printf '| `consume T -e -s json` (the same topic) | %ss | %ss | %s MB |\n' "$(get consume-json-s streamctl 3)" "$(get consume-json-s streamctl 4)" "$(get consume-json-s streamctl 5)"
+    printf '| `produce` %s x 100 B | %ss | %ss | %s MB |\n' "$n_big" "$(get produce-100B-3M streamctl 3)" "$(get produce-100B-3M streamctl 4)" "$(get produce-100B-3M streamctl 5)"
+    echo
+    echo "| target (issue 13) | measured | verdict |"
+    echo "| --- | --- | --- |"
+    echo "| group drain \`consume -g G -e\`: wall ≤ 0.5x \`kcat -C -e\` | filled from the group branch's figures | see below |"
+    echo "| group drain: CPU ≤ 1.2x streamctl's non-group drain | filled from the group branch's figures | see below |"
+    r=$(ratio "$(get consume-json-s streamctl 4)" "$(get consume-json-raw streamctl 4)")
+    echo "| \`consume -s json -e\`: CPU ≤ 1.3x the raw drain of the same topic | $(x "$r") | $(verdict "$r" 1.3) |"
+    w=$(ratio "$(get produce-10KB streamctl 3)" "$(get produce-10KB kcat 3)")
+    echo "| produce $n_large x 10 KB: wall ≤ 0.8x kcat | $(x "$w") | $(verdict "$w" 0.8) |"
+    w=$(ratio "$(get produce-100B streamctl 3)" "$(get produce-100B kcat 3)"); c=$(ratio "$(get produce-100B streamctl 4)" "$(get produce-100B kcat 4)")
+    echo "| produce $n_small x 100 B: wall ≤ 0.8x kcat | $(x "$w") | $(verdict "$w" 0.8) |"
+    echo "| produce $n_small x 100 B: CPU ≤ 0.7x kcat | $(x "$c") | $(verdict "$c" 0.7) |"
+    a=$(get produce-100B-flat streamctl 5); b=$(get produce-100B streamctl 5); m=$(get produce-100B-3M streamctl 5)
+    flat=$(awk -v a="$a" -v b="$b" -v c="$m" 'BEGIN { hi = a; if (b > hi) hi = b; if (c > hi) hi = c; lo = a; if (b < lo) lo = b; if (c < lo) lo = c
+      print (hi < 64 && hi <= lo * 1.25 ? "met" : "**missed**") }')
+    echo "| produce peak RSS < 64 MB and flat (within 25%) from 100k to 3M x 100 B | $n_flat: $a MB, $n_small: $b MB, $n_big: $m MB | $flat |"
+    c=$(ratio "$(get consume-10KB streamctl 4)" "$(get consume-10KB kcat 4)")
+    echo "| consume $n_large x 10 KB: CPU ≤ 1.0x kcat | $(x "$c") | $(verdict "$c" 1.0) |"
+    t=$(ratio "$(get first-message streamctl 3)" "$(get first-message kcat 3)")
+    echo "| time to first message ≤ 0.5x kcat (kept) | $(x "$t") | $(verdict "$t" 0.5) |"
+    echo
+    echo "(\`-J\` and \`-f\` ≤ 0.5x kcat are not re-measured by this block.)"
+  } >"$speed13_table"
+fi
+
 micro=""
 if [[ ${BENCH_MICRO:-} == 1 ]]; then
   say "go test -bench (BENCH_MICRO=1)"
@@ -552,6 +622,7 @@ fi
 [[ -z $table ]] || cat "$table" >&2
 [[ -z $avro_table ]] || cat "$avro_table" >&2
 [[ -z $verbs_table ]] || cat "$verbs_table" >&2
+[[ -z $speed13_table ]] || cat "$speed13_table" >&2
 if [[ $scale != 1 ]]; then
   say "BENCH_SMALL=1: not writing $out"
   exit 0
@@ -584,4 +655,5 @@ fi
 [[ -z $avro_table ]] || block "avro-$section" "$avro_table"
 [[ -z $verbs_table ]] || block "verbs-$section" "$verbs_table"
 [[ -z $micro ]] || block micro "$micro"
+[[ -z $speed13_table ]] || block "speed13-$section" "$speed13_table"
 say "wrote $out"

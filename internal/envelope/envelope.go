@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamctl/streamctl/internal/jsonstr"
+	"github.com/streamctl/streamctl/internal/jsonvalid"
 )
 
 // Encoding names how a field's bytes are written in the envelope.
@@ -117,7 +118,7 @@ func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
 	switch {
 	case b == nil:
 		return append(dst, "null"...)
-	case asJSON && json.Valid(b):
+	case asJSON && jsonvalid.Valid(b):
 		enc = JSON
 		if bytes.IndexAny(b, "\r\n") >= 0 {
 			// One record per line: the JSON value stays, its line breaks go.

@@ -1,0 +1,276 @@
+// Package jsonvalid checks that bytes are one JSON value, giving the same
+// verdict as encoding/json's Valid in one pass, without allocating: the
+// consume path checks every -s json value with it, and encoding/json's
+// scanner (a function call per byte, a pooled state stack) cost more than
+// the fetch and the write of the value together.
+package jsonvalid
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// maxDepth is encoding/json's nesting limit: 10000 arrays or objects deep
+// is valid, one more is not.
+const maxDepth = 10000
+
+// class sorts the bytes inside a JSON string: 0 for a byte that is just
+// text, 1 for one the string loop must look at ('"', '\\' and the control
+// characters, which JSON does not allow raw).
+var class = func() (t [256]uint8) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = 1
+	}
+	t['"'], t['\\'] = 1, 1
+	return t
+}()
+
+// Valid reports whether b is exactly one JSON value, with optional
+// whitespace around it, as encoding/json.Valid does: the grammar of RFC
+// 8259, any byte from 0x20 up inside strings (encoding/json does not check
+// UTF-8 either), and at most maxDepth nested arrays and objects.
+func Valid(b []byte) bool {
+	// Most values nest less than 64 deep: one word of stack, which costs
+	// nothing to clear, holds them; deeper ones start again with room for
+	// maxDepth.
+	var shallow [1]uint64
+	if ok, deep := valid(b, shallow[:]); !deep {
+		return ok
+	}
+	ok, _ := valid(b, make([]uint64, maxDepth/64+1))
+	return ok
+}
+
+// valid is Valid with objects for the stack of open containers: bit d is
+// set when the container at depth d+1 is an object. deep says the stack
+// was too small for b, which needs a bigger one.
+func valid(b []byte, objects []uint64) (ok, deep bool) {
+	depth := 0
+	inObject := false // the innermost open container is an object
+	i := skipSpace(b, 0)
+value: // a value starts at b[i]
+	if i >= len(b) {
+		return false, false
+	}
+	switch c := b[i]; {
+	case c == '{':
+		if depth == maxDepth {
+			return false, false
+		}
+		if depth == 64*len(objects) {
+			return false, true
+		}
+		objects[depth/64] |= 1 << (depth % 64)
+		depth++
+		if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
+			depth--
+			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			i++
+			break
+		}
+		inObject = true
+		if i = member(b, i); i < 0 {
+			return false, false
+		}
+		goto value
+	case c == '[':
+		if depth == maxDepth {
+			return false, false
+		}
+		if depth == 64*len(objects) {
+			return false, true
+		}
+		objects[depth/64] &^= 1 << (depth % 64)
+		depth++
+		if i = skipSpace(b, i+1); i < len(b) && b[i] == ']' {
+			depth--
+			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			i++
+			break
+		}
+		inObject = false
+		goto value
+	case c == '"':
+		if i = str(b, i+1); i < 0 {
+			return false, false
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		if i = number(b, i); i < 0 {
+			return false, false
+		}
+	case c == 't':
+		if !word(b, i, "true") {
+			return false, false
+		}
+		i += 4
+	case c == 'f':
+		if !word(b, i, "false") {
+			return false, false
+		}
+		i += 5
+	case c == 'n':
+		if !word(b, i, "null") {
+			return false, false
+		}
+		i += 4
+	default:
+		return false, false
+	}
+after: // a value ended at b[i]: what may follow depends on its container
+	i = skipSpace(b, i)
+	if depth == 0 {
+		return i == len(b), false
+	}
+	if i >= len(b) {
+		return false, false
+	}
+	switch c := b[i]; {
+	case c == ',':
+		i = skipSpace(b, i+1)
+		if inObject {
+			if i = member(b, i); i < 0 {
+				return false, false
+			}
+		}
+		goto value
+	case inObject && c == '}', !inObject && c == ']':
+		depth--
+		inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+		i++
+		goto after
+	}
+	return false, false
+}
+
+// member reads an object member's `"name" :` starting at b[i] and returns
+// where its value starts (past the whitespace), or -1.
+func member(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	if i = str(b, i+1); i < 0 {
+		return -1
+	}
+	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+		return -1
+	}
+	return skipSpace(b, i+1)
+}
+
+// skipSpace returns the index of the first byte from i on that is not JSON
+// whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// str reads the rest of a string whose opening quote is before b[i] and
+// returns the index past its closing quote, or -1.
+func str(b []byte, i int) int {
+	for {
+		// Eight bytes at a time while none of them needs a look (long
+		// values are mostly text); the flag is exact in its lowest byte,
+		// and the byte loop below checks again anyway.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if m := special(w); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && class[b[i]] == 0 {
+			i++
+		}
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			if i+1 >= len(b) {
+				return -1
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !hex(b[i+2]) || !hex(b[i+3]) || !hex(b[i+4]) || !hex(b[i+5]) {
+					return -1
+				}
+				i += 6
+			default:
+				return -1
+			}
+		default: // a control character
+			return -1
+		}
+	}
+}
+
+// special flags (0x80) the bytes of w that are a quote, a backslash or
+// below 0x20; bytes above a flagged one may be flagged wrongly.
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
+}
+
+func hex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// number reads a number starting at b[i] and returns the index past it,
+// or -1: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func number(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// word reports whether the literal w is at b[i].
+func word(b []byte, i int, w string) bool {
+	return len(b)-i >= len(w) && string(b[i:i+len(w)]) == w
+}
