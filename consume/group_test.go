@@ -425,3 +425,47 @@ func TestGroupGivesUpWhenTheBrokersAreGone(t *testing.T) {
 		t.Fatal("Run did not give up")
 	}
 }
+
+// TestGroupRecordsComeFromTheFetcher: a group member reads its claims with
+// the project's fetcher (Fetch v4) and sarama's partition consumers of the
+// claims, paused, send no Fetch of their own (sarama's are v12 at this
+// configuration's version). Before, every record came through sarama's
+// partition consumers and channels, at twice the CPU of a drain outside a
+// group.
+func TestGroupRecordsComeFromTheFetcher(t *testing.T) {
+	const parts, per = 4, 2000
+	c, addr := seedCluster(t, 1, parts, per)
+	var mu sync.Mutex
+	versions := map[int16]int{}
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		versions[req.GetVersion()]++
+		mu.Unlock()
+		return nil, nil, false
+	})
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Two sessions in a row, so that a partition claimed again is seen too.
+	for _, want := range []int{parts * per / 2, parts * per / 2} {
+		out.Reset()
+		st, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Num: want}, &out)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if st.Written != want {
+			t.Fatalf("wrote %d, want %d", st.Written, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if versions[4] == 0 {
+		t.Errorf("no Fetch v4 (the project's fetcher) came: %v", versions)
+	}
+	for v, n := range versions {
+		if v != 4 {
+			t.Errorf("%d Fetch requests of version %d (sarama's partition consumers), want none", n, v)
+		}
+	}
+}
