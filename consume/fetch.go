@@ -38,6 +38,11 @@ type fetcher struct {
 	// sess is the group session whose claims are fetched (nil outside a
 	// group); its deliveries carry it.
 	sess sarama.ConsumerGroupSession
+	// ends, when set (-e in a group), are where partitions stop being
+	// fetched: a fetch at the end waits fetchMaxWait on the connection the
+	// group's commits and heartbeats share (sarama holds a broker's lock
+	// for a whole request), and the last commit waited for it.
+	ends map[TopicPartition]int64
 
 	mu     sync.Mutex
 	pos    map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
@@ -117,7 +122,11 @@ func (f *fetcher) run(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := f.loop(ctx, round, leader, tps); err != nil {
+				err := f.loop(ctx, round, leader, tps)
+				if errors.Is(err, errFinished) {
+					return // the others go on
+				}
+				if err != nil {
 					once.Do(func() { roundErr = err })
 				}
 				cancel() // one leader's trouble: regroup everyone
@@ -128,7 +137,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if again != nil {
 			again.Stop()
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || f.count() == 0 {
 			return
 		}
 		var fatal *fatalError
@@ -166,6 +175,9 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 }
 
+// errFinished says a leader's loop has no partition left to fetch.
+var errFinished = errors.New("every partition is at its end")
+
 // ErrNoLeader says no partition to read has a leader: the brokers may be
 // down, or the cluster is electing.
 var ErrNoLeader = errors.New("no partition has a leader")
@@ -190,11 +202,18 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			MaxBytes:    total,
 			Isolation:   f.isolation,
 		}
+		n := 0
 		f.mu.Lock()
 		for _, tp := range tps {
-			req.AddBlock(tp.Topic, tp.Partition, f.pos[tp], partMax, -1)
+			if pos, ok := f.pos[tp]; ok {
+				req.AddBlock(tp.Topic, tp.Partition, pos, partMax, -1)
+				n++
+			}
 		}
 		f.mu.Unlock()
+		if n == 0 {
+			return errFinished
+		}
 		resp, err := leader.Fetch(req)
 		if err != nil {
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
@@ -229,6 +248,11 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 				case <-ctx.Done():
 					return nil
 				}
+			}
+			if end, ok := f.ends[tp]; ok && d.next >= end {
+				f.mu.Lock()
+				delete(f.pos, tp)
+				f.mu.Unlock()
 			}
 		}
 	}

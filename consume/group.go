@@ -126,6 +126,9 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	}
 	parts := map[TopicPartition]*partState{}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, sess: sess}
+	if r.o.Exit {
+		f.ends = map[TopicPartition]int64{}
+	}
 	if len(tps) > 0 {
 		committed, err := r.committed(sess.Context(), tps)
 		if err != nil {
@@ -147,6 +150,9 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 			parts[tp] = st
 			if !(r.o.Exit && st.done) {
 				f.pos[tp] = start
+			}
+			if r.o.Exit {
+				f.ends[tp] = st.end
 			}
 		}
 	}

@@ -469,3 +469,43 @@ func TestGroupRecordsComeFromTheFetcher(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupExitFetchesNothingPastTheEnd: under -e a member stops fetching
+// a partition once it reached the end taken at the start of the session.
+// A fetch at the end waits for records on the connection the group's
+// commits share, and the last commit waited for it (half a second of a
+// one-second drain); before, the fetcher went on fetching at the end.
+func TestGroupExitFetchesNothingPastTheEnd(t *testing.T) {
+	const parts, per = 4, 500
+	c, addr := seedCluster(t, 1, parts, per)
+	var mu sync.Mutex
+	var atEnd []string
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tp := range req.(*kmsg.FetchRequest).Topics {
+			for _, p := range tp.Partitions {
+				if p.FetchOffset >= per {
+					atEnd = append(atEnd, fmt.Sprintf("%d@%d", p.Partition, p.FetchOffset))
+				}
+			}
+		}
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	st, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Exit: true}, &out)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.Written != parts*per {
+		t.Fatalf("wrote %d, want %d", st.Written, parts*per)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(atEnd) > 0 {
+		t.Errorf("fetched at the end: %v, want no fetch there", atEnd)
+	}
+}
