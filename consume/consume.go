@@ -134,6 +134,14 @@ type Options struct {
 	Deadline time.Time
 	// Group consumes as a member of this consumer group (empty: no group).
 	Group string
+	// Balancer is the group's partition assignor: "range" (the default
+	// when empty), "roundrobin" or "sticky"; see Balancers.
+	Balancer string
+	// InstanceID makes the member static (group.instance.id, KIP-345): a
+	// member that comes back under the same id within the session timeout
+	// takes its partitions back without a rebalance, and stopping does not
+	// leave the group.
+	InstanceID string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
 	KeyCodec, ValueCodec *codec.Chain
 	// HideFaustMeta strips Faust's "__faust" model metadata from JSON keys

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,11 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 			return nil, err
 		}
 	}
-	group, err := sarama.NewConsumerGroupFromClient(r.o.Group, r.client)
+	member, err := r.memberClient()
+	if err != nil {
+		return nil, err
+	}
+	group, err := sarama.NewConsumerGroupFromClient(r.o.Group, member)
 	if err != nil {
 		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
 	}
@@ -52,6 +57,60 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 		h.endFetch()
 	}, nil
 }
+
+// Balancers are the partition assignors a group member can use (Kafka's
+// names). Cooperative rebalancing (cooperative-sticky) is not among them:
+// sarama keeps one session across cooperative rebalances and revokes
+// partitions one claim at a time, while commits of exactly what was
+// printed rest on a session's Setup and Cleanup bracketing its partitions.
+var Balancers = []string{"range", "roundrobin", "sticky"}
+
+// BalancerError says Options.Balancer names no assignor of Balancers.
+type BalancerError struct{ Name string }
+
+func (e *BalancerError) Error() string {
+	return fmt.Sprintf("no partition assignor %q (there are %s)", e.Name, strings.Join(Balancers, ", "))
+}
+
+func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
+	switch name {
+	case "", "range":
+		return sarama.NewBalanceStrategyRange(), nil
+	case "roundrobin":
+		return sarama.NewBalanceStrategyRoundRobin(), nil
+	case "sticky":
+		return sarama.NewBalanceStrategySticky(), nil
+	}
+	return nil, &BalancerError{Name: name}
+}
+
+// memberClient is the run's client as the group sees it: a configuration
+// of its own carries the assignor and the static membership of Options,
+// so that they are decided here, once, and not in every caller's config.
+func (r *runner) memberClient() (sarama.Client, error) {
+	strategy, err := balanceStrategy(r.o.Balancer)
+	if err != nil {
+		return nil, err
+	}
+	conf := *r.client.Config()
+	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy}
+	conf.Consumer.Group.InstanceId = r.o.InstanceID
+	if r.o.InstanceID != "" && !conf.Version.IsAtLeast(sarama.V2_3_0_0) {
+		return nil, fmt.Errorf("static membership (group instance id %q) needs Kafka protocol 2.3 or later, not %s", r.o.InstanceID, conf.Version)
+	}
+	if err := conf.Validate(); err != nil {
+		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
+	}
+	return configured{Client: r.client, conf: &conf}, nil
+}
+
+// configured is a client with another configuration.
+type configured struct {
+	sarama.Client
+	conf *sarama.Config
+}
+
+func (c configured) Config() *sarama.Config { return c.conf }
 
 // consumeGroup takes part in the group's sessions, one after another,
 // until ctx is done. A session that cannot start because the coordinator

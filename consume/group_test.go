@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -507,5 +508,56 @@ func TestGroupExitFetchesNothingPastTheEnd(t *testing.T) {
 	defer mu.Unlock()
 	if len(atEnd) > 0 {
 		t.Errorf("fetched at the end: %v, want no fetch there", atEnd)
+	}
+}
+
+// TestGroupBalancerAndInstanceID: the member joins with the assignor of
+// Options.Balancer and as the static member Options.InstanceID, as the
+// group's coordinator describes it, and stopping leaves the static member
+// in the group.
+func TestGroupBalancerAndInstanceID(t *testing.T) {
+	_, addr := seedCluster(t, 1, 2, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(runCtx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Balancer: "roundrobin", InstanceID: "member-a"}, io.Discard)
+		done <- err
+	}()
+	admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		// A static member that stops does not leave: coming back within
+		// the session timeout, it takes its partitions without a rebalance.
+		groups, err := admin.DescribeConsumerGroups([]string{"g"})
+		if err != nil || len(groups) != 1 || len(groups[0].Members) != 1 {
+			t.Errorf("after the stop the group is %v (%v), want its static member still in it", groups, err)
+		}
+	}()
+	for {
+		groups, err := admin.DescribeConsumerGroups([]string{"g"})
+		if err == nil && len(groups) == 1 && groups[0].State == "Stable" && len(groups[0].Members) == 1 {
+			g := groups[0]
+			if g.Protocol != "roundrobin" {
+				t.Errorf("assignor %q, want roundrobin", g.Protocol)
+			}
+			for _, m := range g.Members {
+				if m.GroupInstanceId == nil || *m.GroupInstanceId != "member-a" {
+					t.Errorf("member's instance id %v, want member-a", m.GroupInstanceId)
+				}
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the group did not become stable with one member: %v %v", groups, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
