@@ -11,7 +11,8 @@
 # Knobs: BENCH_RUNS (3: runs per tool and case), BENCH_TTFM_RUNS (5),
 # BENCH_MICRO=1 (also go test -bench), BENCH_PYTHON=0 (skip the Avro comparison
 # with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
-# BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
+# BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_GROUP=0 (skip the
+# group drain of scripts/bench-group.sh), BENCH_SMALL=1 (a
 # quick smoke run: 10x fewer messages; not written to BENCH_OUT).
 set -euo pipefail
 
@@ -453,8 +454,19 @@ if [[ ${BENCH_MICRO:-} == 1 ]]; then
   } >"$micro"
 fi
 
+# --- group drain (issue 13): consume -g G -e vs the drain outside a group and kcat --
+# scripts/bench-group.sh measures on the same broker; BENCH_GROUP=0 skips it.
+group_table=""
+if [[ ${BENCH_GROUP:-1} == 1 ]]; then
+  group_table=$work/group.md
+  { echo "### Group drain ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"; echo
+    BENCH_BROKER=$addr BENCH_RUNS=$runs BENCH_TMP=$tmp BENCH_GROUP_N=$n_small "$root/scripts/bench-group.sh" "$bin"
+  } >"$group_table" || die "scripts/bench-group.sh failed"
+fi
+
 cat "$table" >&2
 [[ -z $avro_table ]] || cat "$avro_table" >&2
+[[ -z $group_table ]] || cat "$group_table" >&2
 if [[ $scale != 1 ]]; then
   say "BENCH_SMALL=1: not writing $out"
   exit 0
@@ -486,4 +498,5 @@ fi
 block "$section" "$table"
 [[ -z $avro_table ]] || block "avro-$section" "$avro_table"
 [[ -z $micro ]] || block micro "$micro"
+[[ -z $group_table ]] || block "group-$section" "$group_table"
 say "wrote $out"
