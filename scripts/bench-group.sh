@@ -113,6 +113,7 @@ members() {
   local label=$1 k=$2 i t0 t1 cpu=0 total=0
   local g=$run_id-$label-$RANDOM
   local mpids=()
+  rm -f "$work"/out-* "$work"/err-* "$work"/time-*
   t0=$(date +%s%N)
   for i in $(seq 1 "$k"); do
     /usr/bin/time -f '%U %S' -o "$work/time-$i" timeout "$limit" "$bin" consume "$topic" -b "$addr" -g "$g" -e \
