@@ -56,7 +56,7 @@ Examples:
    streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
-				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME), and 0=100,1=@-1h,2=end starts partitions apart"},
+				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME) or at the end it had at start, whichever comes first (only an END time still ahead waits, for a message that late), and 0=100,1=@-1h,2=end starts partitions apart"},
 			&cli.IntFlag{Name: "num", Aliases: []string{"n"}, EnvVars: envVars("num"),
 				Usage: "stop after `N` messages in all"},
 			&cli.BoolFlag{Name: "exit", Aliases: []string{"e"}, EnvVars: envVars("exit"),
@@ -238,7 +238,7 @@ func runConsume(c *cli.Context, s Streams) error {
 		if o.Topics, err = matchTopics(ctx, client, topics, following, warn); err != nil {
 			return fo.outcome(consume.Stats{}, timedOut(err))
 		}
-		if !o.Exit && o.Group == "" {
+		if !o.Exit {
 			o.Discover = func(ctx context.Context) ([]string, error) { return discoverTopics(ctx, client, topics) }
 			o.DiscoverEvery = discoverEvery
 		}

@@ -171,3 +171,63 @@ func TestConsumeRangeCompacted(t *testing.T) {
 		}
 	}
 }
+
+// A numeric end is bounded by what a partition holds at start, as -e is:
+// -o 0:2 stops each partition at min(2, its end), so partitions shorter
+// than the range (or empty) do not keep the run waiting.
+func TestConsumeRangeEndPastWhatIsThere(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 3)
+	kafkatest.Produce(t, addr, topic,
+		kafkatest.Message{Partition: 0, Value: []byte("p0-0")}, kafkatest.Message{Partition: 0, Value: []byte("p0-1")},
+		kafkatest.Message{Partition: 0, Value: []byte("p0-2")}, kafkatest.Message{Partition: 1, Value: []byte("p1-0")})
+	for _, tc := range []struct {
+		o    string
+		want []string
+	}{
+		{"0:2", []string{"p0-0", "p0-1", "p1-0"}},
+		{"0:+5", []string{"p0-0", "p0-1", "p0-2", "p1-0"}},
+		{"1=0:9", []string{"p0-0", "p0-1", "p0-2", "p1-0"}},
+	} {
+		// --timeout only keeps a defect from hanging the test: exit 3.
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", tc.o, "--timeout", "20s")
+		if diff := cmp.Diff(tc.want, sortLines(r.Stdout)); diff != "" {
+			t.Errorf("-o %s (-want +got):\n%s", tc.o, diff)
+		}
+	}
+}
+
+// A time end is a bound on the clock: one already past stops at what is
+// there, even when no message is that late; one still ahead waits for a
+// message at or after it (TestConsumeRangeTime), bounded by --timeout.
+func TestConsumeRangeTimeEndPast(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 1)
+	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	kafkatest.Produce(t, addr, topic,
+		kafkatest.Message{Value: []byte("a"), Timestamp: base},
+		kafkatest.Message{Value: []byte("b"), Timestamp: base.Add(time.Minute)})
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-o", "@2026-11-01T09:00:00Z:@2026-11-01T11:00:00Z", "--timeout", "20s")
+	if r.Stdout != "a\nb\n" {
+		t.Errorf("past window: stdout %q, want both", r.Stdout)
+	}
+}
+
+// -o P=START names a partition of every topic read: a topic without it is
+// the error, named, even when another topic has it.
+func TestConsumeRangePartitionOnEveryTopic(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	two, one := kafkatest.Topic(t)+"-two", kafkatest.Topic(t)+"-one"
+	kafkatest.CreateTopic(t, addr, two, 2)
+	kafkatest.CreateTopic(t, addr, one, 1)
+	r := mustRun(t, 1, "", "consume", two, one, "-b", addr, "-o", "1=0", "-e")
+	if !strings.Contains(r.Stderr, `topic "`+one+`" has no partition 1`) || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
+		t.Errorf("stderr %q does not name the topic without partition 1", r.Stderr)
+	}
+	r = mustRun(t, 1, "", "consume", one, two, "-b", addr, "-o", "1=0", "-e")
+	if !strings.Contains(r.Stderr, `topic "`+one+`" has no partition 1`) {
+		t.Errorf("topics the other way round: stderr %q", r.Stderr)
+	}
+}

@@ -15,7 +15,7 @@ import (
 func regexFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "regex", Aliases: []string{"r"}, EnvVars: envVars("regex"),
-			Usage: "the TOPIC arguments are regular expressions matched against whole topic names (internal topics only when named literally); the matches at start are read, and when following (no -e, outside a group) new matching topics within 10 s"},
+			Usage: "the TOPIC arguments are regular expressions matched against whole topic names (internal topics only when named literally); the matches at start are read, and when following (no -e), in a group too, new matching topics within 10 s"},
 	}
 }
 

@@ -100,3 +100,37 @@ func TestConsumeRegexInterruptedWhileWaiting(t *testing.T) {
 		t.Errorf("stderr %q reports the clean stop as an error", errw.String())
 	}
 }
+
+// In a group, -r rejoins with the wider subscription when a new matching
+// topic appears while following, and commits what it read of it.
+func TestConsumeRegexGroupPicksUpNewTopics(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	group := topic + "-g"
+	kafkatest.CreateTopic(t, addr, topic+"-1", 1)
+	kafkatest.Produce(t, addr, topic+"-1", kafkatest.Message{Value: []byte("first")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := newSignalWriter()
+	done := runInBackground(ctx, out, "consume", "-r", topic+"-.*", "-g", group, "-b", addr)
+	waitForOutput(t, out, "consume -r -g")
+	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
+	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
+	}
+	cancel()
+	if code := exitCode(t, done, "consume -r -g"); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if out.String() != "first\nsecond\n" {
+		t.Fatalf("stdout %q, want the new topic's message too", out.String())
+	}
+	// Both topics' messages were committed: the group has nothing left.
+	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("third")})
+	r := mustRun(t, 0, "", "consume", "-r", topic+"-.*", "-g", group, "-b", addr, "-e")
+	if r.Stdout != "third\n" {
+		t.Errorf("the group resumed with %q, want only the message after", r.Stdout)
+	}
+}

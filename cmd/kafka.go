@@ -48,16 +48,18 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-var nilMetricsOnce sync.Once
+// sarama records histograms of every request and message in a go-metrics
+// registry nobody here reads: measurable CPU on hot paths. The switch is a
+// process-wide variable that sarama reads whenever it makes a client, so it
+// is set before anything runs, not on the first command (where a client
+// made at the same time, in a test, raced with the write).
+func init() { metrics.UseNilMetrics = true }
 
 // kafkaConfig builds the sarama configuration from the global flags. Topic
 // auto-creation through metadata requests is always off: streamctl creates
 // topics on purpose, through the admin API.
 func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 	conf := sarama.NewConfig()
-	// sarama records histograms of every request and message in a
-	// go-metrics registry nobody here reads; measurable CPU on hot paths.
-	nilMetricsOnce.Do(func() { metrics.UseNilMetrics = true })
 	conf.MetricRegistry = metrics.NewRegistry()
 	conf.ClientID = c.String("client-id")
 	v, err := sarama.ParseKafkaVersion(c.String("kafka-version"))
@@ -204,7 +206,11 @@ func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.C
 	// is this timer. The dialer's trace says how far the attempt got.
 	timer := time.NewTimer(conf.Net.DialTimeout)
 	defer timer.Stop()
+	dl, _ := conf.Net.Proxy.Dialer.(*dialer)
 	abandon := func() {
+		if dl != nil {
+			dl.abort() // NewClient returns soon: its connections are gone
+		}
 		go func() {
 			if r := <-done; r.client != nil {
 				r.client.Close()
@@ -216,10 +222,14 @@ func connect(ctx context.Context, c *cli.Context, conf *sarama.Config) (sarama.C
 		if r.err != nil {
 			return nil, explainConnectError(r.err, brokers, conf)
 		}
+		if dl != nil {
+			dl.settle()
+		}
 		return r.client, nil
 	case <-timer.C:
+		err := explainConnectError(errNoAnswer, brokers, conf) // before abort moves the trace on
 		abandon()
-		return nil, explainConnectError(errNoAnswer, brokers, conf)
+		return nil, err
 	case <-ctx.Done():
 		abandon()
 		return nil, ctx.Err()
@@ -382,6 +392,86 @@ type dialer struct {
 	// attempt is a connection under way (dialling, in its TLS handshake,
 	// or not yet sending) or one that failed there; it is newer than latest.
 	attempt *trace
+	// open holds the connections made while connecting, until settle or
+	// abort; aborted says connect gave up, and stop ends dials under way.
+	open    map[net.Conn]struct{}
+	settled bool
+	aborted bool
+	stop    chan struct{}
+}
+
+// errAbandoned is a dial after connect gave up on the attempt.
+var errAbandoned = errors.New("connection attempt abandoned")
+
+// abort ends an attempt connect gave up on: dials under way stop, the
+// connections made so far are closed and new dials fail, so that sarama's
+// NewClient, which takes no context, returns at once rather than holding a
+// goroutine (and a socket) for its read timeout, retry after retry.
+func (d *dialer) abort() {
+	d.mu.Lock()
+	if d.aborted {
+		d.mu.Unlock()
+		return
+	}
+	d.aborted = true
+	open := d.open
+	d.open = nil
+	if d.stop != nil {
+		close(d.stop)
+	}
+	d.mu.Unlock()
+	for c := range open {
+		c.Close()
+	}
+}
+
+// settle ends the tracking of an attempt that succeeded: the connections
+// are the client's from now on.
+func (d *dialer) settle() {
+	d.mu.Lock()
+	d.open, d.settled = nil, true
+	d.mu.Unlock()
+}
+
+// dialContext is a context that abort cancels.
+func (d *dialer) dialContext() (context.Context, context.CancelFunc) {
+	d.mu.Lock()
+	if d.stop == nil {
+		d.stop = make(chan struct{})
+	}
+	stop, aborted := d.stop, d.aborted
+	d.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	if aborted {
+		cancel()
+		return ctx, cancel
+	}
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// track keeps conn until the attempt settles, or closes it when the
+// attempt was abandoned while it was being made.
+func (d *dialer) track(conn net.Conn) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.aborted {
+		conn.Close()
+		return errAbandoned
+	}
+	if !d.settled {
+		if d.open == nil {
+			d.open = map[net.Conn]struct{}{}
+		}
+		d.open[conn] = struct{}{}
+	}
+	return nil
 }
 
 func (d *dialer) last() trace {
@@ -401,6 +491,10 @@ func (d *dialer) last() trace {
 // begin records how far the newest connection got.
 func (d *dialer) begin(t trace) {
 	d.mu.Lock()
+	if d.aborted {
+		d.mu.Unlock()
+		return // the attempt connect explained is the one to keep
+	}
 	d.attempt, d.latest = &t, nil
 	d.mu.Unlock()
 }
@@ -408,8 +502,16 @@ func (d *dialer) begin(t trace) {
 // Dial is sarama's proxy.Dialer.
 func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 	d.begin(trace{addr: addr, stage: stageDial})
-	conn, err := d.net.Dial(network, addr)
+	dctx, dcancel := d.dialContext()
+	defer dcancel()
+	conn, err := d.net.DialContext(dctx, network, addr)
 	if err != nil {
+		if dctx.Err() != nil {
+			return nil, errAbandoned
+		}
+		return nil, err
+	}
+	if err := d.track(conn); err != nil {
 		return nil, err
 	}
 	if d.tls != nil {
@@ -420,7 +522,7 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 		}
 		d.begin(trace{addr: addr, stage: stageHandshake})
 		tconn := tls.Client(conn, tc)
-		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		ctx, cancel := context.WithTimeout(dctx, d.timeout)
 		err := tconn.HandshakeContext(ctx)
 		cancel()
 		if err != nil {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -89,5 +90,26 @@ func TestConnectTimeoutDuringDial(t *testing.T) {
 	var h hinted
 	if !errors.As(err, &h) || !strings.HasPrefix(h.hint, "is Kafka running there?") {
 		t.Errorf("hint %q, want one asking whether Kafka runs there", h.hint)
+	}
+}
+
+// TestAbandonedConnectEnds: when --connect-timeout ends an attempt, the
+// goroutine running sarama's NewClient (which takes no context) ends soon
+// after, rather than holding its socket for sarama's 30 s read timeout,
+// retry after retry. Before the fix it was still there long after.
+func TestAbandonedConnectEnds(t *testing.T) {
+	addr := silentListener(t)
+	mustRun(t, ExitError, "", "-b", addr, "--connect-timeout", "300ms", "consume", "t", "-e")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if !strings.Contains(stacks, "sarama.NewClient") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sarama.NewClient still runs 10 s after the connect timeout:\n%s", stacks)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
 	}
 }

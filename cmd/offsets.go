@@ -165,19 +165,33 @@ func infoError(err error) error {
 	return err
 }
 
+// offsetsLine is one partition in -J, its fields in the README's order.
+type offsetsLine struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"`
+	// groupStand is there with -g only; a nil pointer leaves its fields out.
+	*groupStand
+	At *int64 `json:"at,omitempty"`
+}
+
+// groupStand is where a group stands on a partition: committed is null
+// where the group never committed.
+type groupStand struct {
+	Committed *int64 `json:"committed"`
+	Lag       int64  `json:"lag"`
+}
+
 func printOffsets(w io.Writer, offs []kafkainfo.Offsets, q kafkainfo.Query, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, o := range offs {
-			if q.Group != "" && o.Committed == nil {
-				// committed is null, not absent, where nothing was committed
-				b, _ := json.Marshal(o)
-				if _, err := fmt.Fprintf(w, "%s,\"committed\":null}\n", strings.TrimSuffix(string(b), "}")); err != nil {
-					return err
-				}
-				continue
+			line := offsetsLine{Topic: o.Topic, Partition: o.Partition, Start: o.Start, End: o.End, At: o.At}
+			if q.Group != "" {
+				line.groupStand = &groupStand{Committed: o.Committed, Lag: *o.Lag}
 			}
-			if err := enc.Encode(o); err != nil {
+			if err := enc.Encode(line); err != nil {
 				return err
 			}
 		}

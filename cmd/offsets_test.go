@@ -77,10 +77,35 @@ func TestOffsetsTable(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("table (-want +got):\n%s\n%s", diff, r.Stdout)
 	}
-	r = mustRun(t, 0, "", "offsets", topic, "-b", addr, "-g", topic+"-none", "-J")
-	wantJSON := `{"topic":"` + topic + `","partition":0,"start":0,"end":3,"lag":3,"committed":null}`
-	if first, _, _ := strings.Cut(r.Stdout, "\n"); first != wantJSON {
-		t.Errorf("-J: %s, want %s", first, wantJSON)
+}
+
+// -J prints the README's fields in the README's order, committed null
+// where the group committed nothing.
+func TestOffsetsJSONFieldOrder(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 1)
+	kafkatest.Produce(t, addr, topic, partMessages(1, 3)...)
+	group := topic + "-g"
+	head := `{"topic":"` + topic + `","partition":0,"start":0,"end":3`
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, head + `}`},
+		{[]string{"-g", topic + "-none"}, head + `,"committed":null,"lag":3}`},
+		{[]string{"-g", topic + "-none", "--at", "@2000-01-01"}, head + `,"committed":null,"lag":3,"at":0}`},
+		{[]string{"--at", "@2000-01-01"}, head + `,"at":0}`},
+	} {
+		r := mustRun(t, 0, "", append([]string{"offsets", topic, "-b", addr, "-J"}, tc.args...)...)
+		if got := strings.TrimSuffix(r.Stdout, "\n"); got != tc.want {
+			t.Errorf("-J %s:\n got %s\nwant %s", strings.Join(tc.args, " "), got, tc.want)
+		}
+	}
+	mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-n", "1")
+	r := mustRun(t, 0, "", "offsets", topic, "-b", addr, "-J", "-g", group, "--at", "@2000-01-01")
+	if want := head + `,"committed":1,"lag":2,"at":0}` + "\n"; r.Stdout != want {
+		t.Errorf("-J -g --at:\n got %s\nwant %s", r.Stdout, want)
 	}
 }
 

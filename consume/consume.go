@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -117,7 +118,9 @@ type Options struct {
 	// End, when set, is where each partition stops (exclusive), as -e's
 	// end does: the run stops once every partition reached its end, and
 	// partitions whose range has no end stop at the end they had at start.
-	// Outside a group only.
+	// An offset end, or a time end already past, is never beyond the end a
+	// partition had at start; a time end still ahead waits for a message
+	// at or after it. Outside a group only.
 	End *Offset
 	// PartitionRanges are ranges of their own for these partition
 	// numbers, in place of Start and End. Outside a group only.
@@ -155,8 +158,9 @@ type Options struct {
 	// without it the first one stops the run with an error.
 	SkipInvalid bool
 	// Discover, when set, is asked every DiscoverEvery (5 s when zero)
-	// for the topics to read while the run follows (without Exit, outside
-	// a group); topics it adds are read from Start.
+	// for the topics to read while the run follows (without Exit); topics
+	// it adds are read from Start (in a group, where nothing is committed),
+	// a group member rejoining with the wider subscription.
 	Discover      func(ctx context.Context) ([]string, error)
 	DiscoverEvery time.Duration
 	// Format turns a record into output bytes.
@@ -381,14 +385,16 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		if err != nil {
 			return nil, err
 		}
+		// A partition given its own range must be one of every topic's
+		// partitions read: the error names the topic that lacks it.
+		for _, p := range slices.Sorted(maps.Keys(r.o.PartitionRanges)) {
+			if !slices.Contains(ps, p) {
+				valid, _ := r.client.Partitions(topic)
+				return nil, &PartitionError{Topic: topic, Partition: p, Valid: valid}
+			}
+		}
 		for _, p := range ps {
 			tps = append(tps, TopicPartition{topic, p})
-		}
-	}
-	for p := range r.o.PartitionRanges {
-		if !slices.ContainsFunc(tps, func(tp TopicPartition) bool { return tp.Partition == p }) {
-			valid, _ := r.client.Partitions(r.o.Topics[0])
-			return nil, &PartitionError{Topic: r.o.Topics[0], Partition: p, Valid: valid}
 		}
 	}
 	oldest, newest, err := r.boundsAll(ctx, tps)
@@ -396,6 +402,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
+	now := time.Now()
 	for _, tp := range tps {
 		rg := r.rangeFor(tp.Partition)
 		start, err := rg.Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
@@ -404,7 +411,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		}
 		st := &partState{next: start, end: newest[tp], last: time.Now()}
 		if rg.End != nil {
-			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], r.atTime(ctx, tp)); err != nil {
+			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], now, r.atTime(ctx, tp)); err != nil {
 				return nil, fmt.Errorf("partition %s: end: %w", tp, err)
 			}
 		}
@@ -442,6 +449,33 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 // and has f fetch the partitions of new ones. Failures are warnings: the
 // topics being read go on.
 func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
+	r.discoverEach(ctx, known, func(fresh []string, tps []TopicPartition) bool {
+		oldest, newest, err := r.boundsAll(ctx, tps)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
+			}
+			return false
+		}
+		starts := map[TopicPartition]int64{}
+		for _, tp := range tps {
+			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
+			if err != nil {
+				start = oldest[tp]
+			}
+			starts[tp] = start
+		}
+		f.add(starts)
+		return true
+	})
+}
+
+// discoverEach asks Options.Discover for the topics to read every
+// DiscoverEvery until ctx ends, and hands take the topics not in known
+// whose partitions are known, with those partitions; what take accepts
+// counts as known from then on. Failures are warnings: the topics being
+// read go on.
+func (r *runner) discoverEach(ctx context.Context, known []string, take func(fresh []string, tps []TopicPartition) bool) {
 	every := r.o.DiscoverEvery
 	if every <= 0 {
 		every = 5 * time.Second
@@ -481,28 +515,12 @@ func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
 				tps = append(tps, TopicPartition{t, p})
 			}
 		}
-		if len(tps) == 0 {
+		if len(tps) == 0 || !take(fresh, tps) {
 			continue
-		}
-		oldest, newest, err := r.boundsAll(ctx, tps)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))
-			}
-			continue
-		}
-		starts := map[TopicPartition]int64{}
-		for _, tp := range tps {
-			start, err := r.rangeFor(tp.Partition).Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
-			if err != nil {
-				start = oldest[tp]
-			}
-			starts[tp] = start
 		}
 		for _, t := range fresh {
 			seen[t] = true
 		}
-		f.add(starts)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,18 +118,28 @@ func (c configured) Config() *sarama.Config { return c.conf }
 // is away (its broker died, the group moved, the whole cluster is down) is
 // tried again, with the coordinator looked up anew, until giveUp passes
 // without a session starting; an error no retry cures stops the run.
+//
+// With Options.Discover, a new topic ends the session and the member joins
+// again with the wider list: sarama subscribes once per Consume.
 func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h *groupHandler) {
 	giveUp := r.o.giveUp()
 	var failing time.Time // since when no session could start
 	backoff := 100 * time.Millisecond
+	topics := r.o.Topics
+	widen, stopDiscover := r.discoverGroup(ctx, topics)
+	defer stopDiscover()
 	for ctx.Err() == nil {
 		before := h.sessions.Load()
-		err := group.Consume(ctx, r.o.Topics, h)
+		wider, err := consumeRound(ctx, group, topics, h, widen)
 		if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
 			return
 		}
 		if h.sessions.Load() != before {
 			failing, backoff = time.Time{}, 100*time.Millisecond
+		}
+		if wider != nil {
+			topics = wider
+			continue // join again, subscribed to the new topics too
 		}
 		if err == nil {
 			continue // the session ended (a rebalance): join the next
@@ -154,6 +165,59 @@ func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h
 		backoff = min(2*backoff, 5*time.Second)
 		// The coordinator sarama knows may be the broker that died.
 		_ = r.client.RefreshCoordinator(r.o.Group)
+	}
+}
+
+// consumeRound is one group.Consume, ended early when widen brings a
+// wider topic list, which it returns.
+func consumeRound(ctx context.Context, group sarama.ConsumerGroup, topics []string, h sarama.ConsumerGroupHandler, widen <-chan []string) ([]string, error) {
+	if widen == nil {
+		return nil, group.Consume(ctx, topics, h)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var wider []string
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case wider = <-widen:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	err := group.Consume(rctx, topics, h)
+	cancel()
+	<-watched
+	return wider, err
+}
+
+// discoverGroup looks for new topics while a group member follows, and
+// sends the whole list to read each time it grows. stop ends the search
+// and waits for it.
+func (r *runner) discoverGroup(ctx context.Context, known []string) (widen <-chan []string, stop func()) {
+	if r.o.Discover == nil || r.o.Exit {
+		return nil, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan []string)
+	done := make(chan struct{})
+	all := slices.Clone(known)
+	go func() {
+		defer close(done)
+		r.discoverEach(ctx, known, func(fresh []string, _ []TopicPartition) bool {
+			next := append(slices.Clone(all), fresh...)
+			select {
+			case ch <- next:
+				all = next
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	return ch, func() {
+		cancel()
+		<-done
 	}
 }
 

@@ -201,24 +201,35 @@ func parseRange(s string, now time.Time) (Range, error) {
 }
 
 // resolveEnd turns an end into an exclusive offset for a partition that
-// starts at start, and, for a time no message has reached yet, the time
-// in milliseconds at which a message ends the partition instead (0: none).
-func resolveEnd(e Offset, start, oldest, newest int64, atTime func(ms int64) (int64, error)) (end, endTime int64, err error) {
+// starts at start and holds offsets up to newest now, and, for a time still
+// ahead of now, the time in milliseconds at which a message ends the
+// partition instead (0: none).
+//
+// A range is a bounded read of what is there, as -e is: an offset end is
+// never past newest, so a partition shorter than the range (-o 0:100 on
+// one holding 3) is done at its end instead of waiting for offsets that
+// may never come. A time end already past is bounded the same way; only
+// a time still ahead waits, for the first message at or after it.
+func resolveEnd(e Offset, start, oldest, newest int64, now time.Time, atTime func(ms int64) (int64, error)) (end, endTime int64, err error) {
+	bound := func(off int64) int64 { return max(min(off, newest), start) }
 	switch e.Kind {
 	case FromStart:
-		return start + e.N, 0, nil
+		return bound(start + e.N), 0, nil
 	case AtTime:
 		off, err := atTime(e.Time.UnixMilli())
 		if err != nil {
 			return 0, 0, err
 		}
-		if off < 0 {
-			return math.MaxInt64, e.Time.UnixMilli(), nil
+		if off >= 0 {
+			return bound(off), 0, nil
 		}
-		return max(off, start), 0, nil
+		if !e.Time.After(now) {
+			return bound(newest), 0, nil
+		}
+		return math.MaxInt64, e.Time.UnixMilli(), nil
 	case Absolute:
-		return max(e.N, start), 0, nil
+		return bound(e.N), 0, nil
 	}
 	off, err := e.resolve(oldest, newest, atTime)
-	return max(off, start), 0, err
+	return bound(off), 0, err
 }

@@ -11,9 +11,9 @@
 # Knobs: BENCH_RUNS (3: runs per tool and case), BENCH_TTFM_RUNS (5),
 # BENCH_MICRO=1 (also go test -bench), BENCH_PYTHON=0 (skip the Avro comparison
 # with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
-# BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_GROUP=0 (skip the
-# group drain of scripts/bench-group.sh), BENCH_SMALL=1 (a
-# quick smoke run: 10x fewer messages; not written to BENCH_OUT).
+# BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
+# quick smoke run: 10x fewer messages; not written to BENCH_OUT), BENCH_CASES
+# (all: a comma list of kcat, avro, verbs, group).
 set -euo pipefail
 
 bin=${1:-bin/streamctl}
@@ -27,6 +27,12 @@ tmp=${BENCH_TMP:-/tmp/streamctl-bench}
 broker=${BENCH_BROKER:-builtin}
 scale=1
 [[ ${BENCH_SMALL:-} == 1 ]] && scale=10
+# BENCH_CASES picks what to measure, a comma list of: kcat (consume, produce,
+# memory and first message against kcat), avro, verbs (consume --where and
+# --grep, offsets -g against kcat -Q), group (scripts/bench-group.sh); all (the
+# default) is every one.
+cases=${BENCH_CASES:-all}
+want() { [[ $cases == all || ,$cases, == *,$1,* ]]; }
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -110,6 +116,15 @@ gen() { # file count size: numbered lines of exactly size bytes (newline not cou
     awk -v n="$2" -v size="$3" 'BEGIN {
       while (length(pad) < size - 10) pad = pad "x"
       for (i = 0; i < n; i++) printf "%09d:%s\n", i, pad }' >"$f.tmp" && mv "$f.tmp" "$f"
+  fi
+  echo "$f"
+}
+gen_json() { # JSON records of six fields, about 130 B each: the Avro and verbs cases' input
+  local f=$tmp/events-json-x$n_small.jsonl
+  if [[ ! -s $f ]]; then
+    awk -v n="$n_small" 'BEGIN { for (i = 0; i < n; i++)
+      printf "{\"id\":%d,\"user\":\"user-%06d\",\"amount\":\"%d.%02d\",\"at\":\"2024-05-01T12:%02d:%02d.000Z\",\"ok\":true,\"note\":null}\n",
+        i, i % 1000000, i % 10000, i % 100, (i / 60) % 60, i % 60 }' >"$f.tmp" && mv "$f.tmp" "$f"
   fi
   echo "$f"
 }
@@ -204,6 +219,8 @@ ttfm_case() {
 
 started=$(date +%s)
 : >"$results"
+elapsed=0
+if want kcat; then
 say "produce: $n_small x 100 B, $n_flat x 100 B, $n_large x 10 KB; $runs runs each"
 produce_case produce-100B "$in_small" "$n_small"
 produce_case produce-100B-flat "$in_flat" "$n_flat"
@@ -216,13 +233,14 @@ consume_case consume-10KB "$(topic produce-10KB-s1)"
 ttfm_case first-message "$(topic produce-100B-s1)"
 elapsed=$(($(date +%s) - started))
 say "measured in ${elapsed}s"
+fi
 
 # --- Avro through a schema registry (streamctl only) ---------------------------
 # The same small records as JSON and as Avro: produce -s json vs -s avro, and
 # consume -s json -J vs -s avro -e. The registry is BENCH_REGISTRY or a
 # built-in one (streamctl broker --registry) started here.
 avro_table=""
-if [[ ${BENCH_AVRO:-1} == 1 ]]; then
+if [[ ${BENCH_AVRO:-1} == 1 ]] && want avro; then
   registry=${BENCH_REGISTRY:-}
   if [[ -z $registry ]]; then
     rport=$(free_port)
@@ -239,12 +257,7 @@ if [[ ${BENCH_AVRO:-1} == 1 ]]; then
   {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
   {"name":"ok","type":"boolean"},{"name":"note","type":["null","string"],"default":null}]}
 AVSC
-  in_json=$tmp/events-json-x$n_small.jsonl
-  if [[ ! -s $in_json ]]; then
-    awk -v n="$n_small" 'BEGIN { for (i = 0; i < n; i++)
-      printf "{\"id\":%d,\"user\":\"user-%06d\",\"amount\":\"%d.%02d\",\"at\":\"2024-05-01T12:%02d:%02d.000Z\",\"ok\":true,\"note\":null}\n",
-        i, i % 1000000, i % 10000, i % 100, (i / 60) % 60, i % 60 }' >"$in_json.tmp" && mv "$in_json.tmp" "$in_json"
-  fi
+  in_json=$(gen_json)
   sreg=(--schema-registry "$registry")
   avro_names=()
   for i in $(seq 1 "$runs"); do avro_names+=("$(topic avro-a$i)" "$(topic avro-j$i)"); done
@@ -295,6 +308,51 @@ AVSC
   fi
 fi
 
+# --- CI verbs (issue 11): consume filters, offsets -------------------------------
+# consume -e -s json of the Avro block's JSON records with and without
+# --where, the raw drain with and without --grep (both expressions true of
+# every record, so that the output is the same), and offsets -g of a
+# 100-partition topic against kcat -Q of the same 100 partitions.
+verbs_where='.value.ok and .value.id >= 0'
+verbs_grep='v:"user":"user-[0-9]+"'
+if want verbs; then
+  verbs_load=$(awk '{ print $1, $2, $3 }' /proc/loadavg)
+  verbs_started=$(date +%s)
+  in_json=$(gen_json)
+  vt=$(topic verbs-json)
+  create_topics "$vt"
+  "$bin" produce "$vt" -b "$addr" --acks all -q <"$in_json" || die "producing $in_json failed"
+  got=$("$bin" consume "$vt" -b "$addr" -e -s json --where "$verbs_where" | wc -l)
+  [[ $got == "$n_small" ]] || die "--where $verbs_where matched $got of $n_small records, want all"
+  got=$("$bin" consume "$vt" -b "$addr" -e --grep "$verbs_grep" | wc -l)
+  [[ $got == "$n_small" ]] || die "--grep $verbs_grep matched $got of $n_small records, want all"
+  for i in $(seq 1 "$runs"); do
+    measure verbs-json streamctl "$bin" consume "$vt" -b "$addr" -e -s json
+    measure verbs-where streamctl "$bin" consume "$vt" -b "$addr" -e -s json --where "$verbs_where"
+    measure verbs-raw streamctl "$bin" consume "$vt" -b "$addr" -e
+    measure verbs-grep streamctl "$bin" consume "$vt" -b "$addr" -e --grep "$verbs_grep"
+  done
+  ot=$(topic verbs-offsets)
+  og=$ot-g
+  "$bin" consume "$ot" -b "$addr" -e --create-partitions 100 >/dev/null 2>"$work/create.log" ||
+    { cat "$work/create.log" >&2; die "creating $ot failed"; }
+  awk 'BEGIN { for (i = 0; i < 1000; i++) print "k" i ":v" }' | "$bin" produce "$ot" -b "$addr" -K: -q ||
+    die "producing into $ot failed"
+  "$bin" consume "$ot" -b "$addr" -g "$og" -n 500 >/dev/null || die "consuming $ot as $og failed"
+  qargs=()
+  for p in $(seq 0 99); do qargs+=(-t "$ot:$p:-1"); done # -1: the end offset
+  for i in $(seq 1 "$ttfm_runs"); do
+    for first in $( ((i % 2)) && echo "s k" || echo "k s"); do
+      if [[ $first == s ]]; then
+        measure verbs-offsets streamctl "$bin" offsets "$ot" -b "$addr" -g "$og"
+      elif [[ -n $kcat ]]; then
+        measure verbs-offsets kcat "$kcat" -b "$addr" -Q "${qargs[@]}"
+      fi
+    done
+  done
+  verbs_elapsed=$(($(date +%s) - verbs_started))
+fi
+
 # --- report ----------------------------------------------------------------------
 # summary: "label tool wall cpu rss_mb" with medians over the runs
 summary=$work/summary
@@ -330,6 +388,8 @@ fi
 cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 
+table=""
+if want kcat; then
 table=$work/table.md
 {
   echo "### $( [[ $section == builtin ]] && echo "Built-in broker" || echo "Apache Kafka")"
@@ -389,8 +449,9 @@ table=$work/table.md
   echo '```'
   echo "</details>"
 } >"$table"
+fi
 
-if [[ ${BENCH_AVRO:-1} == 1 ]]; then
+if [[ ${BENCH_AVRO:-1} == 1 ]] && want avro; then
   avro_table=$work/avro.md
   {
     echo "### Avro through the schema registry ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
@@ -438,6 +499,41 @@ if [[ ${BENCH_AVRO:-1} == 1 ]]; then
   } >"$avro_table"
 fi
 
+verbs_table=""
+if want verbs; then
+  verbs_table=$work/verbs.md
+  {
+    echo "### CI verbs: consume filters and offsets ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') in ${verbs_elapsed}s: $broker_desc; load average before: $verbs_load."
+    echo "Medians of $runs runs ($ttfm_runs for offsets). Input: $n_small JSON records of six fields (about $(awk '{ n += length($0) + 1 } END { printf "%d", n / NR }' "$in_json") B) in a 10-partition topic; both expressions are true of every record, so the output is the same with and without them. offsets: a 100-partition topic of 1000 keyed messages and a group that committed 500."
+    echo
+    echo "| case | command | wall | CPU | RSS |"
+    echo "| --- | --- | ---: | ---: | ---: |"
+    for l in verbs-json verbs-where verbs-raw verbs-grep; do
+      case $l in
+        verbs-json) c='`consume T -e -s json`' ;; verbs-where) c="\`consume T -e -s json --where '$verbs_where'\`" ;;
+        verbs-raw) c='`consume T -e`' ;; verbs-grep) c="\`consume T -e --grep '$verbs_grep'\`" ;;
+      esac
+      printf '| %s | %s | %ss | %ss | %s MB |\n' "$l" "$c" "$(get $l streamctl 3)" "$(get $l streamctl 4)" "$(get $l streamctl 5)"
+    done
+    printf '| %s | %s | %ss | %ss | %s MB |\n' "verbs-offsets" '`offsets T -g G` (start, end, committed: 3 requests per leader plus metadata)' \
+      "$(get verbs-offsets streamctl 3)" "$(get verbs-offsets streamctl 4)" "$(get verbs-offsets streamctl 5)"
+    kw=$(get verbs-offsets kcat 3); kc=$(get verbs-offsets kcat 4); kr=$(get verbs-offsets kcat 5)
+    printf '| %s | %s | %s | %s | %s |\n' "verbs-offsets kcat" '`kcat -Q -t T:0:-1 ... -t T:99:-1` (end offsets only)' \
+      "${kw:+${kw}s}" "${kc:+${kc}s}" "${kr:+$kr MB}"
+    echo
+    w=$(ratio "$(get verbs-where streamctl 4)" "$(get verbs-json streamctl 4)")
+    g=$(ratio "$(get verbs-grep streamctl 4)" "$(get verbs-raw streamctl 4)")
+    o=$(ratio "$(get verbs-offsets streamctl 3)" "$kw")
+    echo "| target | measured | verdict |"
+    echo "| --- | --- | --- |"
+    echo "| \`--where\` on $n_small JSON messages: CPU ≤ 2x the same consume without it | $(x "$w") | $(verdict "$w" 2.0) |"
+    echo "| \`--grep v:REGEX\` on the raw bytes: CPU ≤ 1.2x the same consume without it | $(x "$g") | $(verdict "$g" 1.2) |"
+    echo "| \`offsets T -g G\` of 100 partitions: wall < 2x \`kcat -Q\` of the same partitions | $(x "$o") | $(verdict "$o" 1.999) |"
+  } >"$verbs_table"
+fi
+
 micro=""
 if [[ ${BENCH_MICRO:-} == 1 ]]; then
   say "go test -bench (BENCH_MICRO=1)"
@@ -455,17 +551,18 @@ if [[ ${BENCH_MICRO:-} == 1 ]]; then
 fi
 
 # --- group drain (issue 13): consume -g G -e vs the drain outside a group and kcat --
-# scripts/bench-group.sh measures on the same broker; BENCH_GROUP=0 skips it.
+# scripts/bench-group.sh measures on the same broker (case "group").
 group_table=""
-if [[ ${BENCH_GROUP:-1} == 1 ]]; then
+if want group; then
   group_table=$work/group.md
   { echo "### Group drain ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"; echo
     BENCH_BROKER=$addr BENCH_RUNS=$runs BENCH_TMP=$tmp BENCH_GROUP_N=$n_small "$root/scripts/bench-group.sh" "$bin"
   } >"$group_table" || die "scripts/bench-group.sh failed"
 fi
 
-cat "$table" >&2
+[[ -z $table ]] || cat "$table" >&2
 [[ -z $avro_table ]] || cat "$avro_table" >&2
+[[ -z $verbs_table ]] || cat "$verbs_table" >&2
 [[ -z $group_table ]] || cat "$group_table" >&2
 if [[ $scale != 1 ]]; then
   say "BENCH_SMALL=1: not writing $out"
@@ -495,8 +592,9 @@ Written by `make bench` (scripts/bench.sh). Sections between BEGIN/END markers
 are replaced by the next run against the same broker; the rest is kept.
 EOF
 fi
-block "$section" "$table"
+[[ -z $table ]] || block "$section" "$table"
 [[ -z $avro_table ]] || block "avro-$section" "$avro_table"
+[[ -z $verbs_table ]] || block "verbs-$section" "$verbs_table"
 [[ -z $micro ]] || block micro "$micro"
 [[ -z $group_table ]] || block "group-$section" "$group_table"
 say "wrote $out"

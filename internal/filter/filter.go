@@ -6,7 +6,6 @@ package filter
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -34,6 +33,10 @@ type Filter struct {
 	wheres []*gojq.Code
 	// cur is the record being judged, for header().
 	cur *envelope.Record
+	// doc and value are the maps of the last document, cleared and
+	// filled again for the next: nothing of a document outlives Decoded,
+	// and a fresh map per message is much of the filter's garbage.
+	doc, value map[string]any
 }
 
 type grep struct {
@@ -150,7 +153,12 @@ func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
 	if len(f.wheres) == 0 {
 		return true, nil
 	}
-	doc := Document(rec)
+	if f.doc == nil {
+		f.doc, f.value = make(map[string]any, 9), map[string]any{}
+	}
+	clear(f.doc)
+	clear(f.value)
+	doc := fill(f.doc, f.value, rec)
 	f.cur = rec
 	defer func() { f.cur = nil }()
 	for _, code := range f.wheres {
@@ -194,7 +202,12 @@ func (f *Filter) header(_ any, args []any) any {
 // envelope's fields are set directly and only a JSON value or key is
 // parsed, once.
 func Document(rec *envelope.Record) map[string]any {
-	doc := make(map[string]any, 9)
+	return fill(make(map[string]any, 9), nil, rec)
+}
+
+// fill sets doc to rec's document; a JSON object value is read into value
+// when it is not nil.
+func fill(doc, value map[string]any, rec *envelope.Record) map[string]any {
 	doc["topic"] = rec.Topic
 	if rec.Partition >= 0 {
 		doc["partition"] = float64(rec.Partition)
@@ -203,13 +216,13 @@ func Document(rec *envelope.Record) map[string]any {
 		doc["offset"] = float64(rec.Offset)
 	}
 	doc["timestamp"] = float64(rec.Timestamp)
-	setField(doc, "key", rec.Key, rec.KeyJSON)
-	setField(doc, "value", rec.Value, rec.ValueJSON)
+	setField(doc, "key", rec.Key, rec.KeyJSON, nil)
+	setField(doc, "value", rec.Value, rec.ValueJSON, value)
 	hs := make([]any, len(rec.Headers))
 	for i, h := range rec.Headers {
 		m := make(map[string]any, 2)
-		setField(m, "key", []byte(h.Key), false)
-		setField(m, "value", h.Value, false)
+		setField(m, "key", []byte(h.Key), false, nil)
+		setField(m, "value", h.Value, false, nil)
 		hs[i] = m
 	}
 	doc["headers"] = hs
@@ -218,14 +231,13 @@ func Document(rec *envelope.Record) map[string]any {
 
 // setField sets name, and name_encoding where it is not text, as
 // envelope.Append writes them.
-func setField(m map[string]any, name string, b []byte, asJSON bool) {
+func setField(m map[string]any, name string, b []byte, asJSON bool, into map[string]any) {
 	if b == nil {
 		m[name] = nil
 		return
 	}
 	if asJSON {
-		var v any
-		if err := json.Unmarshal(b, &v); err == nil {
+		if v, err := parseJSONInto(b, into); err == nil {
 			m[name], m[name+"_encoding"] = v, string(envelope.JSON)
 			return
 		}

@@ -112,3 +112,23 @@ func TestDocumentIsTheJSONEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// The document's maps are reused from message to message: nothing of one
+// message shows in the next.
+func TestDecodedForgetsTheLastMessage(t *testing.T) {
+	f, err := New(nil, []string{`.value.a == null and .key == null and (.headers | length) == 0`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &envelope.Record{Topic: "t", Key: []byte("k"), Value: []byte(`{"a":1}`), ValueJSON: true,
+		Headers: []envelope.Header{{Key: "h", Value: []byte("v")}}}
+	second := &envelope.Record{Topic: "t", Value: []byte(`{"b":2}`), ValueJSON: true}
+	for i, tc := range []struct {
+		rec  *envelope.Record
+		want bool
+	}{{first, false}, {second, true}, {first, false}} {
+		if got, err := f.Decoded(tc.rec); got != tc.want || err != nil {
+			t.Errorf("message %d: got %v, %v, want %v", i, got, err, tc.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
+	"golang.org/x/sync/errgroup"
 )
 
 // MissingTopicError is a topic the cluster does not have.
@@ -162,13 +163,13 @@ func Select(all []Topic, exprs []string, internal bool) ([]Topic, error) {
 // there, and Lag then counts from Start. At is set when a time was asked
 // about: the first offset at or after it, or End when nothing is that late.
 type Offsets struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Start     int64  `json:"start"`
-	End       int64  `json:"end"`
-	Committed *int64 `json:"committed,omitempty"`
-	Lag       *int64 `json:"lag,omitempty"`
-	At        *int64 `json:"at,omitempty"`
+	Topic     string
+	Partition int32
+	Start     int64
+	End       int64
+	Committed *int64
+	Lag       *int64
+	At        *int64
 }
 
 // Query says what to ask Offsets.
@@ -213,29 +214,45 @@ func standOf(ctx context.Context, client sarama.Client, tps []tp, q Query) ([]Of
 		})
 		return out, err
 	}
-	start, err := list(sarama.OffsetOldest)
-	if err != nil {
-		return nil, fmt.Errorf("start offsets: %w", err)
-	}
-	end, err := list(sarama.OffsetNewest)
-	if err != nil {
-		return nil, fmt.Errorf("end offsets: %w", err)
-	}
-	var at map[tp]int64
+	// The questions are independent: asked at once, the answer takes one
+	// round trip per broker, not one per question. Every goroutine ends
+	// before Wait returns.
+	var start, end, at, committed map[tp]int64
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		if start, err = list(sarama.OffsetOldest); err != nil {
+			return fmt.Errorf("start offsets: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if end, err = list(sarama.OffsetNewest); err != nil {
+			return fmt.Errorf("end offsets: %w", err)
+		}
+		return nil
+	})
 	if !q.At.IsZero() {
-		if at, err = list(q.At.UnixMilli()); err != nil {
-			return nil, fmt.Errorf("offsets at %s: %w", q.At.Format(time.RFC3339), err)
-		}
-	}
-	var committed map[tp]int64
-	if q.Group != "" {
-		err := kafkaerr.Retry(ctx, q.giveUp(), func() { _ = client.RefreshCoordinator(q.Group) }, func() (err error) {
-			committed, err = fetchCommitted(client, q.Group, tps)
-			return err
+		g.Go(func() (err error) {
+			if at, err = list(q.At.UnixMilli()); err != nil {
+				return fmt.Errorf("offsets at %s: %w", q.At.Format(time.RFC3339), err)
+			}
+			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("committed offsets of group %q: %w", q.Group, err)
-		}
+	}
+	if q.Group != "" {
+		g.Go(func() error {
+			err := kafkaerr.Retry(ctx, q.giveUp(), func() { _ = client.RefreshCoordinator(q.Group) }, func() (err error) {
+				committed, err = fetchCommitted(client, q.Group, tps)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("committed offsets of group %q: %w", q.Group, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	out := make([]Offsets, 0, len(tps))
 	for _, p := range tps {

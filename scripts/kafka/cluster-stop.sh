@@ -20,7 +20,4 @@ done
 if pid=$(node_pid controller); then
   stop_pid "$pid" "$CLUSTER_STOP_TIMEOUT"
 fi
-case $CLUSTER_STATE in
-  "" | / | "$HOME") die "refusing to remove state dir '$CLUSTER_STATE'" ;;
-esac
-rm -rf "$CLUSTER_STATE"
+remove_state "$CLUSTER_STATE"

@@ -1,6 +1,9 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables are used by the scripts that source this
 # Shared settings for the local test-broker scripts. Sourced, not executed.
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+LOG_NAME=streamctl-kafka
 
 # Newest Kafka 4.x that Maven Central serves (checked with mvn dependency:get).
 # fetch.sh passes this to Maven, so this line is the one place to bump it.
@@ -45,19 +48,14 @@ if [[ -s $KAFKA_CDS ]]; then
   KAFKA_TOOL_JVM_OPTS+=("-XX:SharedArchiveFile=$KAFKA_CDS")
 fi
 
-die() {
-  echo "streamctl-kafka: error: $*" >&2
-  exit 1
-}
-
 # port_open PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
-  (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null
+  port_open_at "$KAFKA_HOST" "$1"
 }
 
 # libs_ready: true if fetch.sh completed for this version.
 libs_ready() {
-  [[ -f $KAFKA_LIBS/.complete ]] && [[ $(cat "$KAFKA_LIBS/.complete") == "$KAFKA_VERSION" ]]
+  fetched "$KAFKA_LIBS" "$KAFKA_VERSION"
 }
 
 # run_tool MAINCLASS ARGS...: run a Kafka Java tool from the cached jars.
@@ -95,19 +93,4 @@ launch_server() {
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$1" \
     </dev/null >>"$2/kafka.out" 2>&1 &
   echo "$!" >"$4"
-}
-
-# stop_pid PID TIMEOUT: SIGTERM, wait up to TIMEOUT seconds, then SIGKILL;
-# returns once PID is gone.
-stop_pid() {
-  local deadline=$((SECONDS + $2))
-  kill -TERM "$1" 2>/dev/null || true
-  while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do
-    sleep 0.2
-  done
-  if kill -0 "$1" 2>/dev/null; then
-    echo "streamctl-kafka: process $1 ignored SIGTERM for ${2}s; killing it" >&2
-    kill -KILL "$1" 2>/dev/null || true
-    while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
-  fi
 }

@@ -10,33 +10,18 @@ if libs_ready; then
   echo "$KAFKA_LIBS"
   exit 0
 fi
-
 command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
 command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
 
-mkdir -p "$KAFKA_HOME_DIR"
-# Serialise concurrent fetches (parallel test jobs) on one lock.
-exec 9>"$KAFKA_HOME_DIR/.fetch.lock"
-flock 9
-if libs_ready; then
-  echo "$KAFKA_LIBS"
-  exit 0
-fi
-
-tmp=$(mktemp -d "$KAFKA_HOME_DIR/libs.tmp.XXXXXX")
-chmod 755 "$tmp"
-log=$KAFKA_HOME_DIR/fetch.log
-trap 'rm -rf "$tmp"' EXIT
-if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_SCRIPTS_DIR/pom.xml" \
-  -Dkafka.version="$KAFKA_VERSION" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
-  tail -n 40 "$log" >&2
-  die "maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (full log: $log)"
-fi
-[[ -f $tmp/kafka_2.13-$KAFKA_VERSION.jar && -f $tmp/kafka-tools-$KAFKA_VERSION.jar ]] ||
-  die "maven finished but the kafka jars are missing from $tmp (log: $log)"
-echo "$KAFKA_VERSION" >"$tmp/.complete"
-rm -rf "$KAFKA_LIBS"
-mv "$tmp" "$KAFKA_LIBS"
-trap - EXIT
-echo "$KAFKA_LIBS"
+# fill TMP LOG: the broker's runtime jars, by the pom beside this script.
+fill() {
+  if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_SCRIPTS_DIR/pom.xml" \
+    -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$1" >"$2" 2>&1; then
+    tail -n 40 "$2" >&2
+    die "maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (full log: $2)"
+  fi
+  [[ -f $1/kafka_2.13-$KAFKA_VERSION.jar && -f $1/kafka-tools-$KAFKA_VERSION.jar ]] ||
+    die "maven finished but the kafka jars are missing from $1 (log: $2)"
+}
+fetch_into "$KAFKA_LIBS" "$KAFKA_VERSION" fill

@@ -5,21 +5,7 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-STOP_TIMEOUT=${STREAMCTL_KAFKA_STOP_TIMEOUT:-30}
-
 if pid=$(broker_pid); then
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "streamctl-kafka: broker $pid ignored SIGTERM for ${STOP_TIMEOUT}s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
+  stop_pid "$pid" "${STREAMCTL_KAFKA_STOP_TIMEOUT:-30}"
 fi
-case $KAFKA_STATE in
-  "" | / | "$HOME") die "refusing to remove state dir '$KAFKA_STATE'" ;;
-esac
-rm -rf "$KAFKA_STATE"
+remove_state "$KAFKA_STATE"

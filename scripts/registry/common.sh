@@ -2,6 +2,9 @@
 # shellcheck disable=SC2034  # variables are used by the scripts that source this
 # Shared settings for the local test schema registry (Apicurio Registry, in
 # memory, Confluent-compatible API). Sourced, not executed.
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+LOG_NAME=streamctl-registry
 
 # 3.0.9 is the newest Apicurio that runs on Java 17 (3.3.x needs Java 21).
 REGISTRY_VERSION=3.0.9
@@ -16,19 +19,14 @@ REGISTRY_HOST=127.0.0.1
 REGISTRY_PORT=${STREAMCTL_REGISTRY_PORT:-18081}
 REGISTRY_URL=http://$REGISTRY_HOST:$REGISTRY_PORT/apis/ccompat/v7
 
-die() {
-  echo "streamctl-registry: error: $*" >&2
-  exit 1
-}
-
 # port_open PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
-  (exec 3<>"/dev/tcp/$REGISTRY_HOST/$1") 2>/dev/null
+  port_open_at "$REGISTRY_HOST" "$1"
 }
 
 # app_ready: true if fetch.sh completed for this version.
 app_ready() {
-  [[ -f $REGISTRY_APP/.complete ]] && [[ $(cat "$REGISTRY_APP/.complete") == "$REGISTRY_VERSION" ]]
+  fetched "$REGISTRY_APP" "$REGISTRY_VERSION"
 }
 
 # runner_jar: the Quarkus runner jar inside the unpacked app.

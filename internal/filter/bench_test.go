@@ -1,0 +1,41 @@
+package filter
+
+import (
+	"testing"
+
+	"github.com/streamctl/streamctl/internal/envelope"
+)
+
+func BenchmarkDecodedWhere(b *testing.B) {
+	f, err := New(nil, []string{`.value.ok and .value.id >= 0`}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := &envelope.Record{Topic: "t", Partition: 1, Offset: 42, Timestamp: 1700000000000, HasTimestamp: true,
+		Value:     []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`),
+		ValueJSON: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := f.Decoded(rec); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+func BenchmarkWhereRunOnly(b *testing.B) {
+	f, _ := New(nil, []string{`.value.ok and .value.id >= 0`}, nil)
+	rec := &envelope.Record{Topic: "t", Value: []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`), ValueJSON: true}
+	doc := Document(rec)
+	for b.Loop() {
+		it := f.wheres[0].Run(doc)
+		it.Next()
+	}
+}
+
+func BenchmarkDocument(b *testing.B) {
+	rec := &envelope.Record{Topic: "t", Value: []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`), ValueJSON: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		Document(rec)
+	}
+}
