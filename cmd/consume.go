@@ -43,6 +43,8 @@ Examples:
    streamctl consume orders -s json -J -e | jq .value.id    # JSON values, embedded
    streamctl consume orders -o -10 -e -f '%p:%o %k=%s\n'    # the last 10 of each partition
    streamctl consume orders -g billing -n 1 --timeout 30s   # wait for one message in CI
+   streamctl consume orders -g billing --instance-id billing-$(hostname) -e   # one of N processes sharing orders
+   streamctl consume orders -g billing --balancer roundrobin  # spread partitions one by one
    streamctl consume orders -o @-1h -e                      # the last hour
    streamctl consume orders -s avro --schema-registry localhost:8081 -e   # Avro values as JSON
    streamctl consume orders -s sr -J -e | streamctl produce copy -s sr -J # copy a schema'd topic
@@ -67,6 +69,10 @@ Examples:
 				Usage: "read only these partitions, `0,2,5`"},
 			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, EnvVars: envVars("group"),
 				Usage: "consume as a member of consumer group `ID`: resume from its committed offsets and commit what was printed"},
+			&cli.StringFlag{Name: "balancer", Value: "range", EnvVars: envVars("balancer"),
+				Usage: "how the group shares partitions among its members: range, roundrobin or sticky (with -g; every member of a group must name the same)"},
+			&cli.StringFlag{Name: "instance-id", EnvVars: envVars("instance-id"),
+				Usage: "static group membership under this `ID` (group.instance.id, with -g): a member restarted under the same ID within the session timeout (10s) gets its partitions back without a rebalance; give each member its own"},
 			&cli.StringFlag{Name: "value-serializer", Aliases: []string{"s"}, Value: "raw", EnvVars: envVars("value-serializer"),
 				Usage: "decode values with: " + codecList() + ", or a Faust chain such as json|binary (Faust apps default to json)"},
 			&cli.StringFlag{Name: "key-serializer", Value: "raw", EnvVars: envVars("key-serializer"),
@@ -108,6 +114,8 @@ func runConsume(c *cli.Context, s Streams) error {
 		Exit:        c.Bool("exit"),
 		IdleTimeout: c.Duration("idle-timeout"),
 		Group:       c.String("group"),
+		Balancer:    c.String("balancer"),
+		InstanceID:  c.String("instance-id"),
 		SkipInvalid: c.Bool("skip-invalid"),
 		Warn:        func(msg string) { fmt.Fprintf(s.Err, "streamctl: %s\n", msg) },
 	}
@@ -128,6 +136,9 @@ func runConsume(c *cli.Context, s Streams) error {
 		// A group resumes where it committed: a range or per-partition
 		// start would apply to some partitions and not others.
 		return usagef("-o START:END and -o P=START are for reading without -g/--group")
+	}
+	if err := checkMembership(c, o); err != nil {
+		return err
 	}
 	if o.Partitions, err = parsePartitions(c.String("partitions")); err != nil {
 		return err
@@ -314,4 +325,23 @@ func parsePartitions(s string) ([]int32, error) {
 		out = append(out, int32(n))
 	}
 	return out, nil
+}
+
+// checkMembership checks the group member's flags: the assignor exists
+// and both go with -g.
+func checkMembership(c *cli.Context, o consume.Options) error {
+	for _, name := range []string{"balancer", "instance-id"} {
+		if c.IsSet(name) && o.Group == "" {
+			return usagef("--%s is for a group member: add -g/--group", name)
+		}
+	}
+	switch {
+	case o.Balancer == "cooperative-sticky":
+		return withHint(usagef("--balancer cooperative-sticky is not supported: streamctl commits exactly what it printed when a session ends, "+
+			"and cooperative rebalancing keeps one session and takes partitions away one at a time"),
+			"--balancer sticky also keeps partitions where they were across rebalances (the rebalance itself is eager)")
+	case !slices.Contains(consume.Balancers, o.Balancer):
+		return usagef("--balancer: want %s, got %q", strings.Join(consume.Balancers, ", "), o.Balancer)
+	}
+	return nil
 }

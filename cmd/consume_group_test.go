@@ -221,3 +221,68 @@ func TestConsumeGroupOfAnotherAssignor(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumeGroupMemberFlags: --balancer and --instance-id are for a
+// group member; an assignor that does not exist is named, and
+// cooperative-sticky is refused with why (it would break the commit of
+// exactly what was printed), not quietly taken for another.
+func TestConsumeGroupMemberFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--balancer", "sticky"}, "--balancer is for a group member"},
+		{[]string{"--instance-id", "a"}, "--instance-id is for a group member"},
+		{[]string{"-g", "g", "--balancer", "fair"}, `want range, roundrobin, sticky, got "fair"`},
+		{[]string{"-g", "g", "--balancer", "cooperative-sticky"}, "cooperative-sticky is not supported"},
+	} {
+		r := mustRun(t, ExitUsage, "", append([]string{"consume", "t"}, tc.args...)...)
+		if !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: stderr = %q, want %q", tc.args, r.Stderr, tc.want)
+		}
+	}
+}
+
+// TestConsumeGroupExitTwoMembers: -e for each member of a group. The first
+// member, reading slowly, holds every partition; a second joins with -e
+// and takes some over. Each ends at the end its partitions had when its
+// session started, both exit 0, and between them every record is printed
+// exactly once.
+func TestConsumeGroupExitTwoMembers(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	var msgs []kafkatest.Message
+	for i := 0; i < 4000; i++ {
+		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf("%01000d", i))})
+	}
+	topic := seed(t, addr, 4, msgs...)
+	group := kafkatest.Topic(t) + "-g"
+	args := []string{"consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "60s", "-f", "%p %o %s\n"}
+	ctx := context.Background()
+	first := newSignalWriter()
+	done1 := runInBackground(ctx, slowly{first}, args...)
+	waitForOutput(t, first, "the first member")
+	second := newSignalWriter()
+	done2 := runInBackground(ctx, second, args...)
+	for who, done := range map[string]<-chan int{"the first member": done1, "the second member": done2} {
+		if code := exitCode(t, done, who); code != ExitOK {
+			t.Fatalf("%s exited %d", who, code)
+		}
+	}
+	t.Logf("first member printed %d records, second %d", strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n"))
+	seen := map[string]int{}
+	for _, out := range []string{first.String(), second.String()} {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 3 {
+				seen[f[0]+" "+f[1]]++
+			}
+		}
+	}
+	if len(seen) != 4000 {
+		t.Errorf("%d distinct records printed, want 4000", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s printed %d times, want once", k, n)
+		}
+	}
+}

@@ -137,6 +137,14 @@ type Options struct {
 	Deadline time.Time
 	// Group consumes as a member of this consumer group (empty: no group).
 	Group string
+	// Balancer is the group's partition assignor: "range" (the default
+	// when empty), "roundrobin" or "sticky"; see Balancers.
+	Balancer string
+	// InstanceID makes the member static (group.instance.id, KIP-345): a
+	// member that comes back under the same id within the session timeout
+	// takes its partitions back without a rebalance, and stopping does not
+	// leave the group.
+	InstanceID string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
 	KeyCodec, ValueCodec *codec.Chain
 	// HideFaustMeta strips Faust's "__faust" model metadata from JSON keys
@@ -219,7 +227,7 @@ type partState struct {
 	// reached at start.
 	endTime int64
 	done    bool
-	last    time.Time // when it last delivered, for the caught-up probe
+	last    time.Time // when it last moved
 }
 
 // message is one record as the loop handles it: lighter than sarama's
@@ -516,53 +524,13 @@ func (r *runner) discoverEach(ctx context.Context, known []string, take func(fre
 	}
 }
 
-// forward hands a partition's messages to the loop in batches of what is
-// already there: one channel send per batch, not per message, is most of
-// the difference in CPU when draining a topic.
-func (r *runner) forward(ctx context.Context, in <-chan *sarama.ConsumerMessage, sess sarama.ConsumerGroupSession) {
-	for m := range in {
-		batch := make([]message, 1, 64)
-		batch[0] = fromSarama(m)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case m, ok := <-in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, fromSarama(m))
-			default:
-				break drain
-			}
-		}
-		select {
-		case r.msgs <- delivery{tp: TopicPartition{m.Topic, m.Partition}, msgs: batch, sess: sess, next: -1}:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-func fromSarama(m *sarama.ConsumerMessage) message {
-	return message{offset: m.Offset, timestamp: m.Timestamp.UnixMilli(), hasTS: !m.Timestamp.IsZero(),
-		key: m.Key, value: m.Value, headers: m.Headers}
-}
-
-// maxBatch bounds a batch so that the loop stays responsive to timers.
-const maxBatch = 256
-
 func (r *runner) loop(ctx context.Context) error {
-	var idleC, probeC <-chan time.Time
+	var idleC <-chan time.Time
 	var idle *time.Timer
 	if r.o.IdleTimeout > 0 {
 		idle = time.NewTimer(r.o.IdleTimeout)
 		defer idle.Stop()
 		idleC = idle.C
-	}
-	if r.o.Exit && r.o.Group != "" {
-		probe := time.NewTicker(100 * time.Millisecond)
-		defer probe.Stop()
-		probeC = probe.C
 	}
 	for {
 		if r.finished() {
@@ -606,10 +574,6 @@ func (r *runner) loop(ctx context.Context) error {
 			}
 		case err := <-r.errs:
 			return r.finish(err)
-		case <-probeC:
-			if err := r.probe(); err != nil {
-				return r.finish(err)
-			}
 		case <-idleC:
 			return r.finish(r.timedOut(true))
 		case <-ctx.Done():
@@ -921,73 +885,4 @@ func (r *runner) invalid(m *message, d *delivery, what string, err error) error 
 		r.pending[d.tp] = m.offset + 1 // dealt with: the group moves past it
 	}
 	return nil
-}
-
-// probe checks a group's partitions that went quiet short of their end:
-// transaction markers, aborted records and compaction leave offsets that
-// no message will ever fill, so a partition counts as done when nothing
-// but those lies before its end. (Outside a group the fetcher reports its
-// position and needs no probe.)
-func (r *runner) probe() error {
-	for tp, st := range r.parts {
-		if st.done || time.Since(st.last) < 200*time.Millisecond || len(r.msgs) > 0 {
-			continue
-		}
-		done, err := caughtUp(r.client, tp, st.next, st.end, r.o.isolation())
-		st.last = time.Now()
-		if err != nil {
-			_ = r.client.RefreshMetadata(tp.Topic)
-			if err := r.report(fmt.Sprintf("partition %s: checking the end: %v", tp, err)); err != nil {
-				return err
-			}
-			continue
-		}
-		if done {
-			r.setDone(st)
-		}
-	}
-	return nil
-}
-
-// caughtUp reports whether no message lies in [next, end) of a partition.
-// An answer without records, or throttled, is not taken for an end.
-func caughtUp(client sarama.Client, tp TopicPartition, next, end int64, isolation sarama.IsolationLevel) (bool, error) {
-	leader, err := client.Leader(tp.Topic, tp.Partition)
-	if err != nil {
-		return false, err
-	}
-	for next < end {
-		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: fetchPartitionMax, Isolation: isolation}
-		req.AddBlock(tp.Topic, tp.Partition, next, fetchPartitionMax, -1)
-		resp, err := leader.Fetch(req)
-		if err != nil {
-			return false, err
-		}
-		block := resp.GetBlock(tp.Topic, tp.Partition)
-		switch {
-		case block == nil || resp.ThrottleTime > 0:
-			return false, nil
-		case !errors.Is(block.Err, sarama.ErrNoError):
-			return false, block.Err
-		case len(block.RecordsSet) == 0:
-			// Nothing at next although next < end: the rest was removed
-			// (compaction, retention) or is not readable (read_committed
-			// below an open transaction's end).
-			return true, nil
-		}
-		data := false
-		after := walkRecords(block, next, isolation, func(m message) {
-			if m.offset < end {
-				data = true
-			}
-		})
-		if data {
-			return false, nil
-		}
-		if after <= next {
-			return false, nil
-		}
-		next = after
-	}
-	return true, nil
 }

@@ -23,18 +23,26 @@ type delivery struct {
 	msgs []message
 	// sess is the group session the messages came in (nil outside a group).
 	sess sarama.ConsumerGroupSession
-	// next is the offset the partition's next fetch starts at, or -1 when
-	// the sender does not know it (a group's claims).
+	// next is the offset the partition's next fetch starts at.
 	next int64
 }
 
-// fetcher reads partitions outside a group with Fetch requests of its own,
-// one loop per leader: no channel send and no allocation per message, no
-// fixed wait before the first fetch, and it sees the fetch position.
+// fetcher reads partitions, those chosen outside a group or a group
+// session's claims, with Fetch requests of its own, one loop per leader:
+// no channel send and no allocation per message, no fixed wait before the
+// first fetch, and it sees the fetch position.
 type fetcher struct {
 	r         *runner
 	client    sarama.Client
 	isolation sarama.IsolationLevel
+	// sess is the group session whose claims are fetched (nil outside a
+	// group); its deliveries carry it.
+	sess sarama.ConsumerGroupSession
+	// ends, when set (-e in a group), are where partitions stop being
+	// fetched: a fetch at the end waits fetchMaxWait on the connection the
+	// group's commits and heartbeats share (sarama holds a broker's lock
+	// for a whole request), and the last commit waited for it.
+	ends map[TopicPartition]int64
 
 	mu     sync.Mutex
 	pos    map[TopicPartition]int64 // next offset to fetch, advanced only once the loop has the records
@@ -114,7 +122,11 @@ func (f *fetcher) run(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := f.loop(ctx, round, leader, tps); err != nil {
+				err := f.loop(ctx, round, leader, tps)
+				if errors.Is(err, errFinished) {
+					return // the others go on
+				}
+				if err != nil {
 					once.Do(func() { roundErr = err })
 				}
 				cancel() // one leader's trouble: regroup everyone
@@ -125,7 +137,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if again != nil {
 			again.Stop()
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || f.count() == 0 {
 			return
 		}
 		var fatal *fatalError
@@ -163,6 +175,9 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 }
 
+// errFinished says a leader's loop has no partition left to fetch.
+var errFinished = errors.New("every partition is at its end")
+
 // ErrNoLeader says no partition to read has a leader: the brokers may be
 // down, or the cluster is electing.
 var ErrNoLeader = errors.New("no partition has a leader")
@@ -187,11 +202,18 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			MaxBytes:    total,
 			Isolation:   f.isolation,
 		}
+		n := 0
 		f.mu.Lock()
 		for _, tp := range tps {
-			req.AddBlock(tp.Topic, tp.Partition, f.pos[tp], partMax, -1)
+			if pos, ok := f.pos[tp]; ok {
+				req.AddBlock(tp.Topic, tp.Partition, pos, partMax, -1)
+				n++
+			}
 		}
 		f.mu.Unlock()
+		if n == 0 {
+			return errFinished
+		}
 		resp, err := leader.Fetch(req)
 		if err != nil {
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
@@ -219,15 +241,48 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			if !ok {
 				continue
 			}
-			select {
-			case f.r.msgs <- d:
-				f.set(tp, d.next)
-			case <-ctx.Done():
-				return nil
+			for _, part := range d.split(maxBatch) {
+				select {
+				case f.r.msgs <- part:
+					f.set(tp, part.next)
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			if end, ok := f.ends[tp]; ok && d.next >= end {
+				f.mu.Lock()
+				delete(f.pos, tp)
+				f.mu.Unlock()
 			}
 		}
 	}
 	return nil
+}
+
+// maxBatch bounds the messages of one delivery, so that the loop turns to
+// a revocation, a warning or a timer between batches instead of after a
+// whole fetch (a megabyte a partition) went out through a slow output: a
+// revoked session must not wait for that, and what it leaves queued goes
+// to the partition's next owner.
+const maxBatch = 256
+
+// split cuts d into deliveries of at most n messages each, sharing d's
+// messages; each but the last ends its position after its last message.
+func (d delivery) split(n int) []delivery {
+	if len(d.msgs) <= n {
+		return []delivery{d}
+	}
+	out := make([]delivery, 0, (len(d.msgs)+n-1)/n)
+	for msgs := d.msgs; len(msgs) > 0; {
+		part := d
+		part.msgs = msgs[:min(n, len(msgs))]
+		msgs = msgs[len(part.msgs):]
+		if len(msgs) > 0 {
+			part.next = part.msgs[len(part.msgs)-1].offset + 1
+		}
+		out = append(out, part)
+	}
+	return out
 }
 
 // outOfRange moves a partition whose position left the log (retention
@@ -290,7 +345,7 @@ func (f *fetcher) parse(tp TopicPartition, start int64, block *sarama.FetchRespo
 	if next == start {
 		return delivery{}, false
 	}
-	return delivery{tp: tp, msgs: msgs, next: next}, true
+	return delivery{tp: tp, msgs: msgs, sess: f.sess, next: next}, true
 }
 
 // walkRecords calls fn for each data record at or after offset start in a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,17 +28,22 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 			return nil, err
 		}
 	}
-	group, err := sarama.NewConsumerGroupFromClient(r.o.Group, r.client)
+	member, err := r.memberClient()
+	if err != nil {
+		return nil, err
+	}
+	group, err := sarama.NewConsumerGroupFromClient(r.o.Group, member)
 	if err != nil {
 		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
 	}
 	r.assigned = false // nothing is known until the first assignment
 	gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	h := &groupHandler{r: r, ctx: gctx, group: group}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		r.consumeGroup(gctx, group)
+		r.consumeGroup(gctx, group, h)
 	}()
 	go func() {
 		defer wg.Done()
@@ -49,8 +55,63 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 		gcancel()
 		group.Close()
 		wg.Wait()
+		h.endFetch()
 	}, nil
 }
+
+// Balancers are the partition assignors a group member can use (Kafka's
+// names). Cooperative rebalancing (cooperative-sticky) is not among them:
+// sarama keeps one session across cooperative rebalances and revokes
+// partitions one claim at a time, while commits of exactly what was
+// printed rest on a session's Setup and Cleanup bracketing its partitions.
+var Balancers = []string{"range", "roundrobin", "sticky"}
+
+// BalancerError says Options.Balancer names no assignor of Balancers.
+type BalancerError struct{ Name string }
+
+func (e *BalancerError) Error() string {
+	return fmt.Sprintf("no partition assignor %q (there are %s)", e.Name, strings.Join(Balancers, ", "))
+}
+
+func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
+	switch name {
+	case "", "range":
+		return sarama.NewBalanceStrategyRange(), nil
+	case "roundrobin":
+		return sarama.NewBalanceStrategyRoundRobin(), nil
+	case "sticky":
+		return sarama.NewBalanceStrategySticky(), nil
+	}
+	return nil, &BalancerError{Name: name}
+}
+
+// memberClient is the run's client as the group sees it: a configuration
+// of its own carries the assignor and the static membership of Options,
+// so that they are decided here, once, and not in every caller's config.
+func (r *runner) memberClient() (sarama.Client, error) {
+	strategy, err := balanceStrategy(r.o.Balancer)
+	if err != nil {
+		return nil, err
+	}
+	conf := *r.client.Config()
+	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy}
+	conf.Consumer.Group.InstanceId = r.o.InstanceID
+	if r.o.InstanceID != "" && !conf.Version.IsAtLeast(sarama.V2_3_0_0) {
+		return nil, fmt.Errorf("static membership (group instance id %q) needs Kafka protocol 2.3 or later, not %s", r.o.InstanceID, conf.Version)
+	}
+	if err := conf.Validate(); err != nil {
+		return nil, fmt.Errorf("group %q: %w", r.o.Group, err)
+	}
+	return configured{Client: r.client, conf: &conf}, nil
+}
+
+// configured is a client with another configuration.
+type configured struct {
+	sarama.Client
+	conf *sarama.Config
+}
+
+func (c configured) Config() *sarama.Config { return c.conf }
 
 // consumeGroup takes part in the group's sessions, one after another,
 // until ctx is done. A session that cannot start because the coordinator
@@ -60,8 +121,7 @@ func (r *runner) startGroup(ctx context.Context) (func(), error) {
 //
 // With Options.Discover, a new topic ends the session and the member joins
 // again with the wider list: sarama subscribes once per Consume.
-func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup) {
-	h := &groupHandler{r: r, ctx: ctx}
+func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h *groupHandler) {
 	giveUp := r.o.giveUp()
 	var failing time.Time // since when no session could start
 	backoff := 100 * time.Millisecond
@@ -162,15 +222,23 @@ func (r *runner) discoverGroup(ctx context.Context, known []string) (widen <-cha
 }
 
 type groupHandler struct {
-	r   *runner
-	ctx context.Context
+	r     *runner
+	ctx   context.Context
+	group sarama.ConsumerGroup
 	// sessions counts the sessions that started (Setup ran to its end).
 	sessions atomic.Int64
+
+	// stopFetch ends the running session's fetcher and waits for it (nil
+	// when none runs). Setup sets it, Cleanup and the group's stop call it.
+	mu        sync.Mutex
+	stopFetch func()
 }
 
 // Setup works out, for each claimed partition, where reading starts (the
 // committed offset, or --offset where none is committed) and its end offset
-// now, then hands both to the loop before any message flows.
+// now, hands both to the loop, and then starts the project's fetcher on the
+// claims at those offsets: records of a group come the way they come
+// outside one, and sarama's partition consumers stay paused (ConsumeClaim).
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	r := h.r
 	var tps []TopicPartition
@@ -180,6 +248,10 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		}
 	}
 	parts := map[TopicPartition]*partState{}
+	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, sess: sess}
+	if r.o.Exit {
+		f.ends = map[TopicPartition]int64{}
+	}
 	if len(tps) > 0 {
 		committed, err := r.committed(sess.Context(), tps)
 		if err != nil {
@@ -197,7 +269,14 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 				}
 				sess.MarkOffset(tp.Topic, tp.Partition, start, "")
 			}
-			parts[tp] = &partState{next: start, end: newest[tp], last: time.Now(), done: start >= newest[tp]}
+			st := &partState{next: start, end: newest[tp], last: time.Now(), done: start >= newest[tp]}
+			parts[tp] = st
+			if !(r.o.Exit && st.done) {
+				f.pos[tp] = start
+			}
+			if r.o.Exit {
+				f.ends[tp] = st.end
+			}
 		}
 	}
 	ack := make(chan struct{})
@@ -205,14 +284,51 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	case r.assign <- assignment{parts: parts, sess: sess, ack: ack}:
 		<-ack
 	case <-h.ctx.Done():
+		h.sessions.Add(1)
+		return nil
 	}
+	h.startFetch(sess.Context(), f)
 	h.sessions.Add(1)
 	return nil
 }
 
-// Cleanup hands the loop what this session delivered and waits until it is
-// written and marked: sarama commits right after Cleanup returns.
+// startFetch runs f until the session ends or stopFetch is called. Its
+// deliveries carry the session, so that the loop drops any that arrive
+// after the session ended.
+func (h *groupHandler) startFetch(ctx context.Context, f *fetcher) {
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.run(fctx)
+	}()
+	h.mu.Lock()
+	h.stopFetch = func() {
+		cancel()
+		<-done
+	}
+	h.mu.Unlock()
+}
+
+// endFetch stops the running session's fetcher, if any, and waits for it:
+// a fetch in flight ends before the caller goes on (the revocation commit,
+// or Run closing the client).
+func (h *groupHandler) endFetch() {
+	h.mu.Lock()
+	stop := h.stopFetch
+	h.stopFetch = nil
+	h.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// Cleanup stops the session's fetcher, so that nothing more of its
+// partitions is read, then hands the loop what the session delivered and
+// waits until it is written and marked: sarama commits right after Cleanup
+// returns.
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	h.endFetch()
 	ack := make(chan struct{})
 	select {
 	case h.r.revoke <- revocation{sess: sess, ack: ack}:
@@ -222,10 +338,24 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-// ConsumeClaim implements sarama.ConsumerGroupHandler.
+// ConsumeClaim keeps sarama's partition consumer of the claim from
+// fetching: the session's fetcher reads the partition. sarama starts that
+// consumer after Setup and batches new subscriptions for 100 ms before
+// its first fetch, so pausing here comes first; a partition once paused
+// stays paused in later sessions (sarama keeps the pause across
+// reassignment), and a response that still came is discarded unread.
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	h.r.forward(sess.Context(), claim.Messages(), sess)
-	return nil
+	h.group.Pause(map[string][]int32{claim.Topic(): {claim.Partition()}})
+	for {
+		select {
+		case _, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+		case <-sess.Context().Done():
+			return nil
+		}
+	}
 }
 
 // committed fetches the group's committed offsets of tps; a partition

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -423,5 +424,140 @@ func TestGroupGivesUpWhenTheBrokersAreGone(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Run did not give up")
+	}
+}
+
+// TestGroupRecordsComeFromTheFetcher: a group member reads its claims with
+// the project's fetcher (Fetch v4) and sarama's partition consumers of the
+// claims, paused, send no Fetch of their own (sarama's are v12 at this
+// configuration's version). Before, every record came through sarama's
+// partition consumers and channels, at twice the CPU of a drain outside a
+// group.
+func TestGroupRecordsComeFromTheFetcher(t *testing.T) {
+	const parts, per = 4, 2000
+	c, addr := seedCluster(t, 1, parts, per)
+	var mu sync.Mutex
+	versions := map[int16]int{}
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		versions[req.GetVersion()]++
+		mu.Unlock()
+		return nil, nil, false
+	})
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Two sessions in a row, so that a partition claimed again is seen too.
+	for _, want := range []int{parts * per / 2, parts * per / 2} {
+		out.Reset()
+		st, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Num: want}, &out)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if st.Written != want {
+			t.Fatalf("wrote %d, want %d", st.Written, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if versions[4] == 0 {
+		t.Errorf("no Fetch v4 (the project's fetcher) came: %v", versions)
+	}
+	for v, n := range versions {
+		if v != 4 {
+			t.Errorf("%d Fetch requests of version %d (sarama's partition consumers), want none", n, v)
+		}
+	}
+}
+
+// TestGroupExitFetchesNothingPastTheEnd: under -e a member stops fetching
+// a partition once it reached the end taken at the start of the session.
+// A fetch at the end waits for records on the connection the group's
+// commits share, and the last commit waited for it (half a second of a
+// one-second drain); before, the fetcher went on fetching at the end.
+func TestGroupExitFetchesNothingPastTheEnd(t *testing.T) {
+	const parts, per = 4, 500
+	c, addr := seedCluster(t, 1, parts, per)
+	var mu sync.Mutex
+	var atEnd []string
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tp := range req.(*kmsg.FetchRequest).Topics {
+			for _, p := range tp.Partitions {
+				if p.FetchOffset >= per {
+					atEnd = append(atEnd, fmt.Sprintf("%d@%d", p.Partition, p.FetchOffset))
+				}
+			}
+		}
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	st, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Exit: true}, &out)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.Written != parts*per {
+		t.Fatalf("wrote %d, want %d", st.Written, parts*per)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(atEnd) > 0 {
+		t.Errorf("fetched at the end: %v, want no fetch there", atEnd)
+	}
+}
+
+// TestGroupBalancerAndInstanceID: the member joins with the assignor of
+// Options.Balancer and as the static member Options.InstanceID, as the
+// group's coordinator describes it, and stopping leaves the static member
+// in the group.
+func TestGroupBalancerAndInstanceID(t *testing.T) {
+	_, addr := seedCluster(t, 1, 2, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(runCtx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Balancer: "roundrobin", InstanceID: "member-a"}, io.Discard)
+		done <- err
+	}()
+	admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		// A static member that stops does not leave: coming back within
+		// the session timeout, it takes its partitions without a rebalance.
+		groups, err := admin.DescribeConsumerGroups([]string{"g"})
+		if err != nil || len(groups) != 1 || len(groups[0].Members) != 1 {
+			t.Errorf("after the stop the group is %v (%v), want its static member still in it", groups, err)
+		}
+	}()
+	for {
+		groups, err := admin.DescribeConsumerGroups([]string{"g"})
+		if err == nil && len(groups) == 1 && groups[0].State == "Stable" && len(groups[0].Members) == 1 {
+			g := groups[0]
+			if g.Protocol != "roundrobin" {
+				t.Errorf("assignor %q, want roundrobin", g.Protocol)
+			}
+			for _, m := range g.Members {
+				if m.GroupInstanceId == nil || *m.GroupInstanceId != "member-a" {
+					t.Errorf("member's instance id %v, want member-a", m.GroupInstanceId)
+				}
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the group did not become stable with one member: %v %v", groups, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

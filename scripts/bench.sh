@@ -13,7 +13,7 @@
 # with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
 # BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
 # quick smoke run: 10x fewer messages; not written to BENCH_OUT), BENCH_CASES
-# (all: a comma list of kcat, avro, verbs).
+# (all: a comma list of kcat, avro, verbs, group).
 set -euo pipefail
 
 bin=${1:-bin/streamctl}
@@ -29,7 +29,8 @@ scale=1
 [[ ${BENCH_SMALL:-} == 1 ]] && scale=10
 # BENCH_CASES picks what to measure, a comma list of: kcat (consume, produce,
 # memory and first message against kcat), avro, verbs (consume --where and
-# --grep, offsets -g against kcat -Q); all (the default) is every one.
+# --grep, offsets -g against kcat -Q), group (scripts/bench-group.sh); all (the
+# default) is every one.
 cases=${BENCH_CASES:-all}
 want() { [[ $cases == all || ,$cases, == *,$1,* ]]; }
 
@@ -619,10 +620,21 @@ if [[ ${BENCH_MICRO:-} == 1 ]]; then
   } >"$micro"
 fi
 
+# --- group drain (issue 13): consume -g G -e vs the drain outside a group and kcat --
+# scripts/bench-group.sh measures on the same broker (case "group").
+group_table=""
+if want group; then
+  group_table=$work/group.md
+  { echo "### Group drain ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"; echo
+    BENCH_BROKER=$addr BENCH_RUNS=$runs BENCH_TMP=$tmp BENCH_GROUP_N=$n_small "$root/scripts/bench-group.sh" "$bin"
+  } >"$group_table" || die "scripts/bench-group.sh failed"
+fi
+
 [[ -z $table ]] || cat "$table" >&2
 [[ -z $avro_table ]] || cat "$avro_table" >&2
 [[ -z $verbs_table ]] || cat "$verbs_table" >&2
 [[ -z $speed13_table ]] || cat "$speed13_table" >&2
+[[ -z $group_table ]] || cat "$group_table" >&2
 if [[ $scale != 1 ]]; then
   say "BENCH_SMALL=1: not writing $out"
   exit 0
@@ -656,4 +668,5 @@ fi
 [[ -z $verbs_table ]] || block "verbs-$section" "$verbs_table"
 [[ -z $micro ]] || block micro "$micro"
 [[ -z $speed13_table ]] || block "speed13-$section" "$speed13_table"
+[[ -z $group_table ]] || block "group-$section" "$group_table"
 say "wrote $out"
