@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,11 +118,17 @@ func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
 	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "3s", "-f", "%p %o %s\n"}
 	ctx := context.Background()
 	first := newSignalWriter()
-	done1 := runInBackground(ctx, slowly{first}, args...)
+	// The first member's output holds after its first write until the
+	// second member's join has started a rebalance, so the rebalance always
+	// finds records in flight, however fast the first member reads.
+	gate := &gatedWriter{w: first, release: make(chan struct{})}
+	done1 := runInBackground(ctx, gate, args...)
 	waitForOutput(t, first, "the first member")
 	second := newSignalWriter()
 	// Joining waits for the first member to give partitions up.
 	done2 := runInBackground(ctx, second, append(append([]string(nil), args...), "--idle-timeout", "10s")...)
+	waitForRebalance(t, addr, group)
+	close(gate.release)
 	for who, done := range map[string]<-chan int{"the first member": done1, "the second member": done2} {
 		if code := exitCode(t, done, who); code != ExitOK {
 			t.Fatalf("%s exited %d", who, code)
@@ -147,6 +154,43 @@ func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
 					p, o, n, strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n"))
 			}
 		}
+	}
+}
+
+// gatedWriter lets its first write through, holds the next until release
+// is closed, then slows each write down.
+type gatedWriter struct {
+	w       *signalWriter
+	release chan struct{}
+	n       atomic.Int64
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	if g.n.Add(1) > 1 {
+		<-g.release
+		time.Sleep(200 * time.Millisecond) // pacing: the output outlasts a heartbeat interval (3 s)
+	}
+	return g.w.Write(p)
+}
+
+// waitForRebalance waits up to 30 s for group to leave the Stable state (a
+// member joined or left) or to have two members.
+func waitForRebalance(t *testing.T, addr, group string) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		gs, err := admin.DescribeConsumerGroups([]string{group})
+		if err == nil && len(gs) == 1 && (gs[0].State != "Stable" && gs[0].State != "Empty" && gs[0].State != "Dead" || len(gs[0].Members) >= 2) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s did not start rebalancing within 30s (last: %+v, %v)", group, gs, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
 	}
 }
 
