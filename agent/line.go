@@ -40,7 +40,7 @@ type lineAgent struct {
 func newLineExec(r *Runner) (*lineExec, error) {
 	e := &lineExec{r: r}
 	for range r.o.Concurrency {
-		a, err := startAgent(r)
+		a, err := startAgent(r, len(e.agents))
 		if err != nil {
 			_ = e.close()
 			return nil, err
@@ -50,7 +50,7 @@ func newLineExec(r *Runner) (*lineExec, error) {
 	return e, nil
 }
 
-func startAgent(r *Runner) (*lineAgent, error) {
+func startAgent(r *Runner, n int) (*lineAgent, error) {
 	cmd := exec.Command("sh", "-c", r.o.Command)
 	cmd.Env = r.o.Env
 	setKillWithParent(cmd)
@@ -64,7 +64,7 @@ func startAgent(r *Runner) (*lineAgent, error) {
 	}
 	a := &lineAgent{r: r, cmd: cmd, stdin: stdin, w: bufio.NewWriterSize(stdin, 64<<10),
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	cmd.Stderr = &agentStderr{a: a}
+	cmd.Stderr = &agentStderr{a: a, prefix: fmt.Sprintf("agent %d: ", n)}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the command: %w", err)
 	}
@@ -253,10 +253,12 @@ func (e *lineExec) close() error {
 }
 
 // agentStderr prefixes each line of a long-running command's stderr with
-// the record it is working on (the oldest not acknowledged).
+// "agent N: " (N counts the --concurrency commands from 0): a command
+// reads ahead of its acknowledgements, so no one record can be named.
 type agentStderr struct {
-	a   *lineAgent
-	buf []byte
+	a      *lineAgent
+	prefix string
+	buf    []byte
 }
 
 func (s *agentStderr) Write(p []byte) (int, error) {
@@ -266,13 +268,7 @@ func (s *agentStderr) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		s.a.mu.Lock()
-		prefix := "agent: "
-		if len(s.a.waiting) > 0 {
-			prefix = s.a.waiting[0].src.String() + ": "
-		}
-		s.a.mu.Unlock()
-		s.a.r.stderrLine(prefix, s.buf[:i])
+		s.a.r.stderrLine(s.prefix, s.buf[:i])
 		s.buf = s.buf[i+1:]
 	}
 	return len(p), nil
