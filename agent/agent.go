@@ -189,6 +189,9 @@ type Runner struct {
 	outMu sync.Mutex // streamctl's stdout and stderr: whole writes
 	wg    sync.WaitGroup
 	seed  maphash.Seed
+	// stop is New's context: once it ends (a signal), nothing more is
+	// started, while what runs finishes.
+	stop context.Context
 }
 
 // execer runs items: per message, or through long-running commands.
@@ -204,7 +207,8 @@ type execer interface {
 
 var _ consume.Processor = (*Runner)(nil)
 
-// New makes a Runner; Close ends it.
+// New makes a Runner; Close ends it. Once ctx ends, no command is
+// started (those under way finish): ctx is the signal's, not a deadline.
 func New(ctx context.Context, o Options) (*Runner, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
@@ -227,6 +231,7 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 		seqs:    map[consume.TopicPartition]*sequencer{},
 		space:   make(chan struct{}, queue),
 		seed:    maphash.MakeSeed(),
+		stop:    ctx,
 	}
 	var err error
 	if o.Mode == Line {
@@ -355,7 +360,7 @@ func (r *Runner) broadcast() {
 func (r *Runner) abandoned(it *item) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failed || r.epoch[it.src.TopicPartition] != it.epoch
+	return r.failed || r.stop.Err() != nil || r.epoch[it.src.TopicPartition] != it.epoch
 }
 
 // changes returns the channel closed at the next change.
@@ -498,6 +503,7 @@ func (r *Runner) wait(it *item, d time.Duration) bool {
 		case <-t.C:
 			return !r.abandoned(it)
 		case <-ch:
+		case <-r.stop.Done():
 		}
 	}
 }
