@@ -180,6 +180,9 @@ type Runner struct {
 	// are not started (and a retry waiting is given up).
 	epoch map[consume.TopicPartition]int
 	seqs  map[consume.TopicPartition]*sequencer
+	// waiters counts the goroutines waiting on changed: without any, a
+	// change closes nothing (a channel per record costs, in Line mode).
+	waiters int
 	// failed stops starting items after a failure that ends the run.
 	failed bool
 	closed bool
@@ -252,7 +255,7 @@ func (r *Runner) Process(ctx context.Context, m consume.Message) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	it := newItem(m)
+	it := r.newItem(m)
 	if r.o.Mode == Line {
 		if r.o.Envelope {
 			it.line = envelope.Append(nil, m.Record)
@@ -272,7 +275,14 @@ func (r *Runner) Process(ctx context.Context, m consume.Message) error {
 	}
 	it.seq = s.taken
 	s.taken++
-	it.lane = r.lane(it)
+	if r.o.Order == ByPartition {
+		if !s.hasLane {
+			s.lane, s.hasLane = r.lane(it), true
+		}
+		it.lane = s.lane
+	} else {
+		it.lane = r.lane(it)
+	}
 	r.mu.Unlock()
 	r.exec.enqueue(it)
 	return nil
@@ -283,7 +293,8 @@ func (r *Runner) lane(it *item) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
 	h.WriteString(it.src.Topic)
-	fmt.Fprint(&h, it.src.Partition)
+	p := uint32(it.src.Partition)
+	h.Write([]byte{byte(p >> 24), byte(p >> 16), byte(p >> 8), byte(p)})
 	if r.o.Order == ByKey {
 		if it.key == nil {
 			h.WriteByte(0)
@@ -329,14 +340,18 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 				n += c
 			}
 		}
+		r.waiters++
 		ch := r.changed
 		r.mu.Unlock()
 		if n == 0 {
+			r.unwait()
 			return nil
 		}
 		select {
 		case <-ch:
+			r.unwait()
 		case <-ctx.Done():
+			r.unwait()
 			return ctx.Err()
 		}
 	}
@@ -352,8 +367,45 @@ func (r *Runner) Close() error {
 }
 
 func (r *Runner) broadcast() {
+	if r.waiters == 0 {
+		return
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
+}
+
+// watch returns the channel closed at the next change, counting the
+// caller as a waiter until it calls the returned func.
+func (r *Runner) watch() (<-chan struct{}, func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waiters++
+	return r.changed, func() {
+		r.mu.Lock()
+		r.waiters--
+		r.mu.Unlock()
+	}
+}
+
+// startable settles as dropped the items of batch that are abandoned (a
+// stop: not started) and returns the others, taking the lock once.
+func (r *Runner) startable(batch []*item) []*item {
+	live := batch[:0]
+	var gone []*item
+	r.mu.Lock()
+	stopped := r.failed || r.stop.Err() != nil
+	for _, it := range batch {
+		if stopped || r.epoch[it.src.TopicPartition] != it.epoch {
+			gone = append(gone, it)
+		} else {
+			live = append(live, it)
+		}
+	}
+	r.mu.Unlock()
+	for _, it := range gone {
+		r.settle(it, resultDropped, nil)
+	}
+	return live
 }
 
 // abandoned reports whether it should not be started (or retried).
@@ -363,11 +415,10 @@ func (r *Runner) abandoned(it *item) bool {
 	return r.failed || r.stop.Err() != nil || r.epoch[it.src.TopicPartition] != it.epoch
 }
 
-// changes returns the channel closed at the next change.
-func (r *Runner) changes() <-chan struct{} {
+func (r *Runner) unwait() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.changed
+	r.waiters--
+	r.mu.Unlock()
 }
 
 // result is how an item ended.
@@ -390,6 +441,9 @@ type sequencer struct {
 	taken int64
 	next  int64
 	ready map[int64]*item
+	// lane is the partition's, worked out once (ByPartition).
+	lane    uint64
+	hasLane bool
 }
 
 // settle records how it ended and releases what is now in order.
@@ -405,6 +459,13 @@ func (r *Runner) settle(it *item, res result, err error) {
 	s.emit.Lock()
 	defer s.emit.Unlock()
 	r.mu.Lock()
+	if it.seq == s.next && len(s.ready) == 0 {
+		// In order already (always so in Line mode with one lane).
+		s.next++
+		r.mu.Unlock()
+		r.release(it)
+		return
+	}
 	s.ready[it.seq] = it
 	var out []*item
 	for {
@@ -495,16 +556,19 @@ func (r *Runner) wait(it *item, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
-		ch := r.changes()
+		ch, done := r.watch()
 		if r.abandoned(it) {
+			done()
 			return false
 		}
 		select {
 		case <-t.C:
+			done()
 			return !r.abandoned(it)
 		case <-ch:
 		case <-r.stop.Done():
 		}
+		done()
 	}
 }
 

@@ -36,24 +36,27 @@ type item struct {
 }
 
 // newItem copies what the agent needs of m: the record is reused once
-// Process returns.
-func newItem(m consume.Message) *item {
+// Process returns. Line mode needs only the line, made by the caller.
+func (r *Runner) newItem(m consume.Message) *item {
 	rec := m.Record
 	it := &item{
 		src:    Source{TopicPartition: m.Ticket.TopicPartition, Offset: m.Ticket.Offset, Session: m.Ticket.Session},
 		ticket: m.Ticket,
-		value:  bytes.Clone(rec.Value),
-		key:    bytes.Clone(rec.Key),
 		ts:     rec.Timestamp,
 		hasTS:  rec.HasTimestamp,
 	}
-	if rec.Key != nil && it.key == nil {
-		it.key = []byte{}
+	if rec.Key != nil && (r.o.Order == ByKey || r.o.Mode == PerMessage) {
+		it.key = append([]byte{}, rec.Key...)
 	}
-	it.headersJSON = envelope.AppendHeaders(nil, rec.Headers)
-	it.raw = DeadLetter{Key: m.RawKey, Value: m.RawValue}
-	for _, h := range m.RawHeaders {
-		it.raw.Headers = append(it.raw.Headers, sarama.RecordHeader{Key: h.Key, Value: h.Value})
+	if r.o.Mode == PerMessage {
+		it.value = bytes.Clone(rec.Value)
+		it.headersJSON = envelope.AppendHeaders(nil, rec.Headers)
+	}
+	if r.o.DeadLetters != nil {
+		it.raw = DeadLetter{Key: m.RawKey, Value: m.RawValue}
+		for _, h := range m.RawHeaders {
+			it.raw.Headers = append(it.raw.Headers, sarama.RecordHeader{Key: h.Key, Value: h.Value})
+		}
 	}
 	return it
 }

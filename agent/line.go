@@ -114,15 +114,7 @@ func (a *lineAgent) write() {
 		batch = append(batch[:0], a.queue...)
 		a.queue = a.queue[:0]
 		a.mu.Unlock()
-		live := batch[:0]
-		for _, it := range batch {
-			if a.r.abandoned(it) {
-				a.r.settle(it, resultDropped, nil) // a stop: not started
-			} else {
-				live = append(live, it)
-			}
-		}
-		batch = live
+		batch = a.r.startable(batch)
 		a.mu.Lock()
 		dead := a.dead
 		if !dead {

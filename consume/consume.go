@@ -628,6 +628,9 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err)
 			}
 		case <-markC:
+			if err := r.settle(); err != nil {
+				return r.finish(err)
+			}
 			if err := r.flush(); err != nil {
 				return r.finish(err)
 			}
