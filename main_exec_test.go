@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 // execProc is streamctl running as a process of its own.
 type execProc struct {
 	cmd    *exec.Cmd
+	mu     sync.Mutex
 	stderr bytes.Buffer
 	exited chan struct{}
 	err    error
@@ -30,7 +32,11 @@ func startStreamctl(t *testing.T, args ...string) *execProc {
 	p := &execProc{exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), asMain+"=1")
-	p.cmd.Stderr = &p.stderr
+	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stderr.Write(b)
+	})
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +52,22 @@ func startStreamctl(t *testing.T, args ...string) *execProc {
 	return p
 }
 
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func (p *execProc) stderrText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
 func (p *execProc) wait(t *testing.T) {
 	t.Helper()
 	select {
 	case <-p.exited:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("streamctl did not end in 60s\nstderr:\n%s", p.stderr.String())
+		t.Fatalf("streamctl did not end in 60s\nstderr:\n%s", p.stderrText())
 	}
 }
 
@@ -142,7 +158,7 @@ func TestExecKilledThenRestarted(t *testing.T) {
 	q := startStreamctl(t, "consume", topic, "-b", addr, "-g", group, "-e", "--exec", "echo $STREAMCTL_OFFSET >> "+again)
 	q.wait(t)
 	if q.err != nil {
-		t.Fatalf("restart: %v\nstderr:\n%s", q.err, q.stderr.String())
+		t.Fatalf("restart: %v\nstderr:\n%s", q.err, q.stderrText())
 	}
 	want := []int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 	if got := offsetsIn(t, again); !slices.Equal(got, want) {
@@ -161,13 +177,14 @@ func TestExecSignalLetsInFlightFinish(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	waitUntil(t, "streamctl says it is stopping", func() bool { return strings.Contains(p.stderrText(), "stopping: commands under way finish first") })
 	// The stop waits for offset 10's command, which now may finish.
 	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p.wait(t)
 	if p.err != nil {
-		t.Fatalf("streamctl: %v, want exit 0\nstderr:\n%s", p.err, p.stderr.String())
+		t.Fatalf("streamctl: %v, want exit 0\nstderr:\n%s", p.err, p.stderrText())
 	}
 	if got := offsetsIn(t, filepath.Join(dir, "started")); len(got) != 11 {
 		t.Fatalf("started %v, want 0-10 only: queued messages are not started after the signal", got)

@@ -106,6 +106,9 @@ type Options struct {
 	// Env is the environment commands start with (the record's facts are
 	// added to it).
 	Env []string
+	// Stopping, when set, is called once New's context ends (a signal):
+	// from then on nothing more is started, and the caller may say so.
+	Stopping func()
 }
 
 // CommandError says the command failed for a record, after its retries.
@@ -194,7 +197,8 @@ type Runner struct {
 	seed  maphash.Seed
 	// stop is New's context: once it ends (a signal), nothing more is
 	// started, while what runs finishes.
-	stop context.Context
+	stop    context.Context
+	closing chan struct{}
 }
 
 // execer runs items: per message, or through long-running commands.
@@ -235,6 +239,7 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 		space:   make(chan struct{}, queue),
 		seed:    maphash.MakeSeed(),
 		stop:    ctx,
+		closing: make(chan struct{}),
 	}
 	var err error
 	if o.Mode == Line {
@@ -244,6 +249,17 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Stopping != nil {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			select {
+			case <-ctx.Done():
+				o.Stopping()
+			case <-r.closing:
+			}
+		}()
 	}
 	return r, nil
 }
@@ -361,6 +377,7 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 // their stdin and are waited for) and ends every goroutine. Call it after
 // consume.Run returned.
 func (r *Runner) Close() error {
+	close(r.closing)
 	err := r.exec.close()
 	r.wg.Wait()
 	return err

@@ -53,13 +53,18 @@ func newExecSetup(c *cli.Context, s Streams, o *consume.Options) (*execSetup, er
 		return nil, nil
 	}
 	e := &execSetup{deadLetter: c.String("dead-letter")}
+	// CMD's stderr and streamctl's own messages share one writer, a write
+	// at a time.
+	stderr := &lockedWriter{w: s.Err}
+	o.Warn = func(msg string) { fmt.Fprintf(stderr, "streamctl: %s\n", msg) }
 	e.o = agent.Options{
 		Command:     c.String("exec"),
 		Concurrency: c.Int("concurrency"),
 		Retries:     c.Int("retries"),
 		Backoff:     c.Duration("retry-backoff"),
 		Stdout:      s.Out,
-		Stderr:      s.Err,
+		Stderr:      stderr,
+		Stopping:    func() { o.Warn("stopping: commands under way finish first (a second signal kills them)") },
 	}
 	if e.o.Command == "" {
 		return nil, usagef("--exec needs a command")
