@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
@@ -239,7 +240,11 @@ func TestExecOrderByKey(t *testing.T) {
 // TestExecTwoWorkersRebalance: a second worker joins the group while the
 // first runs commands; the commands under way for the partitions that move
 // finish and are committed before the move, so between the two workers
-// every message is done exactly once.
+// every message is done exactly once. The first worker's commands from
+// offset 10 on wait until the group is rebalancing, so that the rebalance
+// finds some under way (and the first cannot finish alone), and then take
+// a while each: 90 per partition outlast the heartbeat (3 s) that tells
+// the first worker to give partitions up.
 func TestExecTwoWorkersRebalance(t *testing.T) {
 	addr := kafkatest.Broker(t)
 	var msgs []kafkatest.Message
@@ -248,18 +253,36 @@ func TestExecTwoWorkersRebalance(t *testing.T) {
 	}
 	topic := seed(t, addr, 4, msgs...)
 	group := kafkatest.Topic(t) + "-g"
-	// The command takes a while, so that the rebalance finds some under way.
-	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "4s", "--concurrency", "4",
-		"--exec", `sleep 0.05; echo "$STREAMCTL_PARTITION $STREAMCTL_OFFSET"`}
+	gate := filepath.Join(t.TempDir(), "rebalancing")
+	script := fmt.Sprintf(`if [ "$STREAMCTL_OFFSET" -ge 10 ]; then while [ ! -e %s ]; do sleep 0.01; done; sleep 0.05; fi; echo "$STREAMCTL_PARTITION $STREAMCTL_OFFSET"`, gate)
+	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "4s", "--concurrency", "4", "--exec", script}
 	ctx := context.Background()
 	first := newSignalWriter()
 	var err1, err2 syncBuffer
 	done1 := runWithStderr(ctx, first, &err1, args...)
 	waitForOutput(t, first, "the first worker")
 	second := newSignalWriter()
-	// Joining waits for the first worker to give partitions up.
 	done2 := runWithStderr(ctx, second, &err2, append(append([]string(nil), args...), "--idle-timeout", "10s")...)
 	defer func() { t.Logf("stderr of the first:\n%s\nof the second:\n%s", err1.String(), err2.String()) }()
+	admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The group stays in PreparingRebalance until the first worker
+	// rejoins, which it does only once its commands under way finished.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		gs, err := admin.DescribeConsumerGroups([]string{group})
+		if err == nil && len(gs) == 1 && gs[0].State == "PreparingRebalance" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the group did not start rebalancing in 30s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the group's state, with a deadline
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for who, done := range map[string]<-chan int{"the first worker": done1, "the second worker": done2} {
 		if code := exitCode(t, done, who); code != ExitOK {
 			t.Fatalf("%s exited %d", who, code)
@@ -268,7 +291,7 @@ func TestExecTwoWorkersRebalance(t *testing.T) {
 	n1, n2 := strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n")
 	t.Logf("first worker did %d messages, second %d", n1, n2)
 	if n2 == 0 {
-		t.Fatal("the second worker got nothing: no rebalance happened while the first was working")
+		t.Fatal("the second worker got nothing")
 	}
 	seen := map[string]int{}
 	for _, out := range []string{first.String(), second.String()} {

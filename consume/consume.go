@@ -271,6 +271,10 @@ type runner struct {
 	flushed time.Time
 	// ctx is the loop's, for a Processor that pushes back.
 	ctx context.Context
+	// sessCtx ends with the loop's or the group session's context: a
+	// Processor pushing back lets go once the partitions move.
+	sessCtx    context.Context
+	sessCancel context.CancelFunc
 	// comp, outstanding and taken track a Processor's completions:
 	// offsets are marked over each partition's done prefix only.
 	comp        *completions
@@ -603,6 +607,7 @@ func (r *runner) loop(ctx context.Context) error {
 		case a := <-r.assign:
 			r.setParts(a.parts)
 			r.sess = a.sess
+			r.watchSession(a.sess)
 			close(a.ack)
 		case rv := <-r.revoke:
 			// The session ends: what it delivered is written and marked
@@ -655,13 +660,18 @@ func (r *runner) stopped(ctx context.Context) error {
 // moves its partition to the fetch position. Deliveries of a group session
 // that has ended are dropped: the partition may be someone else's now.
 func (r *runner) deliver(d delivery) error {
-	if d.sess != nil && d.sess != r.sess {
+	if d.sess != nil && (d.sess != r.sess || r.o.Processor != nil && r.sessCtx.Err() != nil) {
+		// A Processor starts nothing of a session that is ending: its
+		// partitions are about to move.
 		return nil
 	}
 	now := time.Now()
 	st := r.parts[d.tp]
 	for i := range d.msgs {
 		if err := r.handle(&d.msgs[i], &d, st, now); err != nil {
+			if errors.Is(err, errSessionEnded) {
+				return nil // the rest is the partition's next owner's
+			}
 			return err
 		}
 		if r.finished() {
@@ -808,6 +818,9 @@ func (r *runner) timedOut(idle bool) error {
 // A Processor finishes first: everything it was handed when -n or -e was
 // met, only what it started on any other stop.
 func (r *runner) finish(err error) error {
+	if r.sessCancel != nil {
+		defer r.sessCancel()
+	}
 	if r.o.Processor != nil {
 		abandon := err != nil || !r.finished()
 		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
@@ -911,7 +924,10 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	}
 	if r.o.Processor != nil {
 		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
-		if err := r.o.Processor.Process(r.ctx, Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}); err != nil {
+		if err := r.o.Processor.Process(r.processCtx(d), Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}); err != nil {
+			if d.sess != nil && r.ctx.Err() == nil && d.sess.Context().Err() != nil {
+				return errSessionEnded
+			}
 			return err
 		}
 		r.stats.Written++

@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 
@@ -178,6 +179,32 @@ func (r *runner) drainProcessor(ctx context.Context, tps []TopicPartition, aband
 		return err
 	}
 	return r.settle()
+}
+
+// errSessionEnded stops handing a delivery's records to the Processor
+// once their session ended.
+var errSessionEnded = errors.New("group session ended")
+
+// watchSession makes sessCtx for a new session, ending the last one's.
+func (r *runner) watchSession(sess sarama.ConsumerGroupSession) {
+	if r.o.Processor == nil {
+		return
+	}
+	if r.sessCancel != nil {
+		r.sessCancel()
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	stop := context.AfterFunc(sess.Context(), cancel)
+	r.sessCtx = ctx
+	r.sessCancel = func() { stop(); cancel() }
+}
+
+// processCtx is the context a record of d is processed under.
+func (r *runner) processCtx(d *delivery) context.Context {
+	if d.sess != nil && r.sessCtx != nil {
+		return r.sessCtx
+	}
+	return r.ctx
 }
 
 // sessionParts lists the partitions the loop tracks.
