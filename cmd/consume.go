@@ -51,7 +51,9 @@ Examples:
    streamctl consume orders -o 0=100,1=@-1h,2=end           # starts per partition
    streamctl consume -r 'orders\..*' -e                      # every topic named orders.<something>
    streamctl consume deploys -o @$T0 -s json -n 1 --timeout 2m --where '.value.sha == $ENV.GIT_SHA'
-   streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one`,
+   streamctl consume deploys -o @-1h -e --grep 'v:"failed"' --expect 1   # exit 3 unless one
+   streamctl consume orders -g billing --exec ./bill.sh     # an agent: commit each once bill.sh succeeded
+   streamctl consume orders -g billing -J --exec-mode line --exec 'python3 agent.py' --dead-letter orders.failed`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
 				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME), and 0=100,1=@-1h,2=end starts partitions apart"},
@@ -84,7 +86,7 @@ Examples:
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON keys and values: show, hide, or auto (hide on a terminal)"},
 			avroJSONFlag(),
-		}, append(append(filterFlags(), regexFlags()...), topicFlags()...)...),
+		}, append(append(append(filterFlags(), regexFlags()...), topicFlags()...), execFlags()...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
 }
@@ -116,6 +118,10 @@ func runConsume(c *cli.Context, s Streams) error {
 		return usagef("-n, --idle-timeout and --timeout must not be negative")
 	}
 	fo, err := applyFilter(c, s, &o)
+	if err != nil {
+		return err
+	}
+	ex, err := newExecSetup(c, s, &o)
 	if err != nil {
 		return err
 	}
@@ -233,6 +239,10 @@ func runConsume(c *cli.Context, s Streams) error {
 		}
 	} else if err := ensureTopics(ctx, c, client, topics, warn); err != nil {
 		return fo.outcome(consume.Stats{}, timedOut(err))
+	}
+	if ex != nil {
+		st, err := ex.run(c, ctx, client, conf, o, timeout)
+		return fo.outcome(st, err)
 	}
 	st, err := consume.Run(c.Context, client, o, s.Out)
 	return fo.outcome(st, consumeError(err, timeout))

@@ -165,6 +165,16 @@ type Options struct {
 	// calls it from one goroutine only, and only once the output written
 	// before it is flushed.
 	Warn func(string)
+	// Processor, when set, takes the records in place of the output
+	// (Format is unused) and says when each is done; see Processor.
+	Processor Processor
+	// Committer, when set in a group, commits in place of Run; see
+	// Committer.
+	Committer Committer
+	// RevokeWait bounds how long a rebalance waits for the Processor's
+	// records of the partitions that move (0: 20 s); what is not done by
+	// then is not committed, and their next reader reads them again.
+	RevokeWait time.Duration
 }
 
 func (o *Options) giveUp() time.Duration {
@@ -259,6 +269,13 @@ type runner struct {
 	sess    sarama.ConsumerGroupSession
 	// flushed is when output was last flushed (and marked).
 	flushed time.Time
+	// ctx is the loop's, for a Processor that pushes back.
+	ctx context.Context
+	// comp, outstanding and taken track a Processor's completions:
+	// offsets are marked over each partition's done prefix only.
+	comp        *completions
+	outstanding map[TopicPartition]*outstanding
+	taken       []completion
 }
 
 // flushEvery bounds how long written output waits to be flushed and, in a
@@ -289,6 +306,9 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		warnc:   make(chan string, 64),
 		parts:   map[TopicPartition]*partState{},
 		pending: map[TopicPartition]int64{},
+
+		comp:        &completions{wake: make(chan struct{}, 1)},
+		outstanding: map[TopicPartition]*outstanding{},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -534,7 +554,15 @@ func fromSarama(m *sarama.ConsumerMessage) message {
 const maxBatch = 256
 
 func (r *runner) loop(ctx context.Context) error {
-	var idleC, probeC <-chan time.Time
+	r.ctx = ctx
+	var idleC, probeC, markC <-chan time.Time
+	if r.o.Processor != nil {
+		// Completions come on their own time: mark what they settled
+		// regularly, not only when a delivery comes.
+		mark := time.NewTicker(flushEvery)
+		defer mark.Stop()
+		markC = mark.C
+	}
 	var idle *time.Timer
 	if r.o.IdleTimeout > 0 {
 		idle = time.NewTimer(r.o.IdleTimeout)
@@ -553,6 +581,9 @@ func (r *runner) loop(ctx context.Context) error {
 		select {
 		case d := <-r.msgs:
 			if err := r.deliver(d); err != nil {
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return r.stopped(ctx) // a Processor pushing back saw the stop
+				}
 				return r.finish(err)
 			}
 			if r.finished() {
@@ -592,15 +623,29 @@ func (r *runner) loop(ctx context.Context) error {
 			if err := r.probe(); err != nil {
 				return r.finish(err)
 			}
+		case <-r.comp.wake:
+			if err := r.settle(); err != nil {
+				return r.finish(err)
+			}
+		case <-markC:
+			if err := r.flush(); err != nil {
+				return r.finish(err)
+			}
 		case <-idleC:
 			return r.finish(r.timedOut(true))
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errDeadline) {
-				return r.finish(r.timedOut(false))
-			}
-			return r.finish(nil)
+			return r.stopped(ctx)
 		}
 	}
+}
+
+// stopped is the end of a run whose context ended: a timeout, or a clean
+// stop asked for.
+func (r *runner) stopped(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errDeadline) {
+		return r.finish(r.timedOut(false))
+	}
+	return r.finish(nil)
 }
 
 // deliver writes a delivery's messages, stopping as soon as -n is met, and
@@ -643,15 +688,31 @@ type revocation struct {
 // owner reads it (nothing repeated, nothing skipped), and the rebalance
 // does not wait for a slow output to work through the queue.
 func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
+	var perr error
+	if r.o.Processor != nil && r.sess == sess {
+		// What the Processor started of the moving partitions finishes,
+		// within a bound, and is marked before sarama's last commit.
+		wait := r.o.RevokeWait
+		if wait <= 0 {
+			wait = 20 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		perr = r.drainProcessor(ctx, r.sessionParts(), true)
+		cancel()
+	}
 	for {
 		select {
 		case <-r.msgs:
 		default:
 			err := r.flush()
+			if perr != nil {
+				err = perr
+			}
 			if r.sess == sess {
 				r.sess = nil
 				r.setParts(map[TopicPartition]*partState{})
 				r.assigned = false
+				clear(r.outstanding)
 			}
 			return err
 		}
@@ -741,11 +802,19 @@ func (r *runner) timedOut(idle bool) error {
 }
 
 // finish flushes what was written, commits it in group mode, and returns err.
+// A Processor finishes first: everything it was handed when -n or -e was
+// met, only what it started on any other stop.
 func (r *runner) finish(err error) error {
+	if r.o.Processor != nil {
+		abandon := err != nil || !r.finished()
+		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if ferr := r.flush(); ferr != nil && err == nil {
 		err = ferr
 	}
-	if r.sess != nil {
+	if r.sess != nil && r.o.Committer == nil {
 		r.sess.Commit()
 	}
 	return err
@@ -757,6 +826,14 @@ func (r *runner) flush() error {
 	r.flushed = time.Now()
 	if err := r.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
+	}
+	if r.o.Committer != nil && len(r.pending) > 0 && r.sess != nil {
+		offsets := make(map[TopicPartition]int64, len(r.pending))
+		for tp, off := range r.pending {
+			offsets[tp] = off
+		}
+		clear(r.pending)
+		return r.o.Committer.Commit(r.sess, offsets)
 	}
 	for tp, off := range r.pending {
 		r.sess.MarkOffset(tp.Topic, tp.Partition, off, "")
@@ -829,22 +906,27 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 			return r.pass(m, d)
 		}
 	}
+	if r.o.Processor != nil {
+		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
+		if err := r.o.Processor.Process(r.ctx, Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}); err != nil {
+			return err
+		}
+		r.stats.Written++
+		r.track(d, m.offset, false)
+		return nil
+	}
 	if err := r.write(rec); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	r.stats.Written++
-	if d.sess != nil {
-		r.pending[d.tp] = m.offset + 1
-	}
+	r.track(d, m.offset, true)
 	return nil
 }
 
 // pass leaves out a message the filter did not match; a group still
-// commits past it, once what came before it is flushed.
+// commits past it, once what came before it is flushed (and done).
 func (r *runner) pass(m *message, d *delivery) error {
-	if d.sess != nil {
-		r.pending[d.tp] = m.offset + 1
-	}
+	r.track(d, m.offset, true)
 	return nil
 }
 
@@ -899,9 +981,7 @@ func (r *runner) invalid(m *message, d *delivery, what string, err error) error 
 		return err
 	}
 	r.stats.Skipped++
-	if d.sess != nil {
-		r.pending[d.tp] = m.offset + 1 // dealt with: the group moves past it
-	}
+	r.track(d, m.offset, true) // dealt with: the group moves past it
 	return nil
 }
 

@@ -92,8 +92,15 @@ func Append(dst []byte, r *Record) []byte {
 	if r.ValueSchemaID != 0 {
 		dst = strconv.AppendInt(append(dst, `,"value_schema_id":`...), int64(r.ValueSchemaID), 10)
 	}
-	dst = append(dst, `,"headers":[`...)
-	for i, h := range r.Headers {
+	dst = AppendHeaders(append(dst, `,"headers":`...), r.Headers)
+	return append(dst, '}')
+}
+
+// AppendHeaders writes headers as the envelope's "headers" list: a JSON
+// array of {"key":..,"value":..} objects.
+func AppendHeaders(dst []byte, headers []Header) []byte {
+	dst = append(dst, '[')
+	for i, h := range headers {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -101,7 +108,7 @@ func Append(dst []byte, r *Record) []byte {
 		dst = appendField(dst, "value", h.Value, false)
 		dst = append(dst, '}')
 	}
-	return append(dst, "]}"...)
+	return append(dst, ']')
 }
 
 // appendField writes ,"name":<value> and, where it is not text,

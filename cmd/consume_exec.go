@@ -1,0 +1,180 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/agent"
+	"github.com/streamctl/streamctl/consume"
+	"github.com/streamctl/streamctl/internal/envelope"
+	"github.com/streamctl/streamctl/produce"
+	"github.com/urfave/cli/v2"
+)
+
+// execFlags are consume's agent flags: --exec and what goes with it.
+func execFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "exec", EnvVars: envVars("exec"),
+			Usage: "run `CMD` (with sh -c) for each message, its value on stdin and STREAMCTL_TOPIC, _PARTITION, _OFFSET, _TIMESTAMP, _KEY, _KEY_BASE64, _HEADERS in its environment; with -g a message is committed only once CMD succeeded for it and for every message before it in its partition"},
+		&cli.StringFlag{Name: "exec-mode", Value: "message", EnvVars: envVars("exec-mode"),
+			Usage: "message: run CMD once per message; line: keep one CMD running, write it a line per message (the -J envelope with -J) and read one line back per message, ok or why it failed"},
+		&cli.IntFlag{Name: "concurrency", Value: 1, EnvVars: envVars("concurrency"),
+			Usage: "run CMD for up to `N` messages at once (line mode: keep N commands), keeping each partition's order (each key's with --order key)"},
+		&cli.StringFlag{Name: "order", Value: "partition", EnvVars: envVars("order"),
+			Usage: "what --concurrency keeps in order: partition, or key (messages of one key, within a partition)"},
+		&cli.IntFlag{Name: "retries", EnvVars: envVars("retries"),
+			Usage: "try CMD again up to `N` times for a message it failed on"},
+		&cli.DurationFlag{Name: "retry-backoff", Value: time.Second, EnvVars: envVars("retry-backoff"),
+			Usage: "wait this long before the first retry, doubling each time up to 30s"},
+		&cli.StringFlag{Name: "dead-letter", EnvVars: envVars("dead-letter"),
+			Usage: "write a message CMD failed on (after --retries) to `TOPIC` with its key, value and headers and streamctl.error.* headers saying why, and go on (default: stop with exit 1)"},
+	}
+}
+
+// execSetup is what the agent flags asked for, checked before connecting.
+type execSetup struct {
+	o          agent.Options
+	deadLetter string
+}
+
+// newExecSetup reads the agent flags; nil when --exec is not given.
+func newExecSetup(c *cli.Context, s Streams, o *consume.Options) (*execSetup, error) {
+	if !c.IsSet("exec") {
+		for _, f := range []string{"exec-mode", "concurrency", "order", "retries", "retry-backoff", "dead-letter"} {
+			if c.IsSet(f) {
+				return nil, usagef("--%s goes with --exec", f)
+			}
+		}
+		return nil, nil
+	}
+	e := &execSetup{deadLetter: c.String("dead-letter")}
+	e.o = agent.Options{
+		Command:     c.String("exec"),
+		Concurrency: c.Int("concurrency"),
+		Retries:     c.Int("retries"),
+		Backoff:     c.Duration("retry-backoff"),
+		Stdout:      s.Out,
+		Stderr:      s.Err,
+	}
+	if e.o.Command == "" {
+		return nil, usagef("--exec needs a command")
+	}
+	if e.o.Concurrency < 1 || e.o.Retries < 0 || e.o.Backoff <= 0 {
+		return nil, usagef("--concurrency must be at least 1, --retries not negative and --retry-backoff positive")
+	}
+	switch c.String("exec-mode") {
+	case "message":
+	case "line":
+		e.o.Mode = agent.Line
+		e.o.Envelope = c.Bool("json")
+	default:
+		return nil, usagef("--exec-mode: want message or line, got %q", c.String("exec-mode"))
+	}
+	switch c.String("order") {
+	case "partition":
+	case "key":
+		e.o.Order = agent.ByKey
+	default:
+		return nil, usagef("--order: want partition or key, got %q", c.String("order"))
+	}
+	switch {
+	case c.IsSet("format") || c.Bool("pretty"):
+		return nil, usagef("-f and --pretty print messages; with --exec, CMD's output is printed")
+	case c.Bool("json") && e.o.Mode != agent.Line:
+		return nil, usagef("-J with --exec is for --exec-mode line (an envelope per line); CMD gets the value on its stdin")
+	}
+	if s.Environ != nil {
+		e.o.Env = s.Environ()
+	}
+	if o.Group == "" {
+		o.Warn("without -g/--group nothing is committed: CMD runs for every message read, from --offset, each time")
+	}
+	return e, nil
+}
+
+// run consumes with CMD as the processor of every message.
+func (e *execSetup) run(c *cli.Context, ctx context.Context, client sarama.Client, conf *sarama.Config, o consume.Options, timeout time.Duration) (consume.Stats, error) {
+	if e.deadLetter != "" {
+		if err := ensureTopics(ctx, c, client, []string{e.deadLetter}, o.Warn); err != nil {
+			return consume.Stats{}, err
+		}
+		n, err := client.Partitions(e.deadLetter)
+		if err != nil {
+			return consume.Stats{}, fmt.Errorf("dead-letter topic %q: %w", e.deadLetter, err)
+		}
+		e.o.DeadLetters = &deadLetters{client: client, conf: conf, topic: e.deadLetter, partitions: int32(len(n))}
+	}
+	r, err := agent.New(c.Context, e.o)
+	if err != nil {
+		return consume.Stats{}, fmt.Errorf("--exec: %w", err)
+	}
+	o.Processor = r
+	st, err := consume.Run(c.Context, client, o, nopWriter{})
+	if cerr := r.Close(); cerr != nil && err == nil && e.o.Mode == agent.Line {
+		o.Warn(cerr.Error())
+	}
+	return st, execError(err, timeout)
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// execError words the agent's errors, and consume's as consume does.
+func execError(err error, timeout time.Duration) error {
+	var ce *agent.CommandError
+	var ae *agent.AgentExitError
+	var de *agent.DeadLetterError
+	switch {
+	case errors.As(err, &de):
+		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed: it is read again next time", de.Failure.Source)
+	case errors.As(err, &ce):
+		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed; --retries N tries again, --dead-letter TOPIC sets such messages aside and goes on", ce.Source)
+	case errors.As(err, &ae):
+		return withHint(fmt.Errorf("consume: %w", err), "with --exec-mode line, CMD reads a line per message and answers each with one line: ok, or why it failed")
+	}
+	return consumeError(err, timeout)
+}
+
+// deadLetters writes dead letters through the producer engine, one
+// acknowledged send at a time (they are rare: a Batcher per letter).
+type deadLetters struct {
+	client     sarama.Client
+	conf       *sarama.Config
+	topic      string
+	partitions int32
+	mu         sync.Mutex
+}
+
+var _ agent.DeadLetters = (*deadLetters)(nil)
+
+func (d *deadLetters) Send(ctx context.Context, m agent.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rec := &envelope.Record{Topic: d.topic, Partition: -1, Offset: -1, Timestamp: time.Now().UnixMilli(), HasTimestamp: true, Key: m.Key, Value: m.Value}
+	for _, h := range m.Headers {
+		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
+	}
+	line := append(envelope.Append(nil, rec), '\n')
+	p := produce.New(&produce.Format{Envelope: true, IgnorePartition: true, Partitions: d.partitions}, produce.Options{Topic: d.topic, Partition: -1})
+	b, err := produce.NewBatcher(ctx, d.client, produce.BatchConfig{
+		Topic: d.topic, Partitions: d.partitions, Acks: sarama.WaitForAll, Version: d.conf.Version,
+		Timeout: d.conf.Producer.Timeout, Idempotent: true, IdempotenceOff: func(error) {},
+	})
+	if err != nil {
+		return err
+	}
+	st, err := p.Run(ctx, []produce.Input{{Name: "dead letter", R: bytes.NewReader(line)}}, b)
+	if err != nil {
+		return err
+	}
+	if st.Acked != 1 {
+		return fmt.Errorf("topic %q did not acknowledge it", d.topic)
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+)
+
+// TestExecPerMessage: CMD gets exactly the value on stdin and the record's
+// facts in its environment; its stdout is printed in order; a second run
+// of the group has nothing left to do.
+func TestExecPerMessage(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1,
+		kafkatest.Message{Key: []byte("k1"), Value: []byte("one"), Headers: []sarama.RecordHeader{{Key: []byte("h"), Value: []byte("v")}}},
+		kafkatest.Message{Value: []byte("two\n")},
+	)
+	group := kafkatest.Topic(t) + "-g"
+	script := `printf '%s|%s|%s|%s|%s|%s|' "$STREAMCTL_TOPIC" "$STREAMCTL_PARTITION" "$STREAMCTL_OFFSET" "${STREAMCTL_KEY-null}" "${STREAMCTL_KEY_BASE64-null}" "$STREAMCTL_HEADERS"; test -n "$STREAMCTL_TIMESTAMP" || echo no timestamp; od -An -c | tr -s ' '`
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", script)
+	want := topic + `|0|0|k1|azE=|[{"key":"h","value":"v"}]| o n e` + "\n" +
+		topic + `|0|1|null|null|[]| t w o \n` + "\n"
+	if diff := cmp.Diff(want, r.Stdout); diff != "" {
+		t.Fatalf("stdout (-want +got):\n%s\nstderr: %s", diff, r.Stderr)
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", "cat")
+	if r.Stdout != "" {
+		t.Fatalf("second run printed %q, want nothing: the first committed all", r.Stdout)
+	}
+}
+
+// TestExecWithoutGroupSaysNothingIsCommitted.
+func TestExecWithoutGroupSaysNothingIsCommitted(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b")...)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--exec", "cat; echo")
+	if r.Stdout != "a\nb\n" {
+		t.Fatalf("stdout %q, want a and b", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "nothing is committed") {
+		t.Fatalf("stderr %q does not say nothing is committed", r.Stderr)
+	}
+}
+
+// TestExecCommitsOnlyAfterSuccess: CMD fails on offset 3; the run stops
+// with exit 1 and the next run starts at offset 3: nothing skipped, what
+// succeeded not repeated.
+func TestExecCommitsOnlyAfterSuccess(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("0", "1", "2", "3", "4", "5")...)
+	group := kafkatest.Topic(t) + "-g"
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e",
+		"--exec", `if [ "$STREAMCTL_OFFSET" = 3 ]; then echo "no good" >&2; exit 4; fi; cat; echo`)
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d; stderr %s", r.Code, ExitError, r.Stderr)
+	}
+	if r.Stdout != "0\n1\n2\n" {
+		t.Fatalf("stdout %q, want 0 1 2", r.Stdout)
+	}
+	for _, want := range []string{topic + "/0@3: no good\n", "exit status 4: no good", "hint: nothing from " + topic + "/0@3 on"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.Stderr, want)
+		}
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", "cat; echo")
+	if r.Stdout != "3\n4\n5\n" {
+		t.Fatalf("second run: stdout %q, want 3 4 5", r.Stdout)
+	}
+}
+
+// TestExecFilteredMessagesAreCommittedPast: messages --grep leaves out do
+// not run CMD and are committed once what came before them is done.
+func TestExecFilteredMessagesAreCommittedPast(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("yes1", "no", "yes2", "no")...)
+	group := kafkatest.Topic(t) + "-g"
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--grep", "v:yes", "--exec", "cat; echo")
+	if r.Stdout != "yes1\nyes2\n" {
+		t.Fatalf("stdout %q, want the two matches", r.Stdout)
+	}
+	kafkatest.Produce(t, addr, topic, values("yes3")...)
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", "cat; echo")
+	if r.Stdout != "yes3\n" {
+		t.Fatalf("second run: stdout %q, want only the new message", r.Stdout)
+	}
+}
+
+// TestExecLineMode: one long-running CMD gets a line per message (an
+// envelope with -J) and acknowledges each; a failure text stops the run
+// there.
+func TestExecLineMode(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b", "bad", "c")...)
+	group := kafkatest.Topic(t) + "-g"
+	agent := `while read -r l; do echo "saw $l" >&2; if [ "$l" = bad ]; then echo "cannot do $l"; else echo ok; fi; done`
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec-mode", "line", "--exec", agent)
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d; stderr %s", r.Code, ExitError, r.Stderr)
+	}
+	for _, want := range []string{"agent 0: saw a\n", "cannot do bad"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.Stderr, want)
+		}
+	}
+	agent = `while read -r l; do echo "$l" >&2; echo ok; done`
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec-mode", "line", "-J", "--exec", agent)
+	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"offset":2`) || !strings.Contains(lines[0], `"value":"bad"`) || !strings.Contains(lines[1], `"value":"c"`) {
+		t.Fatalf("second run: stderr %q, want the envelopes of offsets 2 and 3", r.Stderr)
+	}
+}
+
+// TestExecRetriesThenDeadLetter: a message failing every try is retried,
+// then written to the dead-letter topic with its own key, value and
+// headers and why it failed, and the run goes on.
+func TestExecRetriesThenDeadLetter(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1,
+		kafkatest.Message{Value: []byte("fine")},
+		kafkatest.Message{Key: []byte("k"), Value: []byte{0xff, 0}, Headers: []sarama.RecordHeader{{Key: []byte("orig"), Value: []byte("1")}}},
+		kafkatest.Message{Value: []byte("also fine")},
+	)
+	group := kafkatest.Topic(t) + "-g"
+	dlq := topic + "-dlq"
+	dir := t.TempDir()
+	script := fmt.Sprintf(`echo x >> %s/tries-$STREAMCTL_OFFSET; if [ "$STREAMCTL_OFFSET" = 1 ]; then echo "it broke" >&2; echo more >&2; exit 9; fi; cat; echo`, dir)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", script,
+		"--retries", "2", "--retry-backoff", "1ms", "--dead-letter", dlq)
+	if r.Stdout != "fine\nalso fine\n" {
+		t.Fatalf("stdout %q, want the two that worked", r.Stdout)
+	}
+	tries, _ := os.ReadFile(filepath.Join(dir, "tries-1"))
+	if n := strings.Count(string(tries), "x"); n != 3 {
+		t.Fatalf("offset 1 tried %d times, want 3 (1 + 2 retries)", n)
+	}
+	got := kafkatest.ReadAll(t, addr, dlq)
+	if len(got) != 1 {
+		t.Fatalf("dead-letter topic has %d records, want 1", len(got))
+	}
+	d := got[0]
+	if string(d.Key) != "k" || string(d.Value) != "\xff\x00" {
+		t.Errorf("dead letter key %q value %q, want the original", d.Key, d.Value)
+	}
+	hs := map[string]string{}
+	var order []string
+	for _, h := range d.Headers {
+		hs[string(h.Key)] = string(h.Value)
+		order = append(order, string(h.Key))
+	}
+	want := map[string]string{"orig": "1", "streamctl.error.topic": topic, "streamctl.error.partition": "0",
+		"streamctl.error.offset": "1", "streamctl.error.exit-code": "9", "streamctl.error.message": "it broke"}
+	if diff := cmp.Diff(want, hs); diff != "" {
+		t.Errorf("dead letter headers (-want +got):\n%s", diff)
+	}
+	if len(order) == 0 || order[0] != "orig" {
+		t.Errorf("headers %v: the original ones should come first", order)
+	}
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec", "cat")
+	if r.Stdout != "" {
+		t.Fatalf("second run printed %q: the dead-lettered message should be committed past", r.Stdout)
+	}
+}
+
+// TestExecConcurrencyKeepsPartitionOrder: with --concurrency, each
+// partition's output comes in offset order, and every message is done once.
+func TestExecConcurrencyKeepsPartitionOrder(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	var msgs []kafkatest.Message
+	for i := range 200 {
+		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(strconv.Itoa(i))})
+	}
+	topic := seed(t, addr, 4, msgs...)
+	group := kafkatest.Topic(t) + "-g"
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--concurrency", "8",
+		"--exec", `echo "$STREAMCTL_PARTITION $STREAMCTL_OFFSET"`)
+	last := map[string]int{"0": -1, "1": -1, "2": -1, "3": -1}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		f := strings.Fields(line)
+		off, _ := strconv.Atoi(f[1])
+		if off != last[f[0]]+1 {
+			t.Fatalf("partition %s: offset %d after %d", f[0], off, last[f[0]])
+		}
+		last[f[0]] = off
+		n++
+	}
+	if n != 200 {
+		t.Fatalf("%d lines, want 200", n)
+	}
+}
+
+// TestExecOrderByKey: with --order key, one key's messages run one after
+// another in offset order, and the output still comes in offset order.
+func TestExecOrderByKey(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	var msgs []kafkatest.Message
+	for i := range 120 {
+		msgs = append(msgs, kafkatest.Message{Key: []byte(fmt.Sprintf("k%d", i%4)), Value: []byte(strconv.Itoa(i))})
+	}
+	topic := seed(t, addr, 1, msgs...)
+	group := kafkatest.Topic(t) + "-g"
+	dir := t.TempDir()
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-g", group, "-e", "--concurrency", "4", "--order", "key",
+		"--exec", fmt.Sprintf(`echo $STREAMCTL_OFFSET >> %s/$STREAMCTL_KEY; echo $STREAMCTL_OFFSET`, dir))
+	var want []string
+	for i := range 120 {
+		want = append(want, strconv.Itoa(i))
+	}
+	if diff := cmp.Diff(want, strings.Fields(r.Stdout)); diff != "" {
+		t.Fatalf("stdout not in offset order (-want +got):\n%s", diff)
+	}
+	for k := range 4 {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("k%d", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offs []int
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			offs = append(offs, n)
+		}
+		if len(offs) != 30 || !slices.IsSorted(offs) {
+			t.Fatalf("key k%d ran %v, want its 30 offsets in order", k, offs)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package consume
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/envelope"
+)
+
+// Processor, when set in Options, takes the records Run would write, and
+// says when each is done: a group then commits a record only once it and
+// every record before it in its partition are done (the records the filter
+// left out or --skip-invalid skipped count as done at once). Run stays the
+// one place that fetches, decodes, filters, stops and keeps the group; the
+// Processor owns what happens to a record. Run owns the contiguous-prefix
+// tracking: a Processor reports completions in any order.
+type Processor interface {
+	// Process takes one record. It may block to push back, and returns
+	// ctx's error when ctx ends first; any other error ends the run. m's
+	// Record is valid during the call only (Run reuses it); its raw bytes
+	// are not reused. Process must see to it that m.Ticket.Done is called
+	// once, from any goroutine, unless Drain abandons the record.
+	Process(ctx context.Context, m Message) error
+	// Drain returns once the records handed over of the partitions tps
+	// (nil: all) are done. With abandon, those not started yet are
+	// dropped (their tickets are never done, so they are not committed
+	// and their partition's next reader reads them) and only those
+	// started are waited for. ctx bounds the wait.
+	Drain(ctx context.Context, tps []TopicPartition, abandon bool) error
+}
+
+// Committer, when set in Options, takes over a group's commits: where Run
+// would mark offsets it hands them to Commit (the next offset to read per
+// partition, done prefixes only) and it never marks or commits itself. It
+// is the seam for a transactional commit of offsets with outputs
+// (sess.MemberID and sess.GenerationID name the member to Kafka); the
+// caller turns sarama's auto-commit off. An error ends the run.
+type Committer interface {
+	Commit(sess sarama.ConsumerGroupSession, offsets map[TopicPartition]int64) error
+}
+
+// Message is what a Processor is handed: the decoded record, the bytes as
+// they came (a dead letter keeps them), and the ticket to report it done.
+type Message struct {
+	Record     *envelope.Record
+	RawKey     []byte
+	RawValue   []byte
+	RawHeaders []*sarama.RecordHeader
+	Ticket     Ticket
+}
+
+// Ticket reports one record done. It is a small value: copy it freely.
+type Ticket struct {
+	TopicPartition
+	Offset int64
+	// Session is the group session the record came from (nil outside a
+	// group); a ticket of a session that has ended is ignored.
+	Session sarama.ConsumerGroupSession
+	c       *completions
+}
+
+// Done reports the record dealt with: err nil lets it be committed; an
+// error ends the run (nothing from this record on in its partition is
+// committed) and is what Run returns.
+func (t Ticket) Done(err error) {
+	if t.c == nil {
+		return
+	}
+	t.c.mu.Lock()
+	t.c.done = append(t.c.done, completion{t: t, err: err})
+	t.c.mu.Unlock()
+	select {
+	case t.c.wake <- struct{}{}:
+	default:
+	}
+}
+
+type completion struct {
+	t   Ticket
+	err error
+}
+
+// completions collects Done calls from any goroutine for the loop, which
+// alone applies them: Process may block the loop, so a Done must never
+// wait on it.
+type completions struct {
+	mu   sync.Mutex
+	done []completion
+	wake chan struct{}
+}
+
+func (c *completions) take(into []completion) []completion {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	into = append(into[:0], c.done...)
+	c.done = c.done[:0]
+	return into
+}
+
+// outstanding is one partition's records, in offset order, since the last
+// marked offset: the first ones not done hold the mark back.
+type outstanding struct {
+	head  int
+	items []outItem
+}
+
+type outItem struct {
+	offset int64
+	done   bool
+}
+
+// track adds a record of partition tp to the prefix tracking; a record
+// done at once (filtered out, skipped) with nothing before it outstanding
+// is marked straight away.
+func (r *runner) track(d *delivery, offset int64, done bool) {
+	if d.sess == nil {
+		return
+	}
+	o := r.outstanding[d.tp]
+	if r.o.Processor == nil || (done && (o == nil || o.head == len(o.items))) {
+		r.pending[d.tp] = offset + 1
+		return
+	}
+	if o == nil {
+		o = &outstanding{}
+		r.outstanding[d.tp] = o
+	}
+	o.items = append(o.items, outItem{offset: offset, done: done})
+}
+
+// settle applies the completions reported since last time, moving each
+// partition's mark over its done prefix. The first error is returned.
+func (r *runner) settle() error {
+	r.taken = r.comp.take(r.taken)
+	var first error
+	for _, c := range r.taken {
+		if c.err != nil {
+			if first == nil {
+				first = c.err
+			}
+			continue
+		}
+		if c.t.Session == nil || c.t.Session != r.sess {
+			continue // outside a group, or a session that ended
+		}
+		o := r.outstanding[c.t.TopicPartition]
+		if o == nil {
+			continue
+		}
+		live := o.items[o.head:]
+		i := sort.Search(len(live), func(i int) bool { return live[i].offset >= c.t.Offset })
+		if i < len(live) && live[i].offset == c.t.Offset {
+			live[i].done = true
+		}
+		moved := false
+		for o.head < len(o.items) && o.items[o.head].done {
+			r.pending[c.t.TopicPartition] = o.items[o.head].offset + 1
+			o.head++
+			moved = true
+		}
+		if moved && o.head > 1024 && o.head*2 > len(o.items) {
+			o.items = append(o.items[:0], o.items[o.head:]...)
+			o.head = 0
+		}
+	}
+	return first
+}
+
+// drainProcessor waits for the Processor's records of tps (nil: all), then
+// applies what completed. Its error is the first a record failed with.
+func (r *runner) drainProcessor(ctx context.Context, tps []TopicPartition, abandon bool) error {
+	if r.o.Processor == nil {
+		return nil
+	}
+	if err := r.o.Processor.Drain(ctx, tps, abandon); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return r.settle()
+}
+
+// sessionParts lists the partitions the loop tracks.
+func (r *runner) sessionParts() []TopicPartition {
+	tps := make([]TopicPartition, 0, len(r.parts))
+	for tp := range r.parts {
+		tps = append(tps, tp)
+	}
+	return tps
+}
