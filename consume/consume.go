@@ -134,6 +134,9 @@ type Options struct {
 	Deadline time.Time
 	// Group consumes as a member of this consumer group (empty: no group).
 	Group string
+	// InstanceID is the member's stable name in the group, the same at
+	// each restart (empty: none).
+	InstanceID string
 	// KeyCodec and ValueCodec decode keys and values (nil: raw).
 	KeyCodec, ValueCodec *codec.Chain
 	// HideFaustMeta strips Faust's "__faust" model metadata from JSON keys
