@@ -1,12 +1,15 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -231,4 +234,80 @@ func TestExecOrderByKey(t *testing.T) {
 			t.Fatalf("key k%d ran %v, want its 30 offsets in order", k, offs)
 		}
 	}
+}
+
+// TestExecTwoWorkersRebalance: a second worker joins the group while the
+// first runs commands; the commands under way for the partitions that move
+// finish and are committed before the move, so between the two workers
+// every message is done exactly once.
+func TestExecTwoWorkersRebalance(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	var msgs []kafkatest.Message
+	for i := range 400 {
+		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(strconv.Itoa(i))})
+	}
+	topic := seed(t, addr, 4, msgs...)
+	group := kafkatest.Topic(t) + "-g"
+	// The command takes a while, so that the rebalance finds some under way.
+	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "4s", "--concurrency", "4",
+		"--exec", `sleep 0.05; echo "$STREAMCTL_PARTITION $STREAMCTL_OFFSET"`}
+	ctx := context.Background()
+	first := newSignalWriter()
+	var err1, err2 syncBuffer
+	done1 := runWithStderr(ctx, first, &err1, args...)
+	waitForOutput(t, first, "the first worker")
+	second := newSignalWriter()
+	// Joining waits for the first worker to give partitions up.
+	done2 := runWithStderr(ctx, second, &err2, append(append([]string(nil), args...), "--idle-timeout", "10s")...)
+	defer func() { t.Logf("stderr of the first:\n%s\nof the second:\n%s", err1.String(), err2.String()) }()
+	for who, done := range map[string]<-chan int{"the first worker": done1, "the second worker": done2} {
+		if code := exitCode(t, done, who); code != ExitOK {
+			t.Fatalf("%s exited %d", who, code)
+		}
+	}
+	n1, n2 := strings.Count(first.String(), "\n"), strings.Count(second.String(), "\n")
+	t.Logf("first worker did %d messages, second %d", n1, n2)
+	if n2 == 0 {
+		t.Fatal("the second worker got nothing: no rebalance happened while the first was working")
+	}
+	seen := map[string]int{}
+	for _, out := range []string{first.String(), second.String()} {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			seen[line]++
+		}
+	}
+	for p := range 4 {
+		for o := range 100 {
+			if n := seen[fmt.Sprintf("%d %d", p, o)]; n != 1 {
+				t.Fatalf("partition %d offset %d done %d times, want once", p, o, n)
+			}
+		}
+	}
+}
+
+// syncBuffer is a buffer safe for a run's goroutines to write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runWithStderr is runInBackground keeping the run's stderr.
+func runWithStderr(ctx context.Context, out, errw io.Writer, args ...string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"streamctl"}, args...), Streams{In: strings.NewReader(""), Out: out, Err: errw})
+	}()
+	return done
 }

@@ -487,3 +487,74 @@ block "$section" "$table"
 [[ -z $avro_table ]] || block "avro-$section" "$avro_table"
 [[ -z $micro ]] || block micro "$micro"
 say "wrote $out"
+
+# --- agents: consume --exec (issue 14) -----------------------------------------
+# A line-mode agent answering "ok" per line over the 1M x 100 B topic, against
+# a plain group drain of the same topic (the CPU target: at most 2x), and
+# per-message --exec true over 10k x 100 B. CPU is streamctl's plus its
+# commands' (/usr/bin/time counts reaped children). BENCH_AGENT=0 skips it.
+if [[ ${BENCH_AGENT:-1} != 0 ]]; then
+  # The cat-like agent: reads what comes and acknowledges each line, a chunk
+  # at a time (a line-buffered agent costs one write per message).
+  ack_agent=$work/ack_agent.py
+  cat >"$ack_agent" <<'PY'
+import os
+while True:
+    b = os.read(0, 1 << 16)
+    if not b:
+        break
+    os.write(1, b"ok\n" * b.count(b"\n"))
+PY
+  at=$(topic produce-100B-s1)
+  ae=$(topic agent-exec)
+  create_topics "$ae"
+  n_exec=$((10000 / scale))
+  head -n "$n_exec" "$in_small" | "$bin" produce "$ae" -b "$addr" --acks all -q || die "producing the --exec topic failed"
+  : >"$work/agent-results"
+  results_main=$results
+  results=$work/agent-results
+  for i in $(seq 1 "$runs"); do
+    measure agent-plain streamctl "$bin" consume "$at" -b "$addr" -g "$run_id-plain$i" -e
+    measure agent-line streamctl "$bin" consume "$at" -b "$addr" -g "$run_id-line$i" -e --exec-mode line --exec "python3 $ack_agent"
+    measure agent-true streamctl "$bin" consume "$ae" -b "$addr" -g "$run_id-true$i" -e --exec true
+    measure agent-true-c4 streamctl "$bin" consume "$ae" -b "$addr" -g "$run_id-true4$i" -e --exec true --concurrency 4
+  done
+  results=$results_main
+  awk '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = $1; if (!(k in wall)) order[++n] = k; wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
+    END { for (i = 1; i <= n; i++) { k = order[i]; printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
+  ' "$work/agent-results" >"$work/agent-summary"
+  aget() { awk -v l="$1" -v f="$2" '$1 == l { print $f }' "$work/agent-summary"; }
+  agent_table=$work/agent.md
+  {
+    echo "### Agents: \`consume --exec\` ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(awk '{print $1, $2, $3}' /proc/loadavg); medians of $runs runs; CPU is streamctl's plus its commands'."
+    echo
+    echo "| case | command | messages | wall | msg/s | CPU | RSS |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    for l in agent-plain agent-line agent-true agent-true-c4; do
+      case $l in
+        agent-plain) c='`consume T -g G -e`'; m=$n_small ;;
+        agent-line) c='`consume T -g G -e --exec-mode line --exec "python3 ack_agent.py"`'; m=$n_small ;;
+        agent-true) c='`consume T -g G -e --exec true`'; m=$n_exec ;;
+        agent-true-c4) c='`consume T -g G -e --exec true --concurrency 4`'; m=$n_exec ;;
+      esac
+      w=$(aget $l 2)
+      printf '| %s | %s | %s | %ss | %s | %ss | %s MB |\n' "$l" "$c" "$m" "$w" "$(awk -v m="$m" -v w="$w" 'BEGIN { printf "%.0f", m / w }')" "$(aget $l 3)" "$(aget $l 4)"
+    done
+    echo
+    r=$(ratio "$(aget agent-line 3)" "$(aget agent-plain 3)")
+    echo "| target | measured | verdict |"
+    echo "| --- | --- | --- |"
+    echo "| line mode CPU ≤ 2x a plain group drain of the same messages | $(x "$r") | $(verdict "$r" 2.0) |"
+  } >"$agent_table"
+  cat "$agent_table" >&2
+  block "agent-$section" "$agent_table"
+  say "wrote the agent block of $out"
+fi
