@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamctl/streamctl/internal/kafkatest"
@@ -47,5 +51,27 @@ func TestExactlyOnceKilledThenRestarted(t *testing.T) {
 	sort.Strings(got)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("read_committed view of %s (-want +got):\n%s\nfirst run's stderr:\n%s", out, diff, p.stderr.String())
+	}
+	// A reader of another client library agrees, when it is installed.
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, kcat, "-C", "-q", "-e", "-b", addr, "-t", out, "-f", "%s\n",
+		"-X", "isolation.level=read_committed").Output()
+	if err != nil {
+		t.Fatalf("kcat: %v", err)
+	}
+	got = nil
+	for _, v := range strings.Fields(string(b)) {
+		if v != "streamctl-kafkatest-end" { // ReadCommitted's end marks
+			got = append(got, v)
+		}
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("kcat's read_committed view of %s (-want +got):\n%s", out, diff)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
@@ -123,8 +124,13 @@ func TestExecExactlyOnce(t *testing.T) {
 	args := []string{"consume", topic, "-b", addr, "-g", group, "-e", "--to", out, "--exactly-once", "--instance-id", "w1",
 		"--exec", `v=$(cat); echo "$v-1"; echo "$v-2"`}
 	mustRun(t, 0, "", args...)
-	if got := groupOffset(t, addr, group, topic); got != 2 {
-		t.Errorf("committed offset of partition 0: %d, want 2", got)
+	// Kafka writes the transaction's markers, which make its offsets
+	// visible, just after it commits.
+	for deadline := time.Now().Add(30 * time.Second); groupOffset(t, addr, group, topic) != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset of partition 0: %d after 30s, want 2", groupOffset(t, addr, group, topic))
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
 	}
 	mustRun(t, 0, "", args...)
 	var got []string
