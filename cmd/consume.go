@@ -92,7 +92,7 @@ Examples:
 			&cli.StringFlag{Name: "faust-meta", Value: "auto", EnvVars: envVars("faust-meta"),
 				Usage: "Faust record metadata (\"__faust\") in JSON keys and values: show, hide, or auto (hide on a terminal)"},
 			avroJSONFlag(),
-		}, append(append(append(filterFlags(), regexFlags()...), topicFlags()...), execFlags()...)...),
+		}, append(append(append(filterFlags(), regexFlags()...), topicFlags()...), append(execFlags(), toFlags()...)...)...),
 		Action: func(c *cli.Context) error { return runConsume(c, s) },
 	}
 }

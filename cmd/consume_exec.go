@@ -40,12 +40,13 @@ func execFlags() []cli.Flag {
 type execSetup struct {
 	o          agent.Options
 	deadLetter string
+	to         *toSetup // --to, if given
 }
 
 // newExecSetup reads the agent flags; nil when --exec is not given.
 func newExecSetup(c *cli.Context, s Streams, o *consume.Options) (*execSetup, error) {
 	if !c.IsSet("exec") {
-		for _, f := range []string{"exec-mode", "concurrency", "order", "retries", "retry-backoff", "dead-letter"} {
+		for _, f := range []string{"exec-mode", "concurrency", "order", "retries", "retry-backoff", "dead-letter", "to", "to-json", "exactly-once", "transactional-id"} {
 			if c.IsSet(f) {
 				return nil, usagef("--%s goes with --exec", f)
 			}
@@ -96,6 +97,9 @@ func newExecSetup(c *cli.Context, s Streams, o *consume.Options) (*execSetup, er
 	if s.Environ != nil {
 		e.o.Env = s.Environ()
 	}
+	if err := readToFlags(c, e, o); err != nil {
+		return nil, err
+	}
 	if o.Group == "" {
 		o.Warn("without -g/--group nothing is committed: CMD runs for every message read, from --offset, each time")
 	}
@@ -114,6 +118,17 @@ func (e *execSetup) run(c *cli.Context, ctx context.Context, client sarama.Clien
 		}
 		e.o.DeadLetters = &deadLetters{client: client, conf: conf, topic: e.deadLetter, partitions: int32(len(n))}
 	}
+	if e.to != nil {
+		stop, err := e.to.start(ctx, c, client, conf, e, &o)
+		if err != nil {
+			return consume.Stats{}, err
+		}
+		defer func() {
+			if cerr := stop(); cerr != nil {
+				o.Warn(cerr.Error())
+			}
+		}()
+	}
 	r, err := agent.New(c.Context, e.o)
 	if err != nil {
 		return consume.Stats{}, fmt.Errorf("--exec: %w", err)
@@ -122,6 +137,9 @@ func (e *execSetup) run(c *cli.Context, ctx context.Context, client sarama.Clien
 	st, err := consume.Run(c.Context, client, o, nopWriter{})
 	if cerr := r.Close(); cerr != nil && err == nil && e.o.Mode == agent.Line {
 		o.Warn(cerr.Error())
+	}
+	if terr := toError(err); terr != nil {
+		return st, terr
 	}
 	return st, execError(err, timeout)
 }

@@ -267,7 +267,12 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 				if start, err = r.resolve(sess.Context(), tp, oldest[tp], newest[tp]); err != nil {
 					return err
 				}
-				sess.MarkOffset(tp.Topic, tp.Partition, start, "")
+				if r.o.Committer == nil {
+					// A Committer commits in transactions: sarama's
+					// own commit of this mark would land after
+					// them and move the group back.
+					sess.MarkOffset(tp.Topic, tp.Partition, start, "")
+				}
 			}
 			st := &partState{next: start, end: newest[tp], last: time.Now(), done: start >= newest[tp]}
 			parts[tp] = st

@@ -129,11 +129,18 @@ type Batcher struct {
 	pid      producerID // the current one; none without idempotence
 	idem     bool       // asking for producer IDs, until refused
 	conf     *sarama.Config
+	// txnID is the transactional id its batches are written under, nil
+	// outside a transaction: the producer ID is then the Sender's, and a
+	// failure is the transaction's to abort, not the Batcher's to repair.
+	txnID *string
 
-	p    *Producer
+	p    reporter
 	full atomic.Bool // the loop takes no input: memory is at its bound
 	in   chan handover
 	done chan struct{}
+	// ctl runs functions on the loop, between its rounds (a new producer
+	// ID after an aborted transaction).
+	ctl chan func()
 
 	mu        sync.Mutex
 	completed []completion
@@ -315,6 +322,12 @@ type pidAnswer struct {
 // (or until ctx is done), and fails if none answers; a broker's refusal for
 // good turns idempotence off (see BatchConfig.IdempotenceOff).
 func NewBatcher(ctx context.Context, c Cluster, cfg BatchConfig) (*Batcher, error) {
+	return newBatcher(ctx, c, cfg, nil, noProducerID)
+}
+
+// newBatcher is NewBatcher, or with txnID a Batcher writing under the
+// transactional producer ID pid, which the caller owns.
+func newBatcher(ctx context.Context, c Cluster, cfg BatchConfig, txnID *string, pid producerID) (*Batcher, error) {
 	if !cfg.Version.IsAtLeast(sarama.V0_11_0_0) {
 		return nil, ErrBatcherVersion
 	}
@@ -340,13 +353,14 @@ func NewBatcher(ctx context.Context, c Cluster, cfg BatchConfig) (*Batcher, erro
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = DefaultDeliveryTimeout
 	}
-	if cfg.Acks != sarama.WaitForAll {
+	if cfg.Acks != sarama.WaitForAll || txnID != nil {
 		cfg.Idempotent = false
 	}
 	b := &Batcher{
 		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
 		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: noProducerID, idem: cfg.Idempotent,
-		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1), ctl: make(chan func()),
+		txnID: txnID,
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
 		expiry: time.NewTimer(time.Hour),
 		metaC:  make(chan leaders, 1), pidC: make(chan pidAnswer, 1),
@@ -359,6 +373,9 @@ func NewBatcher(ctx context.Context, c Cluster, cfg BatchConfig) (*Batcher, erro
 	b.conf = askConfig(c.Config())
 	// The client's metadata is fresh: it was read to find the topic.
 	b.applyLeaders(b.lookup(0, false))
+	if txnID != nil {
+		b.takeProducerID(pidAnswer{pid: pid})
+	}
 	if b.idem {
 		a, err := b.askProducerID(ctx, noProducerID, time.Now().Add(cfg.DeliveryTimeout))
 		if err != nil {
@@ -576,7 +593,23 @@ func (b *Batcher) startMeta() {
 	}()
 }
 
-func (b *Batcher) start(p *Producer) {
+// reporter is told the outcome of every record a Batcher takes: a
+// Producer, or a Sender. Its methods run on the Batcher's loop goroutine.
+type reporter interface {
+	// ackRun acknowledges a batch's records at offsets base, base+1, ...
+	// (-1 each when base is, with acks=none).
+	ackRun(from []origin, partition int32, base int64)
+	failAt(o origin, err error)
+	// timedOut says records failed for the delivery timeout.
+	timedOut()
+	// flushOffsets is called after each round of answers.
+	flushOffsets()
+	// heldBytes is memory the reporter holds for records, counted
+	// against MaxBuffered.
+	heldBytes() int64
+}
+
+func (b *Batcher) start(p reporter) {
 	b.p = p
 	go b.loop()
 }
@@ -608,7 +641,7 @@ func (b *Batcher) loop() {
 		var inC <-chan handover
 		// The reorder window for Offsets counts too: acknowledgements
 		// wait there behind a stalled partition's.
-		if in != nil && b.buffered+int(b.p.windowBytes.Load()) < b.cfg.MaxBuffered {
+		if in != nil && b.buffered+int(b.p.heldBytes()) < b.cfg.MaxBuffered {
 			inC = in
 		}
 		if in != nil && inC == nil {
@@ -651,6 +684,8 @@ func (b *Batcher) loop() {
 			b.takeProducerID(a)
 		case <-b.expiry.C:
 			b.expiryAt = time.Time{}
+		case f := <-b.ctl:
+			f()
 		}
 		b.expire(time.Now())
 		b.trySend()
@@ -899,6 +934,8 @@ func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
 		RequiredAcks: b.cfg.Acks,
 		Timeout:      int32(b.cfg.Timeout / time.Millisecond),
 		Version:      b.version,
+		// Only a transaction's own producer may write its batches.
+		TransactionalID: b.txnID,
 	}
 	for _, bt := range batches {
 		req.AddBatch(b.cfg.Topic, bt.partition, b.recordBatch(bt))
@@ -939,6 +976,7 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 		ProducerID:       -1,
 		ProducerEpoch:    -1,
 		FirstSequence:    -1,
+		IsTransactional:  b.txnID != nil,
 		Records:          ptrs,
 	}
 	if b.pid.id >= 0 {
@@ -1098,7 +1136,9 @@ func (b *Batcher) settle(part int32) {
 		default:
 			bt.attempts++
 			mayRetry := !bt.reported && (b.cfg.Retries <= 0 || bt.attempts <= b.cfg.Retries)
-			if mayRetry && bt.sequenced && sequenceGap(bt.err) {
+			// In a transaction a gap aborts it: the Sender bumps the
+			// epoch then, as the coordinator must know of it.
+			if mayRetry && bt.sequenced && sequenceGap(bt.err) && b.txnID == nil {
 				reset = true
 				newPID = newPID || bt.pid == b.pid
 				afterReset(bt)

@@ -501,6 +501,8 @@ func (p *Producer) settle(seq int64, partition int32, offset int64) {
 	p.windowBytes.Store(int64(cap(p.window)) * int64(unsafe.Sizeof(outcome{})))
 }
 
+func (p *Producer) heldBytes() int64 { return p.windowBytes.Load() }
+
 func (p *Producer) flushOffsets() {
 	if p.out == nil {
 		return

@@ -162,6 +162,14 @@ func (r *Reader) lineError(err error) error {
 	return &LineError{Input: r.name, Line: r.line, Err: err}
 }
 
+// Parse reads one record from raw, as a Reader reads each of its input's
+// records (a value, a key and value, or a -J envelope); the record's bytes
+// are its own.
+func (f *Format) Parse(raw []byte) (Record, error) {
+	r := Reader{f: f}
+	return r.parse(raw)
+}
+
 func (r *Reader) parse(raw []byte) (Record, error) {
 	f := r.f
 	rec := Record{Partition: -1}

@@ -212,3 +212,69 @@ func ReadAll(t testing.TB, addr, topic string) []Record {
 	}
 	return out
 }
+
+// endMark is the value of the records ReadCommitted writes to find the
+// end of what is committed.
+const endMark = "streamctl-kafkatest-end"
+
+// ReadCommitted reads topic as a read_committed consumer would, every
+// partition from its start: the records of committed transactions and
+// those written outside one, in offset order, without those of aborted
+// transactions. To know where the committed records end, it first writes a
+// marker record (outside any transaction) to every partition and reads up
+// to it: a transaction left open before the marker holds the reader back,
+// and then ReadCommitted fails after 30s, as a reader would wait.
+func ReadCommitted(t testing.TB, addr, topic string) []Record {
+	t.Helper()
+	c := Client(t, addr)
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := make([]Message, len(parts))
+	for i, p := range parts {
+		marks[i] = Message{Partition: p, Value: []byte(endMark)}
+	}
+	Produce(t, addr, topic, marks...)
+	conf := Config()
+	conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	cons, err := sarama.NewConsumer([]string{addr}, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var out []Record
+	for _, p := range parts {
+		end, err := c.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(30 * time.Second)
+	loop:
+		for {
+			select {
+			case m := <-pc.Messages():
+				if string(m.Value) == endMark {
+					if m.Offset+1 >= end {
+						break loop
+					}
+					continue
+				}
+				var hs []sarama.RecordHeader
+				for _, h := range m.Headers {
+					hs = append(hs, *h)
+				}
+				out = append(out, Record{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: hs, Timestamp: m.Timestamp})
+			case <-timeout:
+				pc.Close()
+				t.Fatalf("reading %s/%d as read_committed: no end mark (offset %d) after 30s: a transaction is left open", topic, p, end-1)
+			}
+		}
+		pc.Close()
+	}
+	return out
+}
