@@ -57,7 +57,9 @@ Examples:
    streamctl consume orders -g billing --exec ./bill.sh     # an agent: commit each once bill.sh succeeded
    streamctl consume orders -g billing -J --exec-mode line --exec 'python3 agent.py' --dead-letter orders.failed`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("offset"),
+			// Not STREAMCTL_OFFSET: --exec gives its command that name for
+			// the message's offset, and a streamctl it runs must not read it.
+			&cli.StringFlag{Name: "offset", Aliases: []string{"o"}, Value: "start", EnvVars: envVars("consume-offset"),
 				Usage: "where to start in each partition: start, end, N, +N (after start), -N (before end), @TIME (RFC3339, YYYY-MM-DD, unix ms, or -1h); in a group, only where nothing is committed. START:END also stops each partition before END (N, +N after START, end, -N, @TIME) or at the end it had at start, whichever comes first (only an END time still ahead waits, for a message that late), and 0=100,1=@-1h,2=end starts partitions apart"},
 			&cli.IntFlag{Name: "num", Aliases: []string{"n"}, EnvVars: envVars("num"),
 				Usage: "stop after `N` messages in all"},

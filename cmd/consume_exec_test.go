@@ -334,3 +334,29 @@ func runWithStderr(ctx context.Context, out, errw io.Writer, args ...string) <-c
 	}()
 	return done
 }
+
+// TestExecFactsDoNotSteerAStreamctlInside: the message's facts that --exec
+// puts in CMD's environment (STREAMCTL_PARTITION, _OFFSET, _KEY) are not
+// read as flags by a streamctl that CMD runs, as in an agent that pipes its
+// output to `streamctl produce`. Before, they were --partition, --offset
+// and --key: the output went to the input's partition number, with its key.
+func TestExecFactsDoNotSteerAStreamctlInside(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b")...)
+	t.Setenv("STREAMCTL_PARTITION", "5")
+	t.Setenv("STREAMCTL_KEY", "input-key")
+	t.Setenv("STREAMCTL_OFFSET", "end")
+	mustRun(t, 0, "c\n", "produce", topic, "-b", addr)
+	r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-f", "%k=%s\n")
+	if want := "=a\n=b\n=c\n"; r.Stdout != want {
+		t.Fatalf("stdout %q, want %q: the message facts steered the run", r.Stdout, want)
+	}
+	// The flags keep variables of their own, named for their command.
+	t.Setenv("STREAMCTL_PRODUCE_KEY", "k")
+	t.Setenv("STREAMCTL_CONSUME_OFFSET", "-1")
+	mustRun(t, 0, "d\n", "produce", topic, "-b", addr)
+	r = mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "-f", "%k=%s\n")
+	if want := "k=d\n"; r.Stdout != want {
+		t.Fatalf("stdout %q, want %q from STREAMCTL_PRODUCE_KEY and STREAMCTL_CONSUME_OFFSET", r.Stdout, want)
+	}
+}

@@ -61,7 +61,10 @@ Examples:
 				Usage: "message delimiter, one or more bytes, with escapes \\n \\r \\t \\0 \\\\ \\xHH", DefaultText: `\n`},
 			&cli.StringFlag{Name: "key-delimiter", Aliases: []string{"K"}, EnvVars: envVars("key-delimiter"),
 				Usage: "split each message into key and value at the first `DELIM` (same escapes; no delimiter: null key)"},
-			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, EnvVars: envVars("key"),
+			// Not STREAMCTL_KEY nor STREAMCTL_PARTITION (below): consume
+			// --exec gives its command those names for the message's facts,
+			// and a streamctl produce it runs must not take them for flags.
+			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, EnvVars: envVars("produce-key"),
 				Usage: "key of every message (default: null)"},
 			&cli.GenericFlag{Name: "header", Aliases: []string{"H"}, Value: &stringList{}, EnvVars: envVars("header"),
 				Usage: "add header `NAME=VALUE` to every message (repeatable, order kept)"},
@@ -75,7 +78,7 @@ Examples:
 				Usage: "encode keys with `CODEC` (as --value-serializer)"},
 			&cli.StringFlag{Name: "faust-record", EnvVars: envVars("faust-record"),
 				Usage: "values are JSON objects of the Faust Record `NAMESPACE` (adds \"__faust\"; implies -s json)"},
-			&cli.IntFlag{Name: "partition", Aliases: []string{"p"}, Value: -1, EnvVars: envVars("partition"),
+			&cli.IntFlag{Name: "partition", Aliases: []string{"p"}, Value: -1, EnvVars: envVars("produce-partition"),
 				Usage: "send every message to partition `N`", DefaultText: "the envelope's with -J, else the partitioner's"},
 			&cli.StringFlag{Name: "partitioner", Value: "murmur2", EnvVars: envVars("partitioner"),
 				Usage: "how keys pick partitions: murmur2 (Java client, Faust, librdkafka murmur2_random), fnv1a, random or roundrobin"},
