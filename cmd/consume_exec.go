@@ -1,17 +1,14 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/agent"
 	"github.com/streamctl/streamctl/consume"
-	"github.com/streamctl/streamctl/internal/envelope"
 	"github.com/streamctl/streamctl/produce"
 	"github.com/urfave/cli/v2"
 )
@@ -112,11 +109,16 @@ func (e *execSetup) run(c *cli.Context, ctx context.Context, client sarama.Clien
 		if err := ensureTopics(ctx, c, client, []string{e.deadLetter}, o.Warn); err != nil {
 			return consume.Stats{}, err
 		}
-		n, err := client.Partitions(e.deadLetter)
+		dl, err := newDeadLetters(ctx, client, conf, e.deadLetter, o.Warn)
 		if err != nil {
-			return consume.Stats{}, fmt.Errorf("dead-letter topic %q: %w", e.deadLetter, err)
+			return consume.Stats{}, err
 		}
-		e.o.DeadLetters = &deadLetters{client: client, conf: conf, topic: e.deadLetter, partitions: int32(len(n))}
+		defer func() {
+			if cerr := dl.s.Close(); cerr != nil {
+				o.Warn(cerr.Error())
+			}
+		}()
+		e.o.DeadLetters = dl
 	}
 	if e.to != nil {
 		stop, err := e.to.start(ctx, c, client, conf, e, &o)
@@ -164,40 +166,43 @@ func execError(err error, timeout time.Duration) error {
 	return consumeError(err, timeout)
 }
 
-// deadLetters writes dead letters through the producer engine, one
-// acknowledged send at a time (they are rare: a Batcher per letter).
+// deadLetters writes dead letters through the producer engine (a
+// produce.Sender), each acknowledged before Send returns: the message it
+// stands for is done only once it is safely aside.
 type deadLetters struct {
-	client     sarama.Client
-	conf       *sarama.Config
-	topic      string
-	partitions int32
-	mu         sync.Mutex
+	s     *produce.Sender
+	topic string
 }
 
 var _ agent.DeadLetters = (*deadLetters)(nil)
 
+// newDeadLetters starts the sender of the dead-letter topic.
+func newDeadLetters(ctx context.Context, client sarama.Client, conf *sarama.Config, topic string, warn func(string)) (*deadLetters, error) {
+	s, err := produce.NewSender(ctx, client, produce.SenderConfig{Batch: produce.BatchConfig{
+		Acks: sarama.WaitForAll, Version: conf.Version, Timeout: conf.Producer.Timeout,
+		MaxMessageBytes: maxMessageBytes(client, topic, func(string) {}),
+		Idempotent:      true, MaxInFlight: 1, RetryBackoff: conf.Producer.Retry.Backoff,
+		IdempotenceOff: func(err error) {
+			warn(fmt.Sprintf("%v: dead letters are sent without idempotence, so a retried one may be written twice", err))
+		},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter topic %q: %w", topic, err)
+	}
+	return &deadLetters{s: s, topic: topic}, nil
+}
+
 func (d *deadLetters) Send(ctx context.Context, m agent.DeadLetter) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	rec := &envelope.Record{Topic: d.topic, Partition: -1, Offset: -1, Timestamp: time.Now().UnixMilli(), HasTimestamp: true, Key: m.Key, Value: m.Value}
-	for _, h := range m.Headers {
-		rec.Headers = append(rec.Headers, envelope.Header{Key: string(h.Key), Value: h.Value})
-	}
-	line := append(envelope.Append(nil, rec), '\n')
-	p := produce.New(&produce.Format{Envelope: true, IgnorePartition: true, Partitions: d.partitions}, produce.Options{Topic: d.topic, Partition: -1})
-	b, err := produce.NewBatcher(ctx, d.client, produce.BatchConfig{
-		Topic: d.topic, Partitions: d.partitions, Acks: sarama.WaitForAll, Version: d.conf.Version,
-		Timeout: d.conf.Producer.Timeout, Idempotent: true, IdempotenceOff: func(error) {},
-	})
+	res := make(chan produce.Result, 1)
+	err := d.s.Send(ctx, produce.Message{Topic: d.topic, Key: m.Key, Value: m.Value, Headers: m.Headers, Partition: -1},
+		func(r produce.Result) { res <- r })
 	if err != nil {
 		return err
 	}
-	st, err := p.Run(ctx, []produce.Input{{Name: "dead letter", R: bytes.NewReader(line)}}, b)
-	if err != nil {
-		return err
+	select {
+	case r := <-res:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if st.Acked != 1 {
-		return fmt.Errorf("topic %q did not acknowledge it", d.topic)
-	}
-	return nil
 }
