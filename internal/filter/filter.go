@@ -30,13 +30,22 @@ func (e *PatternError) Unwrap() error { return e.Err }
 // Filter is a set of patterns and expressions that all must hold.
 type Filter struct {
 	greps  []grep
-	wheres []*gojq.Code
+	wheres []where
+	// fc is the message the fast path is judging; errSeen says a runtime
+	// error was already returned, with gojq's message.
+	fc      fctx
+	errSeen bool
 	// cur is the record being judged, for header().
 	cur *envelope.Record
-	// doc and value are the maps of the last document, cleared and
-	// filled again for the next: nothing of a document outlives Decoded,
-	// and a fresh map per message is much of the filter's garbage.
+	// doc and value are the maps of the last document (see document).
 	doc, value map[string]any
+}
+
+// where is one --where expression: gojq's code, and the fast path's when
+// the expression is in it.
+type where struct {
+	code *gojq.Code
+	fast node
 }
 
 type grep struct {
@@ -73,7 +82,7 @@ func New(greps, wheres []string, env map[string]string) (*Filter, error) {
 		if err != nil {
 			return nil, &PatternError{Pattern: w, Err: err}
 		}
-		f.wheres = append(f.wheres, code)
+		f.wheres = append(f.wheres, where{code: code, fast: compileFast(q)})
 	}
 	return f, nil
 }
@@ -153,28 +162,61 @@ func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
 	if len(f.wheres) == 0 {
 		return true, nil
 	}
+	f.fc.reset(rec)
+	var doc map[string]any
+	for _, w := range f.wheres {
+		if w.fast != nil {
+			v, st := w.fast.eval(&f.fc)
+			if st == stOK {
+				if !v.truthy() {
+					return false, nil
+				}
+				continue
+			}
+			if st == stErr && f.errSeen {
+				return false, errFast
+			}
+			// Unsure, or the first error, whose message gojq gives.
+		}
+		if doc == nil {
+			doc = f.document(rec)
+		}
+		ok, err := f.run(w.code, doc, rec)
+		if err != nil {
+			f.errSeen = true
+			return false, err
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// document is rec's document in the maps of the last one, cleared: nothing
+// of a document outlives Decoded, and a fresh map per message is much of
+// the filter's garbage.
+func (f *Filter) document(rec *envelope.Record) map[string]any {
 	if f.doc == nil {
 		f.doc, f.value = make(map[string]any, 9), map[string]any{}
 	}
 	clear(f.doc)
 	clear(f.value)
-	doc := fill(f.doc, f.value, rec)
+	return fill(f.doc, f.value, rec)
+}
+
+// run is gojq's verdict on doc: empty, false and null are no match.
+func (f *Filter) run(code *gojq.Code, doc map[string]any, rec *envelope.Record) (bool, error) {
 	f.cur = rec
 	defer func() { f.cur = nil }()
-	for _, code := range f.wheres {
-		it := code.Run(doc)
-		v, ok := it.Next()
-		if !ok {
-			return false, nil // empty: no match
-		}
-		if err, isErr := v.(error); isErr {
-			return false, err
-		}
-		if v == nil || v == false {
-			return false, nil
-		}
+	v, ok := code.Run(doc).Next()
+	if !ok {
+		return false, nil // empty: no match
 	}
-	return true, nil
+	if err, isErr := v.(error); isErr {
+		return false, err
+	}
+	return v != nil && v != false, nil
 }
 
 // header is jq's header("name"): the first value of that header of the
