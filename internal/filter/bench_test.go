@@ -57,3 +57,18 @@ func BenchmarkDecodedWhereGojq(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRawGrep is the --grep that scripts/bench.sh measures.
+func BenchmarkRawGrep(b *testing.B) {
+	f, err := New([]string{`v:"user":"user-[0-9]+"`}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.Raw("t", nil, value, nil) {
+			b.Fatal("no match")
+		}
+	}
+}

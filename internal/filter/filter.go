@@ -53,6 +53,11 @@ type grep struct {
 	part byte // 'k' key, 'v' value, 't' topic, 'K' header key, 'V' header value, 'h' header NAME
 	name string
 	re   *regexp.Regexp
+	// lit, when not nil, is a literal every match starts with, and rest
+	// the remainder anchored: re matches b when rest matches right after
+	// an occurrence of lit (see splitLiteral).
+	lit  []byte
+	rest matcher
 }
 
 // New compiles greps ([!]k:|v:|t:|hk:|hv:|h:NAME=REGEX) and wheres (jq).
@@ -122,6 +127,7 @@ func parseGrep(p string) (grep, error) {
 		return g, err
 	}
 	g.re = re
+	g.lit, g.rest = splitLiteral(expr)
 	return g, nil
 }
 
@@ -138,17 +144,17 @@ func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHe
 func (g grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
 	switch g.part {
 	case 'k':
-		return g.re.Match(key)
+		return g.matchBytes(key)
 	case 'v':
-		return g.re.Match(value)
+		return g.matchBytes(value)
 	case 't':
 		return g.re.MatchString(topic)
 	}
 	for _, h := range headers {
 		switch {
-		case g.part == 'K' && g.re.Match(h.Key),
-			g.part == 'V' && g.re.Match(h.Value),
-			g.part == 'h' && string(h.Key) == g.name && g.re.Match(h.Value):
+		case g.part == 'K' && g.matchBytes(h.Key),
+			g.part == 'V' && g.matchBytes(h.Value),
+			g.part == 'h' && string(h.Key) == g.name && g.matchBytes(h.Value):
 			return true
 		}
 	}
