@@ -94,9 +94,9 @@ var roots = map[string]int{
 }
 
 // compileFast returns q as a fast node, or nil when q is outside the fast
-// path.
-func compileFast(q *gojq.Query) node {
-	n := fastQuery(q)
+// path. env is what $ENV holds.
+func compileFast(q *gojq.Query, env map[string]string) node {
+	n := fastCompiler{env}.query(q)
 	if n == nil {
 		return nil
 	}
@@ -106,7 +106,10 @@ func compileFast(q *gojq.Query) node {
 	return n
 }
 
-func fastQuery(q *gojq.Query) node {
+// fastCompiler turns gojq's syntax tree into fast nodes.
+type fastCompiler struct{ env map[string]string }
+
+func (fc fastCompiler) query(q *gojq.Query) node {
 	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
 		return nil
 	}
@@ -114,17 +117,17 @@ func fastQuery(q *gojq.Query) node {
 		if q.Left != nil || q.Right != nil {
 			return nil
 		}
-		return fastTerm(q.Term)
+		return fc.term(q.Term)
 	}
 	switch q.Op {
 	case gojq.OpAnd, gojq.OpOr:
-		l, r := fastQuery(q.Left), fastQuery(q.Right)
+		l, r := fc.query(q.Left), fc.query(q.Right)
 		if l == nil || r == nil {
 			return nil
 		}
-		return logicNode{and: q.Op == gojq.OpAnd, l: l, r: r}
+		return &logicNode{and: q.Op == gojq.OpAnd, l: l, r: r}
 	case gojq.OpEq, gojq.OpNe, gojq.OpLt, gojq.OpLe, gojq.OpGt, gojq.OpGe:
-		l, r := fastQuery(q.Left), fastQuery(q.Right)
+		l, r := fc.query(q.Left), fc.query(q.Right)
 		if l == nil || r == nil {
 			return nil
 		}
@@ -136,13 +139,13 @@ func fastQuery(q *gojq.Query) node {
 		if !operand(l) || !operand(r) {
 			return nil
 		}
-		return cmpNode{op: q.Op, l: l, r: r}
+		return &cmpNode{op: q.Op, l: l, r: r}
 	case gojq.OpPipe:
 		// X | not
 		if r := q.Right; r != nil && r.Term != nil && r.Left == nil && r.Right == nil && r.Op == 0 &&
 			r.Term.Type == gojq.TermTypeFunc && r.Term.Func.Name == "not" && len(r.Term.Func.Args) == 0 &&
 			len(r.Term.SuffixList) == 0 && len(r.FuncDefs) == 0 && r.Meta == nil && len(r.Imports) == 0 {
-			if l := fastQuery(q.Left); l != nil {
+			if l := fc.query(q.Left); l != nil {
 				return notNode{l}
 			}
 		}
@@ -153,19 +156,19 @@ func fastQuery(q *gojq.Query) node {
 // operand reports whether n yields a single scalar-or-typed value.
 func operand(n node) bool {
 	switch n.(type) {
-	case litNode, pathNode, headerNode:
+	case litNode, *pathNode, headerNode:
 		return true
 	}
 	return false
 }
 
-func fastTerm(t *gojq.Term) node {
+func (fc fastCompiler) term(t *gojq.Term) node {
 	switch t.Type {
 	case gojq.TermTypeQuery:
 		if len(t.SuffixList) > 0 {
 			return nil
 		}
-		return fastQuery(t.Query)
+		return fc.query(t.Query)
 	case gojq.TermTypeIndex, gojq.TermTypeIdentity:
 		var segs []string
 		if t.Type == gojq.TermTypeIndex {
@@ -192,9 +195,24 @@ func fastTerm(t *gojq.Term) node {
 		if !ok {
 			return nil
 		}
-		return pathNode{root: r, segs: segs[1:]}
+		return &pathNode{root: r, segs: segs[1:]}
 	case gojq.TermTypeFunc:
 		f := t.Func
+		if f.Name == "$ENV" && len(f.Args) == 0 && len(t.SuffixList) == 1 {
+			// $ENV.NAME: a constant, as gojq reads it from the environment.
+			sf := t.SuffixList[0]
+			if sf.Iter || sf.Optional {
+				return nil
+			}
+			name, ok := indexName(sf.Index)
+			if !ok || name == "" {
+				return nil
+			}
+			if v, ok := fc.env[name]; ok {
+				return litNode{jval{k: kString, s: v}}
+			}
+			return litNode{jval{k: kNull}}
+		}
 		if f.Name != "header" || len(f.Args) != 1 || len(t.SuffixList) > 0 {
 			return nil
 		}
@@ -321,7 +339,7 @@ type logicNode struct {
 	l, r node
 }
 
-func (n logicNode) eval(c *fctx) (jval, status) {
+func (n *logicNode) eval(c *fctx) (jval, status) {
 	v, st := n.l.eval(c)
 	if st != stOK {
 		return v, st
@@ -358,7 +376,7 @@ type cmpNode struct {
 	l, r node
 }
 
-func (n cmpNode) eval(c *fctx) (jval, status) {
+func (n *cmpNode) eval(c *fctx) (jval, status) {
 	// gojq evaluates the right operand first; with single values and any
 	// error being an error, the order changes nothing.
 	l, st := n.l.eval(c)
@@ -427,7 +445,7 @@ type pathNode struct {
 	segs []string
 }
 
-func (n pathNode) eval(c *fctx) (jval, status) {
+func (n *pathNode) eval(c *fctx) (jval, status) {
 	var side *side
 	switch n.root {
 	case rTopic:
@@ -524,40 +542,47 @@ type side struct {
 	scanned bool
 }
 
-// kv is an object member: its key token, with quotes, and its value.
-type kv struct{ k, v []byte }
+// kv is an object member, as offsets in the text (no pointers, so no
+// write barriers): its key token, with quotes, and its value.
+type kv struct{ ks, ke, vs, ve int32 }
 
 // member is name's value in the top-level object at b[i], from one scan
 // of it shared by every path: the last one, as a map keeps the last of
 // duplicate keys.
 func (s *side) member(b []byte, i int, name string) ([]byte, bool) {
 	if !s.scanned {
-		s.members, s.scanned = members(s.members[:0], b, i), true
+		s.members, _ = members(s.members[:0], b, i)
+		s.scanned = true
 	}
 	for j := len(s.members) - 1; j >= 0; j-- {
-		if keyIs(s.members[j].k, name) {
-			return s.members[j].v, true
+		m := s.members[j]
+		if keyIs(b[m.ks:m.ke], name) {
+			return b[m.vs:m.ve], true
 		}
 	}
 	return nil, false
 }
 
-// members appends the members of the valid JSON object at b[i] to dst.
-func members(dst []kv, b []byte, i int) []kv {
+// members appends the members of the valid JSON object at b[i] to dst,
+// and says whether it holds a number too large for a float64.
+func members(dst []kv, b []byte, i int) ([]kv, bool) {
+	over := false
 	i++ // {
 	for {
 		i = skipSpace(b, i)
 		if b[i] == '}' {
-			return dst
+			return dst, over
 		}
 		ks := i
 		i = skipString(b, i)
-		k := b[ks:i]
+		ke := i
 		i = skipSpace(b, i) + 1 // :
 		i = skipSpace(b, i)
 		vs := i
-		i = skipValue(b, i)
-		dst = append(dst, kv{k, b[vs:i]})
+		var o bool
+		i, o = skipValue(b, i)
+		over = over || o
+		dst = append(dst, kv{int32(ks), int32(ke), int32(vs), int32(i)})
 		i = skipSpace(b, i)
 		if b[i] == ',' {
 			i++
@@ -588,7 +613,7 @@ func (c *fctx) side(s *side, b []byte, asJSON bool) *side {
 	switch {
 	case b == nil:
 		s.form = fNull
-	case asJSON && jsonvalid.Valid(b) && !overflows(b):
+	case asJSON && jsonvalid.Valid(b) && !s.overflows():
 		s.form = fJSON
 	case utf8.Valid(b):
 		s.form = fText
@@ -598,31 +623,29 @@ func (c *fctx) side(s *side, b []byte, asJSON bool) *side {
 	return s
 }
 
-// overflows reports whether valid JSON b has a number that does not fit a
-// float64, which encoding/json refuses to decode into an any.
-func overflows(b []byte) bool {
-	for i := 0; i < len(b); {
-		switch c := b[i]; {
-		case c == '"':
-			i = skipString(b, i)
-		case c == '-' || c >= '0' && c <= '9':
-			j, exp := i, false
-			for j < len(b) && numberByte(b[j]) {
-				exp = exp || b[j] == 'e' || b[j] == 'E'
-				j++
-			}
-			// Without an exponent, only 309 digits and more reach 1.8e308.
-			if exp || j-i > 300 {
-				if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
-					return true
-				}
-			}
-			i = j
-		default:
-			i++
-		}
+// overflows reports whether the valid JSON s.b has a number that does not
+// fit a float64, which encoding/json refuses to decode into an any. An
+// object's members are noted on the way, for the paths into it.
+func (s *side) overflows() bool {
+	i := skipSpace(s.b, 0)
+	if s.b[i] != '{' {
+		_, over := skipValue(s.b, i)
+		return over
 	}
-	return false
+	var over bool
+	s.members, over = members(s.members[:0], s.b, i)
+	s.scanned = true
+	return over
+}
+
+// numberOverflows reports whether the number token b does not fit a
+// float64. Without an exponent, only 309 digits and more reach 1.8e308.
+func numberOverflows(b []byte) bool {
+	if len(b) <= 300 && bytes.IndexAny(b, "eE") < 0 {
+		return false
+	}
+	_, err := strconv.ParseFloat(string(b), 64)
+	return err != nil
 }
 
 func numberByte(c byte) bool {
@@ -649,34 +672,48 @@ func skipString(b []byte, i int) int {
 	return i
 }
 
-// skipValue returns the index after the valid JSON value starting at b[i].
-func skipValue(b []byte, i int) int {
+// skipValue returns the index after the valid JSON value starting at
+// b[i], and whether it holds a number too large for a float64.
+func skipValue(b []byte, i int) (int, bool) {
+	over := false
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return skipString(b, i), false
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
-			switch b[i] {
-			case '"':
+			switch c := b[i]; {
+			case c == '"':
 				i = skipString(b, i)
 				continue
-			case '{', '[':
+			case c == '{' || c == '[':
 				depth++
-			case '}', ']':
+			case c == '}' || c == ']':
 				depth--
 				if depth == 0 {
-					return i + 1
+					return i + 1, over
 				}
+			case c == '-' || c >= '0' && c <= '9':
+				j := i
+				for j < len(b) && numberByte(b[j]) {
+					j++
+				}
+				over = over || numberOverflows(b[i:j])
+				i = j
+				continue
 			}
 			i++
 		}
-		return i
+		return i, over
 	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
 	}
-	return i
+	if c := b[i]; c == '-' || c >= '0' && c <= '9' {
+		over = numberOverflows(b[i:j])
+	}
+	return j, over
 }
 
 // member finds name's value in the valid JSON object at b[i]: the last
@@ -696,7 +733,7 @@ func member(b []byte, i int, name string) ([]byte, bool) {
 		i = skipSpace(b, i) + 1 // :
 		i = skipSpace(b, i)
 		vs := i
-		i = skipValue(b, i)
+		i, _ = skipValue(b, i)
 		if match {
 			v, found = b[vs:i], true
 		}

@@ -10,6 +10,9 @@ import (
 	"github.com/streamctl/streamctl/internal/envelope"
 )
 
+// testEnv is $ENV in the tests that compare with gojq.
+var testEnv = map[string]string{"X": "x", "EMPTY": "", "N": "1", "=": "eq"}
+
 // verdict is what a --where expression makes of a message.
 type verdict int
 
@@ -54,7 +57,7 @@ func fastVerdict(f *Filter, rec *envelope.Record) verdict {
 // verdict on rec. It reports whether expr is in the fast path.
 func checkSame(t testing.TB, expr string, rec *envelope.Record) bool {
 	t.Helper()
-	f, err := New(nil, []string{expr}, nil)
+	f, err := New(nil, []string{expr}, testEnv)
 	if err != nil {
 		return false
 	}
@@ -141,9 +144,10 @@ func TestFastEdgeCases(t *testing.T) {
 		{`header("bin") == "\u00ff"`, `{}`, vNoMatch}, // raw bytes, not decoded
 		{`header("bin") > "a"`, `{}`, vMatch},
 		{` .value .a == 1`, "\n {\"a\" : 1 } \n", vMatch},
+		{`.value.a == $ENV.X and .value.b == $ENV.NONE`, `{"a":"x"}`, vMatch},
 	} {
 		r := rec(tc.value)
-		f, err := New(nil, []string{tc.where}, nil)
+		f, err := New(nil, []string{tc.where}, testEnv)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.where, err)
 		}
@@ -174,8 +178,12 @@ func TestFastSubset(t *testing.T) {
 		{`.value.a?`, false},
 		{`.value | .a`, false},
 		{`.headers[0].key`, false},
-		{`.foo`, false}, // not a field of the document: gojq
-		{`.value.a == $ENV.X`, false},
+		{`.foo`, false},              // not a field of the document: gojq
+		{`.value.a == $ENV.X`, true}, // a constant
+		{`.value.a == $ENV["X"] and .value.b == $ENV.NONE`, true},
+		{`$ENV.X == "1"`, false}, // two constants
+		{`.value.a == $ENV`, false},
+		{`.value.a == env.X`, false},
 		{`.value.a == "\(.key)"`, false},
 		{`.value.a | test("x")`, false},
 		{`def f: .; f`, false},
@@ -243,6 +251,9 @@ func (g gen) jsonValue(depth int) string {
 }
 
 func (g gen) literal() string {
+	if g.r.IntN(6) == 0 {
+		return g.pick(`$ENV.X`, `$ENV.EMPTY`, `$ENV["N"]`, `$ENV.NONE`, `$ENV[""]`)
+	}
 	return g.pick("null", "true", "false", "0", "1", "1.0", "-1", "2", "1e1000", "-1e1000", "12345678901234567890",
 		"9007199254740992", `"x"`, `""`, `"é"`, `"z"`, `"\"q\\"`, `"😀"`, `"a b"`, `"{}"`, `"json"`, `"one"`)
 }

@@ -87,7 +87,7 @@ func New(greps, wheres []string, env map[string]string) (*Filter, error) {
 		if err != nil {
 			return nil, &PatternError{Pattern: w, Err: err}
 		}
-		f.wheres = append(f.wheres, where{code: code, fast: compileFast(q)})
+		f.wheres = append(f.wheres, where{code: code, fast: compileFast(q, env)})
 	}
 	return f, nil
 }
