@@ -748,15 +748,13 @@ func member(b []byte, i int, name string) ([]byte, bool) {
 // name, as encoding/json decodes it.
 func keyIs(tok []byte, name string) bool {
 	raw := tok[1 : len(tok)-1]
-	plain := true
-	for _, c := range raw {
-		if c == '\\' || c >= utf8.RuneSelf {
-			plain = false
-			break
+	if bytes.IndexByte(raw, '\\') < 0 {
+		if string(raw) == name {
+			return true // name is UTF-8, so raw is, and decodes to itself
 		}
-	}
-	if plain {
-		return string(raw) == name
+		if utf8.Valid(raw) {
+			return false
+		}
 	}
 	var s string
 	if json.Unmarshal(tok, &s) != nil {
