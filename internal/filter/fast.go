@@ -544,7 +544,10 @@ type side struct {
 
 // kv is an object member, as offsets in the text (no pointers, so no
 // write barriers): its key token, with quotes, and its value.
-type kv struct{ ks, ke, vs, ve int32 }
+type kv struct {
+	ks, ke, vs, ve int32
+	plain          bool // the key is ASCII without escapes: its bytes are its text
+}
 
 // member is name's value in the top-level object at b[i], from one scan
 // of it shared by every path: the last one, as a map keeps the last of
@@ -556,7 +559,7 @@ func (s *side) member(b []byte, i int, name string) ([]byte, bool) {
 	}
 	for j := len(s.members) - 1; j >= 0; j-- {
 		m := s.members[j]
-		if keyIs(b[m.ks:m.ke], name) {
+		if m.plain && string(b[m.ks+1:m.ke-1]) == name || !m.plain && keyIs(b[m.ks:m.ke], name) {
 			return b[m.vs:m.ve], true
 		}
 	}
@@ -574,7 +577,16 @@ func members(dst []kv, b []byte, i int) ([]kv, bool) {
 			return dst, over
 		}
 		ks := i
-		i = skipString(b, i)
+		plain := true
+		for i++; i < len(b) && b[i] != '"'; i++ {
+			if c := b[i]; c == '\\' || c >= utf8.RuneSelf {
+				plain = false
+				if c == '\\' {
+					i++
+				}
+			}
+		}
+		i++
 		ke := i
 		i = skipSpace(b, i) + 1 // :
 		i = skipSpace(b, i)
@@ -582,7 +594,7 @@ func members(dst []kv, b []byte, i int) ([]kv, bool) {
 		var o bool
 		i, o = skipValue(b, i)
 		over = over || o
-		dst = append(dst, kv{int32(ks), int32(ke), int32(vs), int32(i)})
+		dst = append(dst, kv{int32(ks), int32(ke), int32(vs), int32(i), plain})
 		i = skipSpace(b, i)
 		if b[i] == ',' {
 			i++
