@@ -608,6 +608,12 @@ type fctx struct {
 	key, value side
 }
 
+// release lets go of the message: its bytes may be a slice of a whole
+// fetch response, which must not outlive it.
+func (c *fctx) release() {
+	c.rec, c.key.b, c.value.b = nil, nil, nil
+}
+
 func (c *fctx) reset(rec *envelope.Record) {
 	c.rec = rec
 	c.key.form, c.value.form = fUnknown, fUnknown

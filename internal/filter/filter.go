@@ -133,7 +133,8 @@ func parseGrep(p string) (grep, error) {
 
 // Raw reports whether a message's raw bytes pass every --grep pattern.
 func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
-	for _, g := range f.greps {
+	for i := range f.greps {
+		g := &f.greps[i]
 		if g.match(topic, key, value, headers) == g.not {
 			return false
 		}
@@ -141,7 +142,7 @@ func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHe
 	return true
 }
 
-func (g grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
+func (g *grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
 	switch g.part {
 	case 'k':
 		return g.matchBytes(key)
@@ -169,6 +170,7 @@ func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
 		return true, nil
 	}
 	f.fc.reset(rec)
+	defer f.fc.release()
 	var doc map[string]any
 	for _, w := range f.wheres {
 		if w.fast != nil {

@@ -13,7 +13,7 @@ import (
 // after it: no literal, no match, and no regexp run at all. After a few
 // occurrences where the rest fails, the whole regexp decides, so that the
 // cost stays linear.
-func (g grep) matchBytes(b []byte) bool {
+func (g *grep) matchBytes(b []byte) bool {
 	if g.lit == nil {
 		return g.re.Match(b)
 	}
@@ -88,10 +88,11 @@ func looksBack(r *syntax.Regexp) bool {
 type seq []step
 
 type step struct {
-	lit      []byte // a literal, or
-	set      []rune // a rune set, as syntax's pairs of bounds
-	min, max int    // how many of set (max -1: no bound)
-	end      bool   // \z: the end of the text
+	lit      []byte    // a literal, or
+	set      []rune    // a rune set, as syntax's pairs of bounds
+	ascii    [2]uint64 // set's runes below 128, as bits
+	min, max int       // how many of set (max -1: no bound)
+	end      bool      // \z: the end of the text
 }
 
 func (st step) has(r rune) bool {
@@ -117,10 +118,15 @@ func (s seq) Match(b []byte) bool {
 		default:
 			n := 0
 			for (st.max < 0 || n < st.max) && pos < len(b) {
-				r, w := rune(b[pos]), 1
-				if r >= utf8.RuneSelf {
-					r, w = utf8.DecodeRune(b[pos:])
+				if c := b[pos]; c < utf8.RuneSelf {
+					if st.ascii[c/64]&(1<<(c%64)) == 0 {
+						break
+					}
+					pos++
+					n++
+					continue
 				}
+				r, w := utf8.DecodeRune(b[pos:])
 				if !st.has(r) {
 					break
 				}
@@ -170,6 +176,11 @@ func simpleSeq(subs []*syntax.Regexp) (seq, bool) {
 		}
 		if st.set == nil && st.lit == nil && !st.end {
 			return nil, false
+		}
+		for c := rune(0); c < utf8.RuneSelf; c++ {
+			if st.set != nil && st.has(c) {
+				st.ascii[c/64] |= 1 << (c % 64)
+			}
 		}
 		s = append(s, st)
 	}
