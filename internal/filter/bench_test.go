@@ -27,7 +27,7 @@ func BenchmarkWhereRunOnly(b *testing.B) {
 	rec := &envelope.Record{Topic: "t", Value: []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`), ValueJSON: true}
 	doc := Document(rec)
 	for b.Loop() {
-		it := f.wheres[0].Run(doc)
+		it := f.wheres[0].code.Run(doc)
 		it.Next()
 	}
 }
@@ -37,5 +37,38 @@ func BenchmarkDocument(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Document(rec)
+	}
+}
+
+// BenchmarkDecodedWhereGojq is an expression outside the fast path: the
+// document is built and gojq runs.
+func BenchmarkDecodedWhereGojq(b *testing.B) {
+	f, err := New(nil, []string{`.value.ok and (.value.id | . >= 0)`}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := &envelope.Record{Topic: "t", Partition: 1, Offset: 42, Timestamp: 1700000000000, HasTimestamp: true,
+		Value:     []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`),
+		ValueJSON: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := f.Decoded(rec); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkRawGrep is the --grep that scripts/bench.sh measures.
+func BenchmarkRawGrep(b *testing.B) {
+	f, err := New([]string{`v:"user":"user-[0-9]+"`}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(`{"id":123456,"user":"user-123456","amount":"3456.56","at":"2024-05-01T12:17:36.000Z","ok":true,"note":null}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.Raw("t", nil, value, nil) {
+			b.Fatal("no match")
+		}
 	}
 }

@@ -30,13 +30,22 @@ func (e *PatternError) Unwrap() error { return e.Err }
 // Filter is a set of patterns and expressions that all must hold.
 type Filter struct {
 	greps  []grep
-	wheres []*gojq.Code
+	wheres []where
+	// fc is the message the fast path is judging; errSeen says a runtime
+	// error was already returned, with gojq's message.
+	fc      fctx
+	errSeen bool
 	// cur is the record being judged, for header().
 	cur *envelope.Record
-	// doc and value are the maps of the last document, cleared and
-	// filled again for the next: nothing of a document outlives Decoded,
-	// and a fresh map per message is much of the filter's garbage.
+	// doc and value are the maps of the last document (see document).
 	doc, value map[string]any
+}
+
+// where is one --where expression: gojq's code, and the fast path's when
+// the expression is in it.
+type where struct {
+	code *gojq.Code
+	fast node
 }
 
 type grep struct {
@@ -44,6 +53,11 @@ type grep struct {
 	part byte // 'k' key, 'v' value, 't' topic, 'K' header key, 'V' header value, 'h' header NAME
 	name string
 	re   *regexp.Regexp
+	// lit, when not nil, is a literal every match starts with, and rest
+	// the remainder anchored: re matches b when rest matches right after
+	// an occurrence of lit (see splitLiteral).
+	lit  []byte
+	rest matcher
 }
 
 // New compiles greps ([!]k:|v:|t:|hk:|hv:|h:NAME=REGEX) and wheres (jq).
@@ -73,7 +87,7 @@ func New(greps, wheres []string, env map[string]string) (*Filter, error) {
 		if err != nil {
 			return nil, &PatternError{Pattern: w, Err: err}
 		}
-		f.wheres = append(f.wheres, code)
+		f.wheres = append(f.wheres, where{code: code, fast: compileFast(q, env)})
 	}
 	return f, nil
 }
@@ -113,12 +127,14 @@ func parseGrep(p string) (grep, error) {
 		return g, err
 	}
 	g.re = re
+	g.lit, g.rest = splitLiteral(expr)
 	return g, nil
 }
 
 // Raw reports whether a message's raw bytes pass every --grep pattern.
 func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
-	for _, g := range f.greps {
+	for i := range f.greps {
+		g := &f.greps[i]
 		if g.match(topic, key, value, headers) == g.not {
 			return false
 		}
@@ -126,20 +142,20 @@ func (f *Filter) Raw(topic string, key, value []byte, headers []*sarama.RecordHe
 	return true
 }
 
-func (g grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
+func (g *grep) match(topic string, key, value []byte, headers []*sarama.RecordHeader) bool {
 	switch g.part {
 	case 'k':
-		return g.re.Match(key)
+		return g.matchBytes(key)
 	case 'v':
-		return g.re.Match(value)
+		return g.matchBytes(value)
 	case 't':
 		return g.re.MatchString(topic)
 	}
 	for _, h := range headers {
 		switch {
-		case g.part == 'K' && g.re.Match(h.Key),
-			g.part == 'V' && g.re.Match(h.Value),
-			g.part == 'h' && string(h.Key) == g.name && g.re.Match(h.Value):
+		case g.part == 'K' && g.matchBytes(h.Key),
+			g.part == 'V' && g.matchBytes(h.Value),
+			g.part == 'h' && string(h.Key) == g.name && g.matchBytes(h.Value):
 			return true
 		}
 	}
@@ -153,28 +169,62 @@ func (f *Filter) Decoded(rec *envelope.Record) (bool, error) {
 	if len(f.wheres) == 0 {
 		return true, nil
 	}
+	f.fc.reset(rec)
+	defer f.fc.release()
+	var doc map[string]any
+	for _, w := range f.wheres {
+		if w.fast != nil {
+			v, st := w.fast.eval(&f.fc)
+			if st == stOK {
+				if !v.truthy() {
+					return false, nil
+				}
+				continue
+			}
+			if st == stErr && f.errSeen {
+				return false, errFast
+			}
+			// Unsure, or the first error, whose message gojq gives.
+		}
+		if doc == nil {
+			doc = f.document(rec)
+		}
+		ok, err := f.run(w.code, doc, rec)
+		if err != nil {
+			f.errSeen = true
+			return false, err
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// document is rec's document in the maps of the last one, cleared: nothing
+// of a document outlives Decoded, and a fresh map per message is much of
+// the filter's garbage.
+func (f *Filter) document(rec *envelope.Record) map[string]any {
 	if f.doc == nil {
 		f.doc, f.value = make(map[string]any, 9), map[string]any{}
 	}
 	clear(f.doc)
 	clear(f.value)
-	doc := fill(f.doc, f.value, rec)
+	return fill(f.doc, f.value, rec)
+}
+
+// run is gojq's verdict on doc: empty, false and null are no match.
+func (f *Filter) run(code *gojq.Code, doc map[string]any, rec *envelope.Record) (bool, error) {
 	f.cur = rec
 	defer func() { f.cur = nil }()
-	for _, code := range f.wheres {
-		it := code.Run(doc)
-		v, ok := it.Next()
-		if !ok {
-			return false, nil // empty: no match
-		}
-		if err, isErr := v.(error); isErr {
-			return false, err
-		}
-		if v == nil || v == false {
-			return false, nil
-		}
+	v, ok := code.Run(doc).Next()
+	if !ok {
+		return false, nil // empty: no match
 	}
-	return true, nil
+	if err, isErr := v.(error); isErr {
+		return false, err
+	}
+	return v != nil && v != false, nil
 }
 
 // header is jq's header("name"): the first value of that header of the
