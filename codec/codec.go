@@ -230,7 +230,8 @@ func (c *Chain) wrap(i int, op string, err error) error {
 }
 
 // JSON reports whether the decoded text form is JSON, so callers may embed
-// it in a JSON envelope or pretty-print it.
+// it in a JSON envelope or pretty-print it. Decode's output is then valid
+// JSON whenever it is not empty: the chain checked it or made it.
 func (c *Chain) JSON() bool {
 	return jsonText(c.names[0])
 }

@@ -874,6 +874,9 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
 	rec.ValueJSON = r.o.ValueCodec != nil && r.o.ValueCodec.JSON()
+	// The codec checked or made the JSON: nothing downstream checks again.
+	rec.KeyValid = rec.KeyJSON && len(rec.Key) > 0
+	rec.ValueValid = rec.ValueJSON && len(rec.Value) > 0
 	if r.o.HideFaustMeta {
 		// Faust serializes Record keys as it does values.
 		if rec.KeyJSON && rec.Key != nil {

@@ -63,6 +63,10 @@ type Record struct {
 	// (on writing), or that the envelope had them embedded (on reading).
 	KeyJSON   bool
 	ValueJSON bool
+	// KeyValid and ValueValid say JSON bytes are known to be valid (the
+	// codec that decoded them checked or made them), so that Append and
+	// the filters need not check them again; false says nothing.
+	KeyValid, ValueValid bool
 	// KeySchemaID and ValueSchemaID are the schema registry ids the bytes
 	// were framed with (0: none; registries number schemas from 1).
 	KeySchemaID, ValueSchemaID int
@@ -85,11 +89,11 @@ func Append(dst []byte, r *Record) []byte {
 	}
 	dst = append(dst, `,"timestamp":`...)
 	dst = strconv.AppendInt(dst, r.Timestamp, 10)
-	dst = appendField(dst, "key", r.Key, r.KeyJSON)
+	dst = appendField(dst, "key", r.Key, r.KeyJSON, r.KeyValid)
 	if r.KeySchemaID != 0 {
 		dst = strconv.AppendInt(append(dst, `,"key_schema_id":`...), int64(r.KeySchemaID), 10)
 	}
-	dst = appendField(dst, "value", r.Value, r.ValueJSON)
+	dst = appendField(dst, "value", r.Value, r.ValueJSON, r.ValueValid)
 	if r.ValueSchemaID != 0 {
 		dst = strconv.AppendInt(append(dst, `,"value_schema_id":`...), int64(r.ValueSchemaID), 10)
 	}
@@ -105,8 +109,8 @@ func AppendHeaders(dst []byte, headers []Header) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendField(append(dst, '{'), "key", []byte(h.Key), false)
-		dst = appendField(dst, "value", h.Value, false)
+		dst = appendField(append(dst, '{'), "key", []byte(h.Key), false, false)
+		dst = appendField(dst, "value", h.Value, false, false)
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
@@ -114,7 +118,7 @@ func AppendHeaders(dst []byte, headers []Header) []byte {
 
 // appendField writes ,"name":<value> and, where it is not text,
 // ,"name_encoding":"..." (without the first comma right after a '{').
-func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
+func appendField(dst []byte, name string, b []byte, asJSON, valid bool) []byte {
 	if dst[len(dst)-1] != '{' {
 		dst = append(dst, ',')
 	}
@@ -125,7 +129,7 @@ func appendField(dst []byte, name string, b []byte, asJSON bool) []byte {
 	switch {
 	case b == nil:
 		return append(dst, "null"...)
-	case asJSON && jsonvalid.Valid(b):
+	case asJSON && (valid || jsonvalid.Valid(b)):
 		enc = JSON
 		if bytes.IndexAny(b, "\r\n") >= 0 {
 			// One record per line: the JSON value stays, its line breaks go.

@@ -463,9 +463,9 @@ func (n *pathNode) eval(c *fctx) (jval, status) {
 	case rTimestamp:
 		return index(jval{k: kNumber, n: float64(c.rec.Timestamp)}, n.segs)
 	case rKey, rKeyEncoding:
-		side = c.side(&c.key, c.rec.Key, c.rec.KeyJSON)
+		side = c.side(&c.key, c.rec.Key, c.rec.KeyJSON, c.rec.KeyValid)
 	case rValue, rValueEncoding:
-		side = c.side(&c.value, c.rec.Value, c.rec.ValueJSON)
+		side = c.side(&c.value, c.rec.Value, c.rec.ValueJSON, c.rec.ValueValid)
 	}
 	if n.root == rKeyEncoding || n.root == rValueEncoding {
 		switch side.form {
@@ -623,7 +623,7 @@ func (c *fctx) reset(rec *envelope.Record) {
 // side works out what setField makes of b: parsed JSON when asJSON and b
 // is JSON that encoding/json takes (valid, and no number out of float64's
 // range), else text when UTF-8, else base64.
-func (c *fctx) side(s *side, b []byte, asJSON bool) *side {
+func (c *fctx) side(s *side, b []byte, asJSON, valid bool) *side {
 	if s.form != fUnknown {
 		return s
 	}
@@ -631,7 +631,7 @@ func (c *fctx) side(s *side, b []byte, asJSON bool) *side {
 	switch {
 	case b == nil:
 		s.form = fNull
-	case asJSON && jsonvalid.Valid(b) && !s.overflows():
+	case asJSON && (valid || jsonvalid.Valid(b)) && !s.overflows():
 		s.form = fJSON
 	case utf8.Valid(b):
 		s.form = fText
