@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: start the built-in broker, produce a few
-# sample JSON messages, consume them to the end and print them. No Docker.
+# sample JSON messages, consume them to the end and print them, run them
+# through an --exec agent in a group, and show an Avro topic. No Docker.
 set -euo pipefail
 bin=${1:-bin/streamctl}
 topic=example_kafka_topic
@@ -34,6 +35,15 @@ echo "== streamctl consume $topic -s json -e --pretty (to the end, then exit)" >
 "$bin" consume "$topic" -b "$addr" -s json -e --pretty
 echo "== the same as JSON envelopes, for jq: consume -J" >&2
 "$bin" consume "$topic" -b "$addr" -s json -e -J
+
+# The tutorial's agent: a program run per message, committed after it succeeds.
+agent='printf "agent: %s/%s@%s got %s\n" "$STREAMCTL_TOPIC" "$STREAMCTL_PARTITION" "$STREAMCTL_OFFSET" "$(cat)"'
+echo "== streamctl consume $topic -g hello -s json -e --exec '...' (an agent: each message committed once it succeeded)" >&2
+"$bin" consume "$topic" -b "$addr" -g hello -s json -e --exec "$agent"
+echo "== the same again: the group committed every message, so the agent has nothing to do" >&2
+"$bin" consume "$topic" -b "$addr" -g hello -s json -e --exec "$agent"
+echo "== streamctl offsets $topic -g hello (where the group stands: lag 0)" >&2
+"$bin" offsets "$topic" -b "$addr" -g hello
 
 avro_topic=orders
 echo "== schema registry on $registry: an Avro topic, both ways" >&2
