@@ -126,7 +126,9 @@ func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
 	waitForOutput(t, first, "the first member")
 	second := newSignalWriter()
 	// Joining waits for the first member to give partitions up.
-	done2 := runInBackground(ctx, second, append(append([]string(nil), args...), "--idle-timeout", "10s")...)
+	// -e, not an idle timeout: a rebalance slowed by the first member's
+	// output (on a busy machine, over 10 s) must not end the second's wait.
+	done2 := runInBackground(ctx, second, append(append([]string(nil), args...), "--idle-timeout", "60s", "-e")...)
 	waitForRebalance(t, addr, group)
 	close(gate.release)
 	for who, done := range map[string]<-chan int{"the first member": done1, "the second member": done2} {
