@@ -422,6 +422,23 @@ func produceVersion(v sarama.KafkaVersion) int16 {
 // broker.
 var errNoBroker = errors.New("no broker known")
 
+// initProducerIDVersion is the InitProducerID request version for
+// brokers of version v; from 3 on a request carries the producer ID whose
+// epoch to bump (KIP-360). The idempotent and transactional paths share it.
+func initProducerIDVersion(v sarama.KafkaVersion) int16 {
+	switch {
+	case v.IsAtLeast(sarama.V2_7_0_0):
+		return 4
+	case v.IsAtLeast(sarama.V2_5_0_0):
+		return 3
+	case v.IsAtLeast(sarama.V2_4_0_0):
+		return 2
+	case v.IsAtLeast(sarama.V2_0_0_0):
+		return 1
+	}
+	return 0
+}
+
 // askProducerID asks the brokers in turn for a producer ID (after cur,
 // whose epoch the broker may bump, when cur has one) until one gives it,
 // one refuses for good (the answer's err, an *IdempotenceError), ctx is
@@ -430,16 +447,7 @@ var errNoBroker = errors.New("no broker known")
 // loading after a restart (COORDINATOR_LOAD_IN_PROGRESS) or moving.
 func (b *Batcher) askProducerID(ctx context.Context, cur producerID, deadline time.Time) (pidAnswer, error) {
 	req := &sarama.InitProducerIDRequest{ProducerID: -1, ProducerEpoch: -1}
-	switch v := b.cfg.Version; {
-	case v.IsAtLeast(sarama.V2_7_0_0):
-		req.Version = 4
-	case v.IsAtLeast(sarama.V2_5_0_0):
-		req.Version = 3
-	case v.IsAtLeast(sarama.V2_4_0_0):
-		req.Version = 2
-	case v.IsAtLeast(sarama.V2_0_0_0):
-		req.Version = 1
-	}
+	req.Version = initProducerIDVersion(b.cfg.Version)
 	if req.Version >= 3 && cur.id >= 0 {
 		// KIP-360: the broker may bump the epoch of the producer ID.
 		req.ProducerID, req.ProducerEpoch = cur.id, cur.epoch

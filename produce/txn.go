@@ -127,16 +127,7 @@ func (s *Sender) coordinated(ctx context.Context, fn func(*sarama.Broker) error)
 func (s *Sender) initTxn(ctx context.Context) error {
 	req := &sarama.InitProducerIDRequest{TransactionalID: &s.txn.id, TransactionTimeout: s.cfg.TransactionTimeout,
 		ProducerID: -1, ProducerEpoch: -1}
-	switch v := s.cfg.Batch.Version; {
-	case v.IsAtLeast(sarama.V2_7_0_0):
-		req.Version = 4
-	case v.IsAtLeast(sarama.V2_5_0_0):
-		req.Version = 3
-	case v.IsAtLeast(sarama.V2_4_0_0):
-		req.Version = 2
-	case v.IsAtLeast(sarama.V2_0_0_0):
-		req.Version = 1
-	}
+	req.Version = initProducerIDVersion(s.cfg.Batch.Version)
 	if req.Version >= 3 && s.txn.pid.id >= 0 {
 		req.ProducerID, req.ProducerEpoch = s.txn.pid.id, s.txn.pid.epoch
 	}
