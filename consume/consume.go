@@ -460,9 +460,9 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			r.discover(fctx, f, r.o.Topics)
 		}()
 	}
-	// Stopping waits for a fetch in flight (up to fetchMaxWait): the
-	// caller closes the client once Run returns, which must not cut a
-	// request off under a goroutine still running.
+	// Stopping waits for the fetcher, which cuts off its fetch in flight
+	// (its own connections): the caller closes the client once Run
+	// returns, with no goroutine of Run's still using it.
 	return func() {
 		cancel()
 		wg.Wait()

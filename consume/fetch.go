@@ -39,9 +39,8 @@ type fetcher struct {
 	// group); its deliveries carry it.
 	sess sarama.ConsumerGroupSession
 	// ends, when set (-e in a group), are where partitions stop being
-	// fetched: a fetch at the end waits fetchMaxWait on the connection the
-	// group's commits and heartbeats share (sarama holds a broker's lock
-	// for a whole request), and the last commit waited for it.
+	// fetched: a member that reached the end of what it holds fetches no
+	// more (a fetch at the end is a long poll for nothing).
 	ends map[TopicPartition]int64
 
 	mu     sync.Mutex
@@ -50,6 +49,8 @@ type fetcher struct {
 	// regroup ends the current round, so that partitions added meanwhile
 	// are fetched.
 	regroup context.CancelFunc
+
+	conns *conns // the fetcher's own connections, set by run
 }
 
 // add starts fetching more partitions, at the given offsets.
@@ -93,6 +94,11 @@ const (
 // run fetches until ctx is done or a partition fails for good, moving
 // partitions to their new leader when leadership changes.
 func (f *fetcher) run(ctx context.Context) {
+	// Stopping cuts off the fetches in flight rather than waiting for the
+	// broker's answer to a long poll; the loops then see ctx done.
+	f.conns = newConns(f.client.Config())
+	defer f.conns.close()
+	defer context.AfterFunc(ctx, f.conns.interrupt)()
 	backoff := 100 * time.Millisecond
 	f.setOK()
 	for ctx.Err() == nil && f.count() > 0 {
@@ -214,8 +220,11 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		if n == 0 {
 			return errFinished
 		}
-		resp, err := leader.Fetch(req)
+		resp, err := f.conns.get(leader).Fetch(req)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted by the stop
+			}
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
 		f.setOK()

@@ -283,3 +283,66 @@ func TestDeadline(t *testing.T) {
 		t.Fatalf("Run = %#v, want a deadline before consuming began", err)
 	}
 }
+
+// TestStopInterruptsAFetchInFlight: once -n is reached, Run returns
+// without waiting for the broker to answer the fetch in flight: a long
+// poll on a quiet topic held every `consume -n 1` for the fetch's
+// 250 ms wait. Here the broker never answers the fetch after the first
+// records (until the test ends), and Run must still return, with no
+// goroutine of its own left. Before, Run waited for that answer.
+func TestStopInterruptsAFetchInFlight(t *testing.T) {
+	for _, group := range []string{"", "g"} {
+		t.Run("group="+group, func(t *testing.T) {
+			const per = 10
+			c, addr := seedCluster(t, 1, 1, per)
+			held := make(chan struct{})
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) }) // before the cluster closes
+			var once sync.Once
+			c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				for _, tp := range req.(*kmsg.FetchRequest).Topics {
+					for _, p := range tp.Partitions {
+						if p.FetchOffset >= per {
+							once.Do(func() { close(held) })
+							c.SleepControl(func() { <-release })
+						}
+					}
+				}
+				return nil, nil, false
+			})
+			client := groupClient(t, addr, groupConfig())
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				// The first record is written only once the next fetch is
+				// held at the broker, so that it is in flight at the stop.
+				_, err := Run(ctx, client, Options{Topics: []string{"t"}, Group: group, Num: 1}, &heldWriter{held: held})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run is still waiting for the fetch in flight")
+			}
+			if left := ownGoroutines(); len(left) > 0 {
+				t.Errorf("%d goroutines outlived Run:\n%s", len(left), strings.Join(left, "\n\n"))
+			}
+		})
+	}
+}
+
+// heldWriter takes its first write only once held is closed.
+type heldWriter struct {
+	held chan struct{}
+	buf  bytes.Buffer
+}
+
+func (w *heldWriter) Write(p []byte) (int, error) {
+	<-w.held
+	return w.buf.Write(p)
+}
