@@ -336,13 +336,18 @@ func TestStopInterruptsAFetchInFlight(t *testing.T) {
 	}
 }
 
-// heldWriter takes its first write only once held is closed.
+// heldWriter takes its first write only once held is closed; entered,
+// if set, is closed when the first write comes.
 type heldWriter struct {
-	held chan struct{}
-	buf  bytes.Buffer
+	held, entered chan struct{}
+	once          sync.Once
+	buf           bytes.Buffer
 }
 
 func (w *heldWriter) Write(p []byte) (int, error) {
+	if w.entered != nil {
+		w.once.Do(func() { close(w.entered) })
+	}
 	<-w.held
 	return w.buf.Write(p)
 }

@@ -344,18 +344,24 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 }
 
 // ConsumeClaim keeps sarama's partition consumer of the claim from
-// fetching: the session's fetcher reads the partition. sarama starts that
-// consumer after Setup and batches new subscriptions for 100 ms before
-// its first fetch, so pausing here comes first; a partition once paused
-// stays paused in later sessions (sarama keeps the pause across
-// reassignment), and a response that still came is discarded unread.
+// fetching, then closes it: the session's fetcher reads the partition.
+// sarama starts that consumer after Setup and batches new subscriptions
+// for 100 ms before its first fetch, so pausing here comes first. Paused,
+// it would still keep a broker consumer that naps 100 ms at a time while
+// it has nothing to fetch, and the session's end waits for the nap;
+// closed, it is gone, and sarama opens a new one for the next session.
+// Closing it does not end the claim: the session does.
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	h.group.Pause(map[string][]int32{claim.Topic(): {claim.Partition()}})
+	if pc, ok := claim.(interface{ AsyncClose() }); ok { // sarama's claim embeds its PartitionConsumer
+		pc.AsyncClose()
+	}
+	msgs := claim.Messages()
 	for {
 		select {
-		case _, ok := <-claim.Messages():
+		case _, ok := <-msgs: // a response that still came is discarded unread
 			if !ok {
-				return nil
+				msgs = nil
 			}
 		case <-sess.Context().Done():
 			return nil

@@ -561,3 +561,50 @@ func TestGroupBalancerAndInstanceID(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestGroupClaimsKeepNoSaramaConsumer: once a session's fetcher has the
+// claims, sarama's partition consumers of them are closed. Paused, they
+// still kept a broker consumer napping 100 ms at a time, and every
+// session's end (each -e, -n or rebalance) waited for the nap to end.
+func TestGroupClaimsKeepNoSaramaConsumer(t *testing.T) {
+	_, addr := seedCluster(t, 1, 3, 10)
+	entered, held := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(held) }) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		w := &heldWriter{held: held, entered: entered}
+		_, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: "g", Num: 30}, w)
+		done <- err
+	}()
+	select {
+	case <-entered: // the session is on, and holds its output until released
+	case <-ctx.Done():
+		t.Fatal("nothing was written")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var saramas []string
+		for _, g := range goroutineStacks() {
+			if strings.Contains(g, "sarama.(*brokerConsumer)") || strings.Contains(g, "sarama.(*partitionConsumer)") {
+				saramas = append(saramas, g)
+			}
+		}
+		if len(saramas) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of sarama's partition consumers still run in the session:\n%s", len(saramas), strings.Join(saramas, "\n\n"))
+		}
+	}
+	release.Do(func() { close(held) })
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not end")
+	}
+}

@@ -19,6 +19,23 @@ import (
 // that is runnable or running has done its last signal (a WaitGroup's
 // Done, closing a channel) and is on its way out.
 func ownGoroutines() []string {
+	var out []string
+	for _, g := range goroutineStacks() {
+		if strings.Contains(g, " [runnable]:") || strings.Contains(g, " [running]:") {
+			continue
+		}
+		for _, line := range strings.Split(g, "\n") {
+			if strings.HasPrefix(line, "\t") && strings.Contains(line, "/consume/") && !strings.Contains(line, "_test.go") {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// goroutineStacks returns the stacks of every goroutine but the caller's.
+func goroutineStacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -28,22 +45,7 @@ func ownGoroutines() []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var out []string
-	for i, g := range bytes.Split(buf, []byte("\n\n")) {
-		if i == 0 {
-			continue // the caller's own
-		}
-		if bytes.Contains(g, []byte(" [runnable]:")) || bytes.Contains(g, []byte(" [running]:")) {
-			continue
-		}
-		for _, line := range strings.Split(string(g), "\n") {
-			if strings.HasPrefix(line, "\t") && strings.Contains(line, "/consume/") && !strings.Contains(line, "_test.go") {
-				out = append(out, string(g))
-				break
-			}
-		}
-	}
-	return out
+	return strings.Split(string(buf), "\n\n")[1:] // the first is the caller's own
 }
 
 // TestRunLeavesNoGoroutine: every goroutine Run starts, its own and the
