@@ -79,10 +79,12 @@ func (t *trackedConn) Close() error {
 // b, opening it (again, after a failure closed it) when needed. sarama
 // opens in the background: errors come with the first request.
 func (c *conns) get(b *sarama.Broker) *sarama.Broker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	// One loop at a time asks for a given broker; Connected waits for a
+	// dial under way, so it is asked without holding mu.
 	key := b.Addr()
+	c.mu.Lock()
 	own := c.brokers[key]
+	c.mu.Unlock()
 	if own != nil {
 		if ok, _ := own.Connected(); ok {
 			return own
@@ -91,7 +93,9 @@ func (c *conns) get(b *sarama.Broker) *sarama.Broker {
 	}
 	own = sarama.NewBroker(key)
 	_ = own.Open(c.conf) // ErrAlreadyConnected is impossible on a new broker; others show on use
+	c.mu.Lock()
 	c.brokers[key] = own
+	c.mu.Unlock()
 	return own
 }
 
