@@ -472,10 +472,11 @@ func TestGroupRecordsComeFromTheFetcher(t *testing.T) {
 }
 
 // TestGroupExitFetchesNothingPastTheEnd: under -e a member stops fetching
-// a partition once it reached the end taken at the start of the session.
-// A fetch at the end waits for records on the connection the group's
-// commits share, and the last commit waited for it (half a second of a
-// one-second drain); before, the fetcher went on fetching at the end.
+// a partition once it reached the end taken at the start of the session:
+// a fetch at the end is a long poll for records it will not print (when
+// fetches shared the commits' connection, the last commit waited for it,
+// half a second of a one-second drain); before, the fetcher went on
+// fetching at the end.
 func TestGroupExitFetchesNothingPastTheEnd(t *testing.T) {
 	const parts, per = 4, 500
 	c, addr := seedCluster(t, 1, parts, per)
