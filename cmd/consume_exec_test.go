@@ -429,3 +429,22 @@ func TestExecCommitsWhileCommandsRun(t *testing.T) {
 		})
 	}
 }
+
+// TestExecFlagValues: a bad --concurrency, --retries or --retry-backoff is
+// a usage error naming that flag and the value given. Before, one message
+// listed all three rules without saying which was broken.
+func TestExecFlagValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--concurrency", "0"}, "--concurrency 0: want 1 or more"},
+		{[]string{"--retries", "-1"}, "--retries -1: want 0 or more"},
+		{[]string{"--retry-backoff", "0s"}, "--retry-backoff 0s: want a positive duration"},
+	} {
+		r := run(t, "", append([]string{"consume", "t", "-b", "127.0.0.1:1", "-g", "g", "--exec", "cat"}, c.args...)...)
+		if r.Code != ExitUsage || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, ExitUsage, c.want)
+		}
+	}
+}
