@@ -22,6 +22,7 @@ func main() {
 		<-signals
 		cancel()
 		sig := <-signals
+		cmd.Abort()
 		os.Exit(cmd.ExitSignal + int(sig.(syscall.Signal)))
 	}()
 	os.Exit(cmd.Run(ctx, os.Args, cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}))

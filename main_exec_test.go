@@ -196,3 +196,62 @@ func TestExecSignalLetsInFlightFinish(t *testing.T) {
 		t.Fatalf("committed %d, want 11", got)
 	}
 }
+
+// alive reports whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// TestExecSecondSignalKillsCommands: a second signal ends streamctl at
+// once (exit 143) and kills the commands under way with what they
+// started, as the README promises. Before, only CMD's shell died (the
+// kernel's parent-death signal reaches the direct child alone): a program
+// the shell had started (here a sleep) went on running without streamctl.
+func TestExecSecondSignalKillsCommands(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	for _, mode := range []string{"message", "line"} {
+		t.Run(mode, func(t *testing.T) {
+			addr, topic, group := seedExec(t, 3)
+			dir := t.TempDir()
+			pidFile := filepath.Join(dir, "pid")
+			script := fmt.Sprintf(`sleep 300 & echo $! > %s.tmp; mv %[1]s.tmp %[1]s; wait`, pidFile)
+			p := startStreamctl(t, "consume", topic, "-b", addr, "-g", group, "--exec-mode", mode, "--exec", script)
+			waitUntil(t, "CMD started its child", func() bool { return exists(pidFile) })
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			child, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "streamctl says it is stopping", func() bool { return strings.Contains(p.stderrText(), "stopping: commands under way finish first") })
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			p.wait(t)
+			if code := p.cmd.ProcessState.ExitCode(); code != 143 {
+				t.Fatalf("exit %d, want 143\nstderr:\n%s", code, p.stderrText())
+			}
+			for deadline := time.Now().Add(10 * time.Second); alive(child); {
+				if time.Now().After(deadline) {
+					t.Fatalf("CMD's child %d still runs 10s after streamctl ended", child)
+				}
+				time.Sleep(10 * time.Millisecond) // polling the child's state, with a deadline
+			}
+		})
+	}
+}

@@ -65,7 +65,7 @@ func startAgent(r *Runner, n int) (*lineAgent, error) {
 	a := &lineAgent{r: r, cmd: cmd, stdin: stdin, w: bufio.NewWriterSize(stdin, 64<<10),
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	cmd.Stderr = &agentStderr{a: a, prefix: fmt.Sprintf("agent %d: ", n)}
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd); err != nil {
 		return nil, fmt.Errorf("starting the command: %w", err)
 	}
 	r.wg.Add(2)
@@ -248,7 +248,7 @@ func (e *lineExec) close() error {
 	var first error
 	for _, a := range e.agents {
 		<-a.done
-		if err := a.cmd.Wait(); err != nil && first == nil {
+		if err := wait(a.cmd); err != nil && first == nil {
 			first = fmt.Errorf("the command: %w", err)
 		}
 	}

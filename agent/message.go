@@ -99,7 +99,7 @@ func (e *messageExec) once(it *item) ([]byte, *CommandError) {
 	se := &stderrLines{r: r, prefix: it.src.String() + ": "}
 	cmd.Stderr = se
 	setKillWithParent(cmd)
-	err := cmd.Run()
+	err := run(cmd)
 	se.flush()
 	if err == nil {
 		return out.Bytes(), nil

@@ -289,8 +289,10 @@ func consumeError(err error, timeout time.Duration) error {
 		return withHint(fmt.Errorf("consume: %w", err), "--skip-invalid reports such messages and goes on; %s shows the bytes", flag)
 	case errors.Is(err, sarama.ErrInconsistentGroupProtocol):
 		// Kafka refuses a member whose assignors share none with the
-		// group's; a running Faust app's group uses Faust's own.
-		return withHint(fmt.Errorf("consume: %w", err), "the group's members use a partition assignor streamctl does not (a running Faust app's group uses Faust's own assignor); give -g a group of streamctl's own, or leave -g out to read without a group")
+		// group's: other streamctl members with another --balancer, or
+		// a running Faust app's group, which uses Faust's own.
+		return withHint(fmt.Errorf("consume: %w", err), "every member of a group must give the same --balancer (range unless one is named); "+
+			"a running Faust app's group uses Faust's own assignor: give -g a group of streamctl's own, or leave -g out to read without a group")
 	case errors.Is(err, consume.ErrNoLeader):
 		return withHint(fmt.Errorf("consume: %w", err), "are the brokers up?")
 	default:

@@ -67,8 +67,13 @@ func newExecSetup(c *cli.Context, s Streams, o *consume.Options) (*execSetup, er
 	if e.o.Command == "" {
 		return nil, usagef("--exec needs a command")
 	}
-	if e.o.Concurrency < 1 || e.o.Retries < 0 || e.o.Backoff <= 0 {
-		return nil, usagef("--concurrency must be at least 1, --retries not negative and --retry-backoff positive")
+	switch {
+	case e.o.Concurrency < 1:
+		return nil, usagef("--concurrency %d: want 1 or more", e.o.Concurrency)
+	case e.o.Retries < 0:
+		return nil, usagef("--retries %d: want 0 or more", e.o.Retries)
+	case e.o.Backoff <= 0:
+		return nil, usagef("--retry-backoff %s: want a positive duration", e.o.Backoff)
 	}
 	switch c.String("exec-mode") {
 	case "message":

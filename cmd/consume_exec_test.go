@@ -360,3 +360,91 @@ func TestExecFactsDoNotSteerAStreamctlInside(t *testing.T) {
 		t.Fatalf("stdout %q, want %q from STREAMCTL_PRODUCE_KEY and STREAMCTL_CONSUME_OFFSET", r.Stdout, want)
 	}
 }
+
+// TestExecCommitsWhileCommandsRun: what CMD finished is committed while
+// later messages still run, without waiting for the run's end: with CMD
+// stuck on offset 20 of a partition fetched in one batch, the group's
+// committed offset reaches 20 (in a transaction with its output under
+// --exactly-once). Before, the loop marked nothing while it handed a
+// fetched batch to the commands, so the group stayed at 0 until the whole
+// batch was handed over, and a kill -9 repeated everything.
+func TestExecCommitsWhileCommandsRun(t *testing.T) {
+	for _, mode := range []string{"at-least-once", "exactly-once"} {
+		t.Run(mode, func(t *testing.T) {
+			addr := kafkatest.Broker(t)
+			var msgs []kafkatest.Message
+			for i := range 40 {
+				msgs = append(msgs, kafkatest.Message{Value: []byte(strconv.Itoa(i))})
+			}
+			topic := seed(t, addr, 1, msgs...)
+			group := kafkatest.Topic(t) + "-g"
+			gate := filepath.Join(t.TempDir(), "go-on")
+			script := fmt.Sprintf(`if [ "$STREAMCTL_OFFSET" -ge 20 ]; then while [ ! -e %s ]; do sleep 0.01; done; fi; cat; echo`, gate)
+			args := []string{"consume", topic, "-b", addr, "-g", group, "-e", "--exec", script}
+			out := topic + "-out"
+			if mode == "exactly-once" {
+				args = append(args, "--to", out, "--exactly-once", "--instance-id", "w1")
+			}
+			var stdout, stderr syncBuffer
+			done := runWithStderr(context.Background(), &stdout, &stderr, args...)
+			defer func() { t.Logf("stderr:\n%s", stderr.String()) }()
+			admin, err := sarama.NewClusterAdminFromClient(kafkatest.Client(t, addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// committed is the group's offset of partition 0, -1 while
+			// the group has none (or does not exist yet).
+			committed := func() int64 {
+				resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+				if err != nil || resp.GetBlock(topic, 0) == nil {
+					return -1
+				}
+				return resp.GetBlock(topic, 0).Offset
+			}
+			for deadline := time.Now().Add(20 * time.Second); committed() != 20; {
+				if time.Now().After(deadline) {
+					got := committed()
+					_ = os.WriteFile(gate, nil, 0o644)
+					exitCode(t, done, "the worker")
+					t.Fatalf("committed offset %d 20s after CMD got stuck at offset 20, want 20", got)
+				}
+				time.Sleep(10 * time.Millisecond) // polling the group's offset, with a deadline
+			}
+			if err := os.WriteFile(gate, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code := exitCode(t, done, "the worker"); code != ExitOK {
+				t.Fatalf("exit %d, want 0", code)
+			}
+			if got := committed(); got != 40 {
+				t.Fatalf("committed offset %d at the end, want 40", got)
+			}
+			if mode == "exactly-once" {
+				if got := kafkatest.ReadCommitted(t, addr, out); len(got) != 40 {
+					t.Fatalf("read_committed: %d records, want 40", len(got))
+				}
+			} else if n := strings.Count(stdout.String(), "\n"); n != 40 {
+				t.Fatalf("%d lines printed, want 40", n)
+			}
+		})
+	}
+}
+
+// TestExecFlagValues: a bad --concurrency, --retries or --retry-backoff is
+// a usage error naming that flag and the value given. Before, one message
+// listed all three rules without saying which was broken.
+func TestExecFlagValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--concurrency", "0"}, "--concurrency 0: want 1 or more"},
+		{[]string{"--retries", "-1"}, "--retries -1: want 0 or more"},
+		{[]string{"--retry-backoff", "0s"}, "--retry-backoff 0s: want a positive duration"},
+	} {
+		r := run(t, "", append([]string{"consume", "t", "-b", "127.0.0.1:1", "-g", "g", "--exec", "cat"}, c.args...)...)
+		if r.Code != ExitUsage || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, ExitUsage, c.want)
+		}
+	}
+}

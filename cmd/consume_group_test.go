@@ -268,6 +268,50 @@ func TestConsumeGroupOfAnotherAssignor(t *testing.T) {
 	}
 }
 
+// TestConsumeGroupOfAnotherBalancer: a member joining with --balancer
+// roundrobin a group whose members balance with range is refused by the
+// broker; the hint says every member must name the same --balancer. Before,
+// it said only that the members used an assignor streamctl does not.
+func TestConsumeGroupOfAnotherBalancer(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a")...)
+	group := kafkatest.Topic(t) + "-g"
+	// streamctl's first run sets go-metrics' global switch (kafkaConfig);
+	// have it done before the other member's client reads it.
+	mustRun(t, 0, "", "consume", topic, "-b", addr, "-e")
+	conf := kafkatest.Config()
+	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+	cg, err := sarama.NewConsumerGroup([]string{addr}, group, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := inGroup{joined: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- cg.Consume(ctx, []string{topic}, h) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the range member: %v", err)
+		}
+		cg.Close()
+	}()
+	select {
+	case <-h.joined:
+	case err := <-done:
+		t.Fatalf("the range member did not join: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the range member did not join within 30s")
+	}
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "--balancer", "roundrobin", "-e", "--timeout", "20s")
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d (stdout %q)", r.Code, ExitError, r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "hint: every member of a group must give the same --balancer") {
+		t.Errorf("stderr does not say every member gives the same --balancer:\n%s", r.Stderr)
+	}
+}
+
 // TestConsumeGroupMemberFlags: --balancer and --instance-id are for a
 // group member; an assignor that does not exist is named, and
 // cooperative-sticky is refused with why (it would break the commit of

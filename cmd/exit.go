@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/streamctl/streamctl/agent"
 	"github.com/streamctl/streamctl/consume"
 )
 
@@ -29,6 +30,11 @@ const (
 	// report a process that signal ended.
 	ExitSignal = 128
 )
+
+// Abort kills what a run started that would outlive it, the commands
+// consume --exec runs and what they started: main calls it before it exits
+// at once on a second signal (ExitSignal), which waits for nothing.
+func Abort() { agent.Kill() }
 
 // usageError marks a mistake on the command line.
 type usageError struct{ err error }

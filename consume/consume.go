@@ -287,6 +287,12 @@ type runner struct {
 	// Processor pushing back lets go once the partitions move.
 	sessCtx    context.Context
 	sessCancel context.CancelFunc
+	// due is sessCtx ending at dueAt too, the next mark time: a Processor
+	// pushing back lets go then, so that what it finished meanwhile is
+	// marked (and committed) while a fetched batch is being handed over.
+	due       context.Context
+	dueAt     time.Time
+	dueCancel context.CancelFunc
 	// comp, outstanding and taken track a Processor's completions:
 	// offsets are marked over each partition's done prefix only.
 	comp        *completions
@@ -803,6 +809,9 @@ func (r *runner) finish(err error) error {
 	if r.sessCancel != nil {
 		defer r.sessCancel()
 	}
+	if r.dueCancel != nil {
+		defer r.dueCancel()
+	}
 	if r.o.Processor != nil {
 		abandon := err != nil || !r.finished()
 		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
@@ -909,7 +918,21 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	}
 	if r.o.Processor != nil {
 		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
-		if err := r.o.Processor.Process(r.processCtx(d), Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}); err != nil {
+		pm := Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}
+		for {
+			ctx := r.processCtx(d)
+			err := r.o.Processor.Process(ctx, pm)
+			if err == nil {
+				break
+			}
+			if errors.Is(context.Cause(ctx), errMarkDue) {
+				// Pushed back past the mark time: mark what was done
+				// meanwhile, then hand the record over again.
+				if err := r.mark(); err != nil {
+					return err
+				}
+				continue
+			}
 			if d.sess != nil && r.ctx.Err() == nil && d.sess.Context().Err() != nil {
 				return errSessionEnded
 			}

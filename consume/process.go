@@ -19,7 +19,9 @@ import (
 // tracking: a Processor reports completions in any order.
 type Processor interface {
 	// Process takes one record. It may block to push back, and returns
-	// ctx's error when ctx ends first; any other error ends the run. m's
+	// ctx's error when ctx ends first, having taken nothing (Run may hand
+	// the record over again: it does so after marking what was done
+	// while Process pushed back); any other error ends the run. m's
 	// Record is valid during the call only (Run reuses it); its raw bytes
 	// are not reused. Process must see to it that m.Ticket.Done is called
 	// once, from any goroutine, unless Drain abandons the record.
@@ -197,14 +199,39 @@ func (r *runner) watchSession(sess sarama.ConsumerGroupSession) {
 	stop := context.AfterFunc(sess.Context(), cancel)
 	r.sessCtx = ctx
 	r.sessCancel = func() { stop(); cancel() }
+	r.due = nil
 }
 
-// processCtx is the context a record of d is processed under.
+// errMarkDue is the cause that ends the context of a Process pushing back
+// when it is time to mark what was done.
+var errMarkDue = errors.New("time to mark what was done")
+
+// processCtx is the context a record of d is processed under; in a group,
+// it also ends (with errMarkDue) when the done prefixes are due to be
+// marked, so that a Processor pushing back through a long fetched batch
+// does not hold the group's commits back until the batch's end.
 func (r *runner) processCtx(d *delivery) context.Context {
-	if d.sess != nil && r.sessCtx != nil {
-		return r.sessCtx
+	if d.sess == nil || r.sessCtx == nil {
+		return r.ctx
 	}
-	return r.ctx
+	at := r.flushed.Add(flushEvery)
+	if r.due == nil || !at.Equal(r.dueAt) {
+		if r.dueCancel != nil {
+			r.dueCancel()
+		}
+		r.due, r.dueCancel = context.WithDeadlineCause(r.sessCtx, at, errMarkDue)
+		r.dueAt = at
+	}
+	return r.due
+}
+
+// mark applies the completions reported so far and marks (or, with a
+// Committer, commits) the done prefixes.
+func (r *runner) mark() error {
+	if err := r.settle(); err != nil {
+		return err
+	}
+	return r.flush()
 }
 
 // sessionParts lists the partitions the loop tracks.
