@@ -198,12 +198,14 @@ type spares struct {
 }
 
 // maxSpares bounds each kind of spare: a request's batches come back
-// together (four of 256 KiB in one of 1 MiB) and as many open next.
-const maxSpares = 8
+// together (four of 256 KiB in one of 1 MiB) while new ones open one by
+// one. Chunks are 64 KiB, four or five to a batch.
+const maxSpares = 16
 
-// takeSpare pops a spare of at least n elements from *list, or returns
-// nil.
-func takeSpare[T any](list *[][]T, n int) []T {
+// takeSpare pops a spare from *list, or returns nil. It may be shorter
+// than wanted: appending grows it, and it comes back the larger, so that
+// the spares settle at the size batches take.
+func takeSpare[T any](list *[][]T) []T {
 	l := *list
 	if len(l) == 0 {
 		return nil
@@ -211,9 +213,6 @@ func takeSpare[T any](list *[][]T, n int) []T {
 	s := l[len(l)-1]
 	l[len(l)-1] = nil
 	*list = l[:len(l)-1]
-	if cap(s) < n {
-		return nil
-	}
 	return s[:0]
 }
 
@@ -419,7 +418,7 @@ func newBatcher(ctx context.Context, c Cluster, cfg BatchConfig, txnID *string, 
 	b := &Batcher{
 		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
 		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: noProducerID, idem: cfg.Idempotent,
-		in: make(chan handover, 1), spent: make(chan []pending, 2), done: make(chan struct{}), wake: make(chan struct{}, 1), ctl: make(chan func()),
+		in: make(chan handover, 1), spent: make(chan []pending, 8), done: make(chan struct{}), wake: make(chan struct{}, 1), ctl: make(chan func()),
 		txnID: txnID,
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
 		expiry: time.NewTimer(time.Hour),
@@ -830,15 +829,17 @@ func (b *Batcher) add(h handover) {
 // spare memory when there is some.
 func (b *Batcher) newBatch(part int32, now time.Time) *batch {
 	ps := &b.parts[part]
-	n := ps.lastCount
+	// Room for a few more records than its last batch had: the next
+	// ones may be a little shorter.
+	n := ps.lastCount + ps.lastCount/8
 	if n == 0 {
 		n = 16
 	}
 	bt := &batch{partition: part, bytes: batchHeader, deadline: now.Add(b.cfg.DeliveryTimeout)}
-	if bt.recs = takeSpare(&b.spare.recs, n); bt.recs == nil {
+	if bt.recs = takeSpare(&b.spare.recs); bt.recs == nil {
 		bt.recs = make([]sarama.Record, 0, n)
 	}
-	if bt.from = takeSpare(&b.spare.from, n); bt.from == nil {
+	if bt.from = takeSpare(&b.spare.from); bt.from == nil {
 		bt.from = make([]origin, 0, n)
 	}
 	// After a large batch, its chunks start at their largest, which
@@ -865,7 +866,7 @@ func (b *Batcher) keep(bt *batch, p []byte) []byte {
 			return append(make([]byte, 0, len(p)), p...)
 		}
 		if size == maxChunk {
-			if bt.chunk = takeSpare(&b.spare.chunks, size); bt.chunk == nil {
+			if bt.chunk = takeSpare(&b.spare.chunks); bt.chunk == nil {
 				bt.chunk = make([]byte, 0, size)
 			}
 			bt.chunks = append(bt.chunks, bt.chunk)
@@ -1068,7 +1069,7 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 	if bt.rb != nil {
 		return bt.rb
 	}
-	ptrs := takeSpare(&b.spare.ptrs, len(bt.recs))
+	ptrs := takeSpare(&b.spare.ptrs)
 	if ptrs == nil {
 		ptrs = make([]*sarama.Record, 0, len(bt.recs))
 	}

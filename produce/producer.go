@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -362,7 +363,10 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, spent <-chan []
 		g.use(in.R)
 		r := NewReader(g, in.Name, p.format)
 		r.split.pool = pool
-		r.split.beforeRead = func() { flush(true) }
+		// A regular file's reads do not wait: before them the batches
+		// fill on, as the input has not paused.
+		paused := !regularFile(in.R)
+		r.split.beforeRead = func() { flush(paused) }
 		for !stopped {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -416,6 +420,17 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, spent <-chan []
 	}
 	flush(true)
 	return nil
+}
+
+// regularFile says whether r reads a regular file, whose reads return at
+// once (at its end, with io.EOF) rather than wait for more input.
+func regularFile(r io.Reader) bool {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // ackRun acknowledges a batch's records: offset base, base+1, ... (or -1

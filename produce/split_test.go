@@ -3,6 +3,8 @@ package produce
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,5 +68,33 @@ func TestSplitterBlocks(t *testing.T) {
 	}
 	if reused == 0 {
 		t.Error("a second input read into none of the blocks released by the first")
+	}
+}
+
+// TestRegularFile: only a regular file's reads are known not to wait for
+// more input, so only its handovers say no pause.
+func TestRegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(path, []byte("a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	for _, c := range []struct {
+		name string
+		r    io.Reader
+		want bool
+	}{{"regular file", f, true}, {"pipe", pr, false}, {"in memory", strings.NewReader("a\n"), false}} {
+		if got := regularFile(c.r); got != c.want {
+			t.Errorf("regularFile(%s) = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
