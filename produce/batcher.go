@@ -183,6 +183,7 @@ type Batcher struct {
 	expiryAt   time.Time // when expiry fires; zero when it is stopped
 	hdrIn      []sarama.RecordHeader
 	hdrOut     []*sarama.RecordHeader
+	writers    map[*sarama.Broker]*brokerWriter
 	// spare holds what answered batches leave, for new ones to fill
 	// instead of memory that would be allocated, cleared and collected.
 	spare spares
@@ -1057,9 +1058,82 @@ func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
 		default:
 		}
 	}
-	if err := broker.AsyncProduce(req, done); err != nil || b.cfg.Acks == sarama.NoResponse {
-		// No callback comes: acks=none has no answer to wait for.
-		done(nil, err)
+	b.writer(broker).push(outgoing{req: req, done: done})
+}
+
+// outgoing is a produce request on its way to a broker's connection, and
+// what to call with its answer.
+type outgoing struct {
+	req  *sarama.ProduceRequest
+	done func(*sarama.ProduceResponse, error)
+}
+
+// brokerWriter encodes and writes one broker's requests, in the order the
+// loop fires them, on a goroutine of its own: sarama encodes a request
+// (copying every record twice) and writes it in AsyncProduce, which the
+// loop would otherwise wait for, taking no records in meanwhile. It lives
+// as long as the loop, so that a broker's requests never go through two
+// writers at once.
+type brokerWriter struct {
+	broker *sarama.Broker
+	acks   sarama.RequiredAcks
+	mu     sync.Mutex
+	queue  []outgoing
+	wake   chan struct{}
+}
+
+// writer returns broker's writer, started at its first request.
+func (b *Batcher) writer(broker *sarama.Broker) *brokerWriter {
+	if w := b.writers[broker]; w != nil {
+		return w
+	}
+	w := &brokerWriter{broker: broker, acks: b.cfg.Acks, wake: make(chan struct{}, 1)}
+	if b.writers == nil {
+		b.writers = map[*sarama.Broker]*brokerWriter{}
+	}
+	b.writers[broker] = w
+	b.helpers.Add(1)
+	go func() {
+		defer b.helpers.Done()
+		w.run(b.quit)
+	}()
+	return w
+}
+
+// push queues o; it never waits.
+func (w *brokerWriter) push(o outgoing) {
+	w.mu.Lock()
+	w.queue = append(w.queue, o)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes what is queued until quit is done; what is left then, the
+// loop no longer waits for.
+func (w *brokerWriter) run(quit context.Context) {
+	var batch []outgoing
+	for {
+		select {
+		case <-quit.Done():
+			return
+		case <-w.wake:
+		}
+		w.mu.Lock()
+		batch, w.queue = w.queue, batch[:0]
+		w.mu.Unlock()
+		for i, o := range batch {
+			if quit.Err() != nil {
+				return
+			}
+			if err := w.broker.AsyncProduce(o.req, o.done); err != nil || w.acks == sarama.NoResponse {
+				// No callback comes: acks=none has no answer to wait for.
+				o.done(nil, err)
+			}
+			batch[i] = outgoing{}
+		}
 	}
 }
 
