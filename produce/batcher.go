@@ -137,7 +137,10 @@ type Batcher struct {
 	p    reporter
 	full atomic.Bool // the loop takes no input: memory is at its bound
 	in   chan handover
-	done chan struct{}
+	// spent gives the reader back the slices of the handovers the loop
+	// has copied out, to fill again.
+	spent chan []pending
+	done  chan struct{}
 	// ctl runs functions on the loop, between its rounds (a new producer
 	// ID after an aborted transaction).
 	ctl chan func()
@@ -180,6 +183,59 @@ type Batcher struct {
 	expiryAt   time.Time // when expiry fires; zero when it is stopped
 	hdrIn      []sarama.RecordHeader
 	hdrOut     []*sarama.RecordHeader
+	writers    map[*sarama.Broker]*brokerWriter
+	// spare holds what answered batches leave, for new ones to fill
+	// instead of memory that would be allocated, cleared and collected.
+	spare spares
+}
+
+// spares are the slices of answered batches, kept for the next ones: a
+// few of each, as batches are answered about as fast as new ones fill.
+type spares struct {
+	chunks [][]byte
+	recs   [][]sarama.Record
+	from   [][]origin
+	ptrs   [][]*sarama.Record
+}
+
+// maxSpares bounds each kind of spare: a request's batches come back
+// together (four of 256 KiB in one of 1 MiB) while new ones open one by
+// one. Chunks are 64 KiB, four or five to a batch.
+const maxSpares = 16
+
+// takeSpare pops a spare from *list, or returns nil. It may be shorter
+// than wanted: appending grows it, and it comes back the larger, so that
+// the spares settle at the size batches take.
+func takeSpare[T any](list *[][]T) []T {
+	l := *list
+	if len(l) == 0 {
+		return nil
+	}
+	s := l[len(l)-1]
+	l[len(l)-1] = nil
+	*list = l[:len(l)-1]
+	return s[:0]
+}
+
+// putSpare keeps s in *list unless it holds enough (max of them).
+func putSpare[T any](list *[][]T, s []T, max int) {
+	if cap(s) > 0 && len(*list) < max {
+		*list = append(*list, s[:0])
+	}
+}
+
+// recycle keeps the memory of bt, reported and answered (in no request
+// that sarama may still encode or retry), for later batches; its origins
+// are the reporter's until ack or fail has told them.
+func (b *Batcher) recycle(bt *batch) {
+	sp := &b.spare
+	for _, c := range bt.chunks {
+		putSpare(&sp.chunks, c, 4*maxSpares)
+	}
+	putSpare(&sp.recs, bt.recs, maxSpares)
+	if bt.rb != nil {
+		putSpare(&sp.ptrs, bt.rb.Records, maxSpares)
+	}
 }
 
 // origin is where a record came from, to report its outcome.
@@ -195,9 +251,12 @@ type batch struct {
 	recs           []sarama.Record
 	from           []origin
 	firstMs, maxMs int64
-	bytes          int    // on the wire, at most
-	mem            int    // counted in buffered
-	chunk          []byte // the records' bytes, copied: see keep
+	bytes          int      // on the wire, at most
+	mem            int      // counted in buffered
+	chunk          []byte   // the records' bytes, copied: see keep
+	chunks         [][]byte // the chunks of maxChunk bytes, to recycle
+	flying         bool     // in a request that awaits its answer
+	bigChunks      bool     // its chunks are all of maxChunk bytes
 	attempts       int
 	seq            int32      // first sequence number, once sequenced
 	pid            producerID // once sequenced
@@ -230,6 +289,7 @@ type partState struct {
 	nextOrd   int64
 	notBefore time.Time // retry backoff
 	lastCount int
+	lastBytes int   // the size of its last batch, to size the next one's chunks
 	lastErr   error // the last error of any of its batches, for timeouts
 }
 
@@ -359,7 +419,7 @@ func newBatcher(ctx context.Context, c Cluster, cfg BatchConfig, txnID *string, 
 	b := &Batcher{
 		c: c, cfg: cfg, pick: pick, version: produceVersion(cfg.Version),
 		batchMax: defaultBatchBytes, reqMax: defaultRequestBytes, pid: noProducerID, idem: cfg.Idempotent,
-		in: make(chan handover, 1), done: make(chan struct{}), wake: make(chan struct{}, 1), ctl: make(chan func()),
+		in: make(chan handover, 1), spent: make(chan []pending, 8), done: make(chan struct{}), wake: make(chan struct{}, 1), ctl: make(chan func()),
 		txnID: txnID,
 		parts: make([]partState, cfg.Partitions), brokers: map[*sarama.Broker]*brokerState{},
 		expiry: time.NewTimer(time.Hour),
@@ -723,12 +783,7 @@ func (b *Batcher) add(h handover) {
 			bt = nil
 		}
 		if bt == nil {
-			n := ps.lastCount
-			if n == 0 {
-				n = 16
-			}
-			bt = &batch{partition: part, bytes: batchHeader, recs: make([]sarama.Record, 0, n), from: make([]origin, 0, n),
-				deadline: start.Add(b.cfg.DeliveryTimeout)}
+			bt = b.newBatch(part, start)
 			ps.open = bt
 			b.pending = append(b.pending, bt)
 			b.unreported++
@@ -743,7 +798,7 @@ func (b *Batcher) add(h handover) {
 			bt.maxMs = ms
 		}
 		mem := bt.mem
-		key, value := bt.keep(m.key), bt.keep(m.value)
+		key, value := b.keep(bt, m.key), b.keep(bt, m.value)
 		bt.recs = append(bt.recs, sarama.Record{
 			Key: key, Value: value, Headers: b.headers(m.headers),
 			TimestampDelta: time.Duration(ms-bt.firstMs) * time.Millisecond,
@@ -759,23 +814,66 @@ func (b *Batcher) add(h handover) {
 			b.closeOpen(part)
 		}
 	}
+	// Every record is copied out: the reader may fill the block and the
+	// slice again.
+	h.blk.release()
+	if cap(h.msgs) == batchSize {
+		clear(h.msgs) // drop what the records pointed to
+		select {
+		case b.spent <- h.msgs[:0]:
+		default:
+		}
+	}
+}
+
+// newBatch opens a batch for partition part, sized as its last one, in
+// spare memory when there is some.
+func (b *Batcher) newBatch(part int32, now time.Time) *batch {
+	ps := &b.parts[part]
+	// Room for a few more records than its last batch had: the next
+	// ones may be a little shorter.
+	n := ps.lastCount + ps.lastCount/8
+	if n == 0 {
+		n = 16
+	}
+	bt := &batch{partition: part, bytes: batchHeader, deadline: now.Add(b.cfg.DeliveryTimeout)}
+	if bt.recs = takeSpare(&b.spare.recs); bt.recs == nil {
+		bt.recs = make([]sarama.Record, 0, n)
+	}
+	if bt.from = takeSpare(&b.spare.from); bt.from == nil {
+		bt.from = make([]origin, 0, n)
+	}
+	// After a large batch, its chunks start at their largest, which
+	// spares have.
+	bt.bigChunks = ps.lastBytes >= maxChunk
+	return bt
 }
 
 // keep copies p into bt's own memory, counted in bt.mem: the reader's
 // blocks hold records of every partition, and one record of a stalled
 // partition would keep a whole block, uncounted, alive.
-func (bt *batch) keep(p []byte) []byte {
+func (b *Batcher) keep(bt *batch, p []byte) []byte {
 	if len(p) == 0 {
 		return p // nil stays nil, empty stays empty
 	}
 	if cap(bt.chunk)-len(bt.chunk) < len(p) {
 		size := min(max(2*cap(bt.chunk), minChunk), maxChunk)
+		if bt.bigChunks {
+			size = maxChunk
+		}
 		if len(p) > size/2 {
 			// Alone: no room is wasted after it.
 			bt.mem += len(p)
 			return append(make([]byte, 0, len(p)), p...)
 		}
-		bt.chunk = make([]byte, 0, size)
+		if size == maxChunk {
+			if bt.chunk = takeSpare(&b.spare.chunks); bt.chunk == nil {
+				bt.chunk = make([]byte, 0, size)
+			}
+			bt.chunks = append(bt.chunks, bt.chunk)
+		} else {
+			bt.chunk = make([]byte, 0, size)
+		}
 		bt.mem += size
 	}
 	n := len(bt.chunk)
@@ -806,6 +904,7 @@ func (b *Batcher) closeOpen(part int32) {
 		return
 	}
 	ps.lastCount = len(ps.open.recs)
+	ps.lastBytes = ps.open.bytes
 	ps.open.ord = ps.nextOrd
 	ps.nextOrd++
 	ps.queue = append(ps.queue, ps.open)
@@ -884,6 +983,7 @@ func (b *Batcher) trySend() {
 				ps.flightPID = b.pidOf(bt)
 			}
 			ps.inFlight++
+			bt.flying = true
 			r.batches = append(r.batches, bt)
 			r.bytes += bt.bytes
 		}
@@ -958,9 +1058,82 @@ func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
 		default:
 		}
 	}
-	if err := broker.AsyncProduce(req, done); err != nil || b.cfg.Acks == sarama.NoResponse {
-		// No callback comes: acks=none has no answer to wait for.
-		done(nil, err)
+	b.writer(broker).push(outgoing{req: req, done: done})
+}
+
+// outgoing is a produce request on its way to a broker's connection, and
+// what to call with its answer.
+type outgoing struct {
+	req  *sarama.ProduceRequest
+	done func(*sarama.ProduceResponse, error)
+}
+
+// brokerWriter encodes and writes one broker's requests, in the order the
+// loop fires them, on a goroutine of its own: sarama encodes a request
+// (copying every record twice) and writes it in AsyncProduce, which the
+// loop would otherwise wait for, taking no records in meanwhile. It lives
+// as long as the loop, so that a broker's requests never go through two
+// writers at once.
+type brokerWriter struct {
+	broker *sarama.Broker
+	acks   sarama.RequiredAcks
+	mu     sync.Mutex
+	queue  []outgoing
+	wake   chan struct{}
+}
+
+// writer returns broker's writer, started at its first request.
+func (b *Batcher) writer(broker *sarama.Broker) *brokerWriter {
+	if w := b.writers[broker]; w != nil {
+		return w
+	}
+	w := &brokerWriter{broker: broker, acks: b.cfg.Acks, wake: make(chan struct{}, 1)}
+	if b.writers == nil {
+		b.writers = map[*sarama.Broker]*brokerWriter{}
+	}
+	b.writers[broker] = w
+	b.helpers.Add(1)
+	go func() {
+		defer b.helpers.Done()
+		w.run(b.quit)
+	}()
+	return w
+}
+
+// push queues o; it never waits.
+func (w *brokerWriter) push(o outgoing) {
+	w.mu.Lock()
+	w.queue = append(w.queue, o)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes what is queued until quit is done; what is left then, the
+// loop no longer waits for.
+func (w *brokerWriter) run(quit context.Context) {
+	var batch []outgoing
+	for {
+		select {
+		case <-quit.Done():
+			return
+		case <-w.wake:
+		}
+		w.mu.Lock()
+		batch, w.queue = w.queue, batch[:0]
+		w.mu.Unlock()
+		for i, o := range batch {
+			if quit.Err() != nil {
+				return
+			}
+			if err := w.broker.AsyncProduce(o.req, o.done); err != nil || w.acks == sarama.NoResponse {
+				// No callback comes: acks=none has no answer to wait for.
+				o.done(nil, err)
+			}
+			batch[i] = outgoing{}
+		}
 	}
 }
 
@@ -970,9 +1143,12 @@ func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
 	if bt.rb != nil {
 		return bt.rb
 	}
-	ptrs := make([]*sarama.Record, len(bt.recs))
+	ptrs := takeSpare(&b.spare.ptrs)
+	if ptrs == nil {
+		ptrs = make([]*sarama.Record, 0, len(bt.recs))
+	}
 	for i := range bt.recs {
-		ptrs[i] = &bt.recs[i]
+		ptrs = append(ptrs, &bt.recs[i])
 	}
 	rb := &sarama.RecordBatch{
 		Version:          2,
@@ -1038,6 +1214,7 @@ func (b *Batcher) reap() {
 		}
 		for _, bt := range c.batches {
 			b.parts[bt.partition].inFlight--
+			bt.flying = false
 		}
 		if c.err != nil {
 			retriable := kafkaerr.Retriable(c.err)
@@ -1226,20 +1403,35 @@ func (b *Batcher) finish(bt *batch) (from []origin) {
 	b.buffered -= bt.mem
 	b.unreported--
 	bt.reported = true
-	bt.recs, bt.from, bt.rb, bt.chunk = nil, nil, nil, nil
+	if !bt.flying {
+		// Nothing refers to its memory any more: a batch timed out in
+		// flight is left to the garbage collector, as its request may
+		// still be answered.
+		b.recycle(bt)
+	}
+	bt.recs, bt.from, bt.rb, bt.chunk, bt.chunks = nil, nil, nil, nil, nil
 	return from
 }
 
 func (b *Batcher) ack(bt *batch, base int64) {
+	flying := bt.flying
 	if from := b.finish(bt); from != nil {
 		b.p.ackRun(from, bt.partition, base)
+		if !flying {
+			putSpare(&b.spare.from, from, maxSpares)
+		}
 	}
 }
 
 // fail reports every record of bt as failed with err.
 func (b *Batcher) fail(bt *batch, err error) {
-	for _, o := range b.finish(bt) {
+	flying := bt.flying
+	from := b.finish(bt)
+	for _, o := range from {
 		b.p.failAt(o, err)
+	}
+	if !flying {
+		putSpare(&b.spare.from, from, maxSpares)
 	}
 }
 

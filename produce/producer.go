@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +127,9 @@ type pending struct {
 type handover struct {
 	msgs   []pending
 	paused bool
+	// blk is the reader's block the records point into, held until the
+	// Batcher has copied them out; nil when they point into none.
+	blk *block
 }
 
 // Producer sends the records of its inputs through a Batcher and accounts
@@ -213,7 +217,7 @@ func (p *Producer) Run(ctx context.Context, inputs []Input, b *Batcher) (Stats, 
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr <- p.read(inputs, batches, stop, g)
+		readErr <- p.read(inputs, batches, b.spent, stop, g)
 	}()
 
 	interrupted := false
@@ -327,9 +331,13 @@ func (g *gate) stop() bool {
 // it turns records into pending messages and hands them over in batches,
 // and whatever it has before each read of the input, which may block.
 // Everything it reports goes through g, which Run stops.
-func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan struct{}, g *gate) error {
+func (p *Producer) read(inputs []Input, batches chan<- handover, spent <-chan []pending, stop <-chan struct{}, g *gate) error {
 	batch := make([]pending, 0, batchSize)
 	batchBytes := 0
+	// blk is the block the batch's records point into: the splitter
+	// hands the batch over before it moves to another (beforeRead), so
+	// there is one.
+	var blk *block
 	stopped := false
 	flush := func(paused bool) {
 		if len(batch) == 0 || stopped {
@@ -337,17 +345,28 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 		}
 		batchBytes = 0
 		select {
-		case batches <- handover{msgs: batch, paused: paused}:
+		case batches <- handover{msgs: batch, paused: paused, blk: blk}:
 		case <-stop:
 			stopped = true
 		}
-		batch = make([]pending, 0, batchSize)
+		blk = nil
+		// The Batcher gives back the slices it has copied out.
+		select {
+		case batch = <-spent:
+		default:
+			batch = make([]pending, 0, batchSize)
+		}
 	}
 	var seq int64
+	pool := newBlockPool()
 	for i, in := range inputs {
 		g.use(in.R)
 		r := NewReader(g, in.Name, p.format)
-		r.split.beforeRead = func() { flush(true) }
+		r.split.pool = pool
+		// A regular file's reads do not wait: before them the batches
+		// fill on, as the input has not paused.
+		paused := !regularFile(in.R)
+		r.split.beforeRead = func() { flush(paused) }
 		for !stopped {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -389,6 +408,9 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 			if p.opts.Partition >= 0 {
 				m.partition = p.opts.Partition
 			}
+			if blk == nil {
+				blk = r.split.cur.hold()
+			}
 			batch = append(batch, m)
 			batchBytes += len(m.key) + len(m.value)
 			if len(batch) == batchSize || batchBytes >= maxHandover {
@@ -398,6 +420,17 @@ func (p *Producer) read(inputs []Input, batches chan<- handover, stop <-chan str
 	}
 	flush(true)
 	return nil
+}
+
+// regularFile says whether r reads a regular file, whose reads return at
+// once (at its end, with io.EOF) rather than wait for more input.
+func regularFile(r io.Reader) bool {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // ackRun acknowledges a batch's records: offset base, base+1, ... (or -1

@@ -276,14 +276,19 @@ func (e *PartitionError) Error() string {
 	return fmt.Sprintf("partition %d does not exist (the topic has %s)", e.Partition, PartitionRange(e.Partitions))
 }
 
-// keep copies b out of the splitter's buffer, which the next record
-// overwrites, into a shared slab: one allocation for many small records.
+// keep returns b as a record may hold it: as it is when it lies in the
+// splitter's block, which is never written over; else (the output of an
+// encoder, which may reuse its buffer) copied into a shared slab, one
+// allocation for many small records.
 func (r *Reader) keep(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
 	if len(b) == 0 {
 		return []byte{} // empty, not null
+	}
+	if r.split != nil && r.split.holds(b) {
+		return b[:len(b):len(b)]
 	}
 	const slab = 1 << 20
 	if len(b) > slab/4 {
