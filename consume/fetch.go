@@ -158,16 +158,21 @@ func (f *fetcher) run(ctx context.Context) {
 			f.r.fail(fmt.Errorf("no broker has answered for %s: %w", giveUp, roundErr))
 			return
 		}
+		var wait time.Duration
 		if roundErr != nil {
 			f.r.warn(fmt.Sprintf("%v; retrying", roundErr))
 			backoff = min(2*backoff, 5*time.Second)
+			// The last try comes as the give-up bound ends, not a
+			// whole backoff after it.
+			wait = min(backoff, max(f.r.o.giveUp()-f.sinceOK(), 0))
 		} else {
 			backoff = 100 * time.Millisecond
+			wait = backoff
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		topics := map[string]bool{}
 		f.mu.Lock()

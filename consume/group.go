@@ -155,7 +155,9 @@ func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h
 			return
 		}
 		r.warn(fmt.Sprintf("group %q: %v; retrying", r.o.Group, err))
-		t := time.NewTimer(backoff)
+		// The last try comes as the give-up bound ends, not a whole
+		// backoff after it.
+		t := time.NewTimer(min(backoff, giveUp-time.Since(failing)))
 		select {
 		case <-ctx.Done():
 			t.Stop()

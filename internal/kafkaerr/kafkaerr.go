@@ -88,7 +88,9 @@ func Retry(ctx context.Context, giveUp time.Duration, refresh func(), fn func() 
 		} else if time.Since(first) >= giveUp {
 			return err
 		}
-		t := time.NewTimer(backoff)
+		// The last try comes as the give-up bound ends, not a whole
+		// backoff after it.
+		t := time.NewTimer(min(backoff, giveUp-time.Since(first)))
 		select {
 		case <-ctx.Done():
 			t.Stop()
