@@ -448,3 +448,24 @@ func TestExecFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// TestExecDecodeErrorFinishesWhatCameBefore: a message that does not
+// decode stops the run with exit 1, as in consume, and the messages before
+// it are done and committed first, as consume prints and commits them.
+// Before, the commands queued for them were abandoned: nothing ran for
+// offset 0 and the group committed nothing.
+func TestExecDecodeErrorFinishesWhatCameBefore(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values(`{"a":1}`, `{"a":2}`, "not json", `{"a":3}`)...)
+	group := kafkatest.Topic(t) + "-g"
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "-s", "json", "--exec", "cat; echo")
+	if r.Code != ExitError || !strings.Contains(r.Stderr, "partition 0 offset 2: cannot decode value") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 naming offset 2", r.Code, r.Stderr)
+	}
+	if want := "{\"a\":1}\n{\"a\":2}\n"; r.Stdout != want {
+		t.Errorf("stdout %q, want %q", r.Stdout, want)
+	}
+	if got := groupOffset(t, addr, group, topic); got != 2 {
+		t.Errorf("committed offset %d, want 2", got)
+	}
+}
