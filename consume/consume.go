@@ -667,7 +667,18 @@ func (r *runner) deliver(d delivery) error {
 		}
 	}
 	if st != nil && d.next > st.next {
-		// Past markers and gaps: the fetch position is the truth.
+		// Past markers and gaps: the fetch position is the truth. A
+		// group commits past them too, as the Java consumer does, or a
+		// topic ending in a transaction marker shows a lag of 1 for
+		// ever; with -e not past the end taken at start, as what lies
+		// beyond it was not handled.
+		mark := d.next
+		if r.o.Exit {
+			mark = min(mark, st.end)
+		}
+		if mark > st.next && st.endTime == 0 {
+			r.track(&d, mark-1, true)
+		}
 		st.next, st.last = d.next, now
 		if st.next >= st.end {
 			r.setDone(st)
