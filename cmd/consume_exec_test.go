@@ -469,3 +469,27 @@ func TestExecDecodeErrorFinishesWhatCameBefore(t *testing.T) {
 		t.Errorf("committed offset %d, want 2", got)
 	}
 }
+
+// TestExecLineModeValueWithNewline: in line mode without -J a value that
+// holds a newline cannot be one line: the run stops there with exit 1,
+// naming the message and hinting at -J. Before, it went as two lines, the
+// answers slid onto the wrong messages, and a failure CMD answered for the
+// next message was dropped with a warning, that message committed: exit 0.
+func TestExecLineModeValueWithNewline(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b\nb", "c")...)
+	group := kafkatest.Topic(t) + "-g"
+	agent := `while read -r l; do if [ "$l" = c ]; then echo "c failed"; else echo ok; fi; done`
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec-mode", "line", "--exec", agent)
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d; stderr %s", r.Code, ExitError, r.Stderr)
+	}
+	for _, want := range []string{topic + "/0@1: the value holds a newline", "hint: -J writes each message as its -J envelope"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.Stderr, want)
+		}
+	}
+	if got := groupOffset(t, addr, group, topic); got != 1 {
+		t.Errorf("committed offset %d, want 1: nothing from the value with a newline on", got)
+	}
+}

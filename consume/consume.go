@@ -815,9 +815,9 @@ func (r *runner) timedOut(idle bool) error {
 
 // finish flushes what was written, commits it in group mode, and returns err.
 // A Processor finishes first: everything it was handed when -n or -e was
-// met or a message did not decode (bad input: what came before it is dealt
-// with, as it is printed without a Processor), only what it started on any
-// other stop.
+// met or a message did not decode or was refused (bad input: what came
+// before it is dealt with, as it is printed without a Processor), only what
+// it started on any other stop.
 func (r *runner) finish(err error) error {
 	if r.sessCancel != nil {
 		defer r.sessCancel()
@@ -827,7 +827,7 @@ func (r *runner) finish(err error) error {
 	}
 	if r.o.Processor != nil {
 		var de *DecodeError
-		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de)
+		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de) && !errors.Is(err, ErrRefused)
 		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
 			err = perr
 		}
