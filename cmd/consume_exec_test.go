@@ -493,3 +493,28 @@ func TestExecLineModeValueWithNewline(t *testing.T) {
 		t.Errorf("committed offset %d, want 1: nothing from the value with a newline on", got)
 	}
 }
+
+// TestExecTimeoutBoundsTheWait: -e is met once every message is handed to
+// CMD, and the run then waits for them to be done; --timeout bounds that
+// wait as it bounds the rest: at the deadline nothing more starts, the
+// command under way finishes, what succeeded is committed, and the exit
+// code is 3 (the -e end was cut short). Before, the run went on past the
+// deadline, started the queued messages and exited 0.
+func TestExecTimeoutBoundsTheWait(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("0", "1", "2")...)
+	group := kafkatest.Topic(t) + "-g"
+	start := time.Now()
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "3s",
+		"--exec", `if [ "$STREAMCTL_OFFSET" = 0 ]; then sleep 6; fi; cat; echo`)
+	t.Logf("took %s", time.Since(start))
+	if r.Code != ExitTimeout || !strings.Contains(r.Stderr, "--timeout 3s reached before every message was processed") {
+		t.Fatalf("exit %d, stderr %q; want exit %d and the timeout named", r.Code, r.Stderr, ExitTimeout)
+	}
+	if r.Stdout != "0\n" {
+		t.Errorf("stdout %q, want only offset 0's output: nothing starts after the deadline", r.Stdout)
+	}
+	if got := groupOffset(t, addr, group, topic); got != 1 {
+		t.Errorf("committed offset %d, want 1", got)
+	}
+}

@@ -39,6 +39,9 @@ type TimeoutError struct {
 	// Behind are the partitions short of their end, sorted; with no count
 	// and none behind, no partition had been assigned yet.
 	Behind []Position
+	// Processing says every message counted had been handed to the
+	// Processor, which was not done with them all by the deadline.
+	Processing bool
 }
 
 // Position is where reading a partition stands against its end offset.
@@ -65,6 +68,8 @@ func (e *TimeoutError) Short() string {
 	switch {
 	case e.Starting:
 		return "before consuming began"
+	case e.Processing:
+		return "before every message was processed"
 	case e.Num > 0:
 		return fmt.Sprintf("after %d of %d messages", e.Written, e.Num)
 	case len(e.Behind) == 0:
@@ -828,7 +833,22 @@ func (r *runner) finish(err error) error {
 	if r.o.Processor != nil {
 		var de *DecodeError
 		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de) && !errors.Is(err, ErrRefused)
-		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !abandon && !r.o.Deadline.IsZero() {
+			// The wait for what -n or -e counts is bounded by the
+			// deadline too; past it, as on a signal, nothing more
+			// starts and what runs finishes.
+			ctx, cancel = context.WithDeadline(ctx, r.o.Deadline)
+		}
+		perr := r.drainProcessor(ctx, nil, abandon)
+		if ctx.Err() != nil {
+			perr = r.drainProcessor(context.Background(), nil, true)
+			if err == nil {
+				err = &TimeoutError{Written: r.stats.Written, Num: r.o.Num, Processing: true}
+			}
+		}
+		cancel()
+		if perr != nil && err == nil {
 			err = perr
 		}
 	}
