@@ -523,3 +523,18 @@ func TestExecTimeoutBoundsTheWait(t *testing.T) {
 		t.Errorf("committed offset %d, want 1", got)
 	}
 }
+
+// TestExecFailureHintAfterRetries: once --retries were tried, the hint
+// does not offer --retries again. Before, it said "--retries N tries
+// again" to a run given --retries 2.
+func TestExecFailureHintAfterRetries(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a")...)
+	r := run(t, "", "consume", topic, "-b", addr, "-g", kafkatest.Topic(t)+"-g", "-e", "--retries", "2", "--retry-backoff", "1ms", "--exec", "exit 4")
+	if r.Code != ExitError || !strings.Contains(r.Stderr, "(3 attempts)") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 after 3 attempts", r.Code, r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "--retries N") || !strings.Contains(r.Stderr, "--dead-letter TOPIC") {
+		t.Errorf("stderr %q: want a hint at --dead-letter only", r.Stderr)
+	}
+}
