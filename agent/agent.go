@@ -266,6 +266,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 
 // Process implements consume.Processor.
 func (r *Runner) Process(ctx context.Context, m consume.Message) error {
+	if err := r.oneLine(m); err != nil {
+		return err
+	}
 	select {
 	case r.space <- struct{}{}:
 	case <-ctx.Done():

@@ -160,9 +160,14 @@ func execError(err error, timeout time.Duration) error {
 	var ce *agent.CommandError
 	var ae *agent.AgentExitError
 	var de *agent.DeadLetterError
+	var ne *agent.NewlineError
 	switch {
+	case errors.As(err, &ne):
+		return withHint(fmt.Errorf("consume: %w", err), "-J writes each message as its -J envelope, one line whatever the value holds; nothing from %s on in its partition was committed", ne.Source)
 	case errors.As(err, &de):
 		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed: it is read again next time", de.Failure.Source)
+	case errors.As(err, &ce) && ce.Attempts > 1:
+		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed; --dead-letter TOPIC sets such messages aside and goes on", ce.Source)
 	case errors.As(err, &ce):
 		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed; --retries N tries again, --dead-letter TOPIC sets such messages aside and goes on", ce.Source)
 	case errors.As(err, &ae):

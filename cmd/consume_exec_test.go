@@ -416,8 +416,13 @@ func TestExecCommitsWhileCommandsRun(t *testing.T) {
 			if code := exitCode(t, done, "the worker"); code != ExitOK {
 				t.Fatalf("exit %d, want 0", code)
 			}
-			if got := committed(); got != 40 {
-				t.Fatalf("committed offset %d at the end, want 40", got)
+			// Kafka writes a transaction's markers, which make its
+			// offsets visible, just after it commits.
+			for deadline := time.Now().Add(30 * time.Second); committed() != 40; {
+				if time.Now().After(deadline) {
+					t.Fatalf("committed offset %d 30s after the end, want 40", committed())
+				}
+				time.Sleep(10 * time.Millisecond) // polling the group's offset, with a deadline
 			}
 			if mode == "exactly-once" {
 				if got := kafkatest.ReadCommitted(t, addr, out); len(got) != 40 {
@@ -446,5 +451,90 @@ func TestExecFlagValues(t *testing.T) {
 		if r.Code != ExitUsage || !strings.Contains(r.Stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, ExitUsage, c.want)
 		}
+	}
+}
+
+// TestExecDecodeErrorFinishesWhatCameBefore: a message that does not
+// decode stops the run with exit 1, as in consume, and the messages before
+// it are done and committed first, as consume prints and commits them.
+// Before, the commands queued for them were abandoned: nothing ran for
+// offset 0 and the group committed nothing.
+func TestExecDecodeErrorFinishesWhatCameBefore(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values(`{"a":1}`, `{"a":2}`, "not json", `{"a":3}`)...)
+	group := kafkatest.Topic(t) + "-g"
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "-s", "json", "--exec", "cat; echo")
+	if r.Code != ExitError || !strings.Contains(r.Stderr, "partition 0 offset 2: cannot decode value") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 naming offset 2", r.Code, r.Stderr)
+	}
+	if want := "{\"a\":1}\n{\"a\":2}\n"; r.Stdout != want {
+		t.Errorf("stdout %q, want %q", r.Stdout, want)
+	}
+	if got := groupOffset(t, addr, group, topic); got != 2 {
+		t.Errorf("committed offset %d, want 2", got)
+	}
+}
+
+// TestExecLineModeValueWithNewline: in line mode without -J a value that
+// holds a newline cannot be one line: the run stops there with exit 1,
+// naming the message and hinting at -J. Before, it went as two lines, the
+// answers slid onto the wrong messages, and a failure CMD answered for the
+// next message was dropped with a warning, that message committed: exit 0.
+func TestExecLineModeValueWithNewline(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b\nb", "c")...)
+	group := kafkatest.Topic(t) + "-g"
+	agent := `while read -r l; do if [ "$l" = c ]; then echo "c failed"; else echo ok; fi; done`
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec-mode", "line", "--exec", agent)
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d; stderr %s", r.Code, ExitError, r.Stderr)
+	}
+	for _, want := range []string{topic + "/0@1: the value holds a newline", "hint: -J writes each message as its -J envelope"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.Stderr, want)
+		}
+	}
+	if got := groupOffset(t, addr, group, topic); got != 1 {
+		t.Errorf("committed offset %d, want 1: nothing from the value with a newline on", got)
+	}
+}
+
+// TestExecTimeoutBoundsTheWait: -e is met once every message is handed to
+// CMD, and the run then waits for them to be done; --timeout bounds that
+// wait as it bounds the rest: at the deadline nothing more starts, the
+// command under way finishes, what succeeded is committed, and the exit
+// code is 3 (the -e end was cut short). Before, the run went on past the
+// deadline, started the queued messages and exited 0.
+func TestExecTimeoutBoundsTheWait(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("0", "1", "2")...)
+	group := kafkatest.Topic(t) + "-g"
+	start := time.Now()
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "3s",
+		"--exec", `if [ "$STREAMCTL_OFFSET" = 0 ]; then sleep 6; fi; cat; echo`)
+	t.Logf("took %s", time.Since(start))
+	if r.Code != ExitTimeout || !strings.Contains(r.Stderr, "--timeout 3s reached before every message was processed") {
+		t.Fatalf("exit %d, stderr %q; want exit %d and the timeout named", r.Code, r.Stderr, ExitTimeout)
+	}
+	if r.Stdout != "0\n" {
+		t.Errorf("stdout %q, want only offset 0's output: nothing starts after the deadline", r.Stdout)
+	}
+	if got := groupOffset(t, addr, group, topic); got != 1 {
+		t.Errorf("committed offset %d, want 1", got)
+	}
+}
+
+// TestExecFailureHintAfterRetries: once --retries were tried, the hint
+// does not offer --retries again. Before, it said "--retries N tries
+// again" to a run given --retries 2.
+func TestExecFailureHintAfterRetries(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a")...)
+	r := run(t, "", "consume", topic, "-b", addr, "-g", kafkatest.Topic(t)+"-g", "-e", "--retries", "2", "--retry-backoff", "1ms", "--exec", "exit 4")
+	if r.Code != ExitError || !strings.Contains(r.Stderr, "(3 attempts)") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 after 3 attempts", r.Code, r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "--retries N") || !strings.Contains(r.Stderr, "--dead-letter TOPIC") {
+		t.Errorf("stderr %q: want a hint at --dead-letter only", r.Stderr)
 	}
 }

@@ -114,3 +114,41 @@ func TestConsumeHidesAbortedTransactions(t *testing.T) {
 	}
 	mustRun(t, ExitUsage, "", "consume", topic, "-b", addr, "--isolation", "sometimes")
 }
+
+// TestConsumeGroupCommitsPastTransactionMarker: a group that read a
+// transactional topic to its end commits the end, past the commit marker
+// no consumer receives, as the Java consumer does, so that its lag is 0
+// (offsets --wait-lag 0 is reached). Before, it committed the last
+// record's offset + 1: a lag of 1 for ever, with and without --exec.
+func TestConsumeGroupCommitsPastTransactionMarker(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"print", nil},
+		{"exec", []string{"--exec", "cat; echo"}},
+		{"aborted", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr := kafkatest.Broker(t)
+			topic := seed(t, addr, 1)
+			produceTxn(t, addr, topic, true, "t1", "t2")
+			if c.name == "aborted" {
+				produceTxn(t, addr, topic, false, "gone")
+			}
+			group := topic + "-g"
+			r := mustRun(t, 0, "", append([]string{"consume", topic, "-b", addr, "-e", "-g", group, "--timeout", "30s"}, c.args...)...)
+			if r.Stdout != "t1\nt2\n" {
+				t.Errorf("stdout = %q, want the two committed messages", r.Stdout)
+			}
+			want := int64(3) // t1, t2, the commit marker
+			if c.name == "aborted" {
+				want = 5 // and the aborted record with its marker
+			}
+			if got := groupOffset(t, addr, group, topic); got != want {
+				t.Errorf("committed offset %d, want %d (the end)", got, want)
+			}
+			mustRun(t, 0, "", "offsets", topic, "-b", addr, "-g", group, "--wait-lag", "0", "--timeout", "5s")
+		})
+	}
+}

@@ -224,3 +224,24 @@ type kafkainfoTopic struct {
 	} `json:"partitions"`
 	ReplicationFactor int `json:"replication_factor"`
 }
+
+// TestTopicExpressionErrors: a bad expression is named as the user wrote
+// it, and one that is only valid once wrapped in ^(?:...)$ is refused
+// rather than let out of the whole-name match. Before, `topics '['` said
+// "missing closing ]: `[)$`" (the wrapping showing), and `a)|(.*` matched
+// every topic.
+func TestTopicExpressionErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topics", "["}, "topic expression \"[\": error parsing regexp: missing closing ]: `[`\n"},
+		{[]string{"topics", "a)|(.*"}, `topic expression "a)|(.*": error parsing regexp: unexpected ): `},
+		{[]string{"consume", "-r", "a)|(.*", "-e"}, `-r: topic expression "a)|(.*": error parsing regexp: unexpected ): `},
+	} {
+		r := run(t, "", append(c.args, "-b", "127.0.0.1:1")...)
+		if r.Code != ExitUsage || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, ExitUsage, c.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type TimeoutError struct {
 	// Behind are the partitions short of their end, sorted; with no count
 	// and none behind, no partition had been assigned yet.
 	Behind []Position
+	// Processing says every message counted had been handed to the
+	// Processor, which was not done with them all by the deadline.
+	Processing bool
 }
 
 // Position is where reading a partition stands against its end offset.
@@ -65,6 +68,8 @@ func (e *TimeoutError) Short() string {
 	switch {
 	case e.Starting:
 		return "before consuming began"
+	case e.Processing:
+		return "before every message was processed"
 	case e.Num > 0:
 		return fmt.Sprintf("after %d of %d messages", e.Written, e.Num)
 	case len(e.Behind) == 0:
@@ -667,7 +672,18 @@ func (r *runner) deliver(d delivery) error {
 		}
 	}
 	if st != nil && d.next > st.next {
-		// Past markers and gaps: the fetch position is the truth.
+		// Past markers and gaps: the fetch position is the truth. A
+		// group commits past them too, as the Java consumer does, or a
+		// topic ending in a transaction marker shows a lag of 1 for
+		// ever; with -e not past the end taken at start, as what lies
+		// beyond it was not handled.
+		mark := d.next
+		if r.o.Exit {
+			mark = min(mark, st.end)
+		}
+		if mark > st.next && st.endTime == 0 {
+			r.track(&d, mark-1, true)
+		}
 		st.next, st.last = d.next, now
 		if st.next >= st.end {
 			r.setDone(st)
@@ -804,7 +820,9 @@ func (r *runner) timedOut(idle bool) error {
 
 // finish flushes what was written, commits it in group mode, and returns err.
 // A Processor finishes first: everything it was handed when -n or -e was
-// met, only what it started on any other stop.
+// met or a message did not decode or was refused (bad input: what came
+// before it is dealt with, as it is printed without a Processor), only what
+// it started on any other stop.
 func (r *runner) finish(err error) error {
 	if r.sessCancel != nil {
 		defer r.sessCancel()
@@ -813,8 +831,24 @@ func (r *runner) finish(err error) error {
 		defer r.dueCancel()
 	}
 	if r.o.Processor != nil {
-		abandon := err != nil || !r.finished()
-		if perr := r.drainProcessor(context.Background(), nil, abandon); perr != nil && err == nil {
+		var de *DecodeError
+		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de) && !errors.Is(err, ErrRefused)
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !abandon && !r.o.Deadline.IsZero() {
+			// The wait for what -n or -e counts is bounded by the
+			// deadline too; past it, as on a signal, nothing more
+			// starts and what runs finishes.
+			ctx, cancel = context.WithDeadline(ctx, r.o.Deadline)
+		}
+		perr := r.drainProcessor(ctx, nil, abandon)
+		if ctx.Err() != nil {
+			perr = r.drainProcessor(context.Background(), nil, true)
+			if err == nil {
+				err = &TimeoutError{Written: r.stats.Written, Num: r.o.Num, Processing: true}
+			}
+		}
+		cancel()
+		if perr != nil && err == nil {
 			err = perr
 		}
 	}

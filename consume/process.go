@@ -34,6 +34,11 @@ type Processor interface {
 	Drain(ctx context.Context, tps []TopicPartition, abandon bool) error
 }
 
+// ErrRefused, matched (errors.Is) by an error Process returns, says the
+// record itself cannot be processed, as a message that does not decode
+// cannot: the run ends there, once what was handed over before it is done.
+var ErrRefused = errors.New("the record cannot be processed")
+
 // Committer, when set in Options, takes over a group's commits: where Run
 // would mark offsets it hands them to Commit (the next offset to read per
 // partition, done prefixes only) and it never marks or commits itself. It

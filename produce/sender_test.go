@@ -279,3 +279,14 @@ func TestSenderTxnFences(t *testing.T) {
 		t.Errorf("read_committed (-want +got):\n%s", diff)
 	}
 }
+
+// TestFencedErrorText: a fence Kafka answers with PRODUCER_FENCED (code
+// 90) is worded, not sarama's "Unknown error, how did this happen? Error
+// code = 90", which is what two workers sharing a transactional id printed
+// against Kafka 4.4 before.
+func TestFencedErrorText(t *testing.T) {
+	got := (&FencedError{ID: "w1", Err: sarama.ErrProducerFenced}).Error()
+	if want := `transactional id "w1" is in use by a newer producer: kafka server: the producer was fenced (PRODUCER_FENCED)`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

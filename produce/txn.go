@@ -60,7 +60,12 @@ type FencedError struct {
 }
 
 func (e *FencedError) Error() string {
-	return fmt.Sprintf("transactional id %q is in use by a newer producer: %v", e.ID, e.Err)
+	why := e.Err.Error()
+	if e.Err == sarama.ErrProducerFenced {
+		// sarama has no text for this code (Kafka 2.7 and later send it).
+		why = "kafka server: the producer was fenced (PRODUCER_FENCED)"
+	}
+	return fmt.Sprintf("transactional id %q is in use by a newer producer: %s", e.ID, why)
 }
 
 func (e *FencedError) Unwrap() error { return e.Err }

@@ -113,6 +113,11 @@ func orEmpty(s []int32) []int32 {
 // Match compiles expr as a whole-name topic expression: "a.*" matches
 // "abc" but not "xabc".
 func Match(expr string) (*regexp.Regexp, error) {
+	// The expression is checked alone first: its error names it as
+	// written, and one such as "a)|(.*" does not get out of the wrapping.
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + expr + `)$`)
 }
 
