@@ -318,6 +318,11 @@ func TestConsumeWarnsWhenCreatePartitionsCannotApply(t *testing.T) {
 	if !strings.Contains(r.Stderr, "already exists with 2 partitions") {
 		t.Errorf("stderr %q, want a warning that the topic keeps its 2 partitions", r.Stderr)
 	}
+	one := seed(t, addr, 1)
+	r = mustRun(t, 0, "", "consume", one, "-b", addr, "-e", "--create-partitions", "5")
+	if !strings.Contains(r.Stderr, "already exists with 1 partition;") {
+		t.Errorf("stderr %q, want the warning in the singular", r.Stderr)
+	}
 }
 
 func TestSASLWithoutPasswordIsUsageError(t *testing.T) {

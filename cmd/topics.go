@@ -152,7 +152,7 @@ func warnPartitionMismatch(client sarama.Client, topics, missing []string, want 
 			continue
 		}
 		if parts, err := client.Partitions(t); err == nil && len(parts) != want && want > 0 {
-			errOut(fmt.Sprintf("topic %q already exists with %d partitions; --create-partitions %d applies only to topics streamctl creates", t, len(parts), want))
+			errOut(fmt.Sprintf("topic %q already exists with %s; --create-partitions %d applies only to topics streamctl creates", t, plural(int64(len(parts)), "partition"), want))
 		}
 	}
 }
