@@ -177,20 +177,30 @@ type Runner struct {
 	// changed is closed and replaced whenever an item settles or is
 	// dropped, so that waiters look again.
 	changed chan struct{}
-	// pending counts per partition the items taken and not settled.
-	pending map[consume.TopicPartition]int
-	// epoch per partition moves on each abandon: items of an older one
-	// are not started (and a retry waiting is given up).
-	epoch map[consume.TopicPartition]int
-	seqs  map[consume.TopicPartition]*sequencer
+	// parts holds each partition's bookkeeping; an item points to its own.
+	parts map[consume.TopicPartition]*part
 	// waiters counts the goroutines waiting on changed: without any, a
 	// change closes nothing (a channel per record costs, in Line mode).
 	waiters int
 	// failed stops starting items after a failure that ends the run.
 	failed bool
-	closed bool
+	// taken counts the items handed to the execer and not finished; the
+	// loop waits while it is at queue (Line mode: plus a batch).
+	taken, queue int
+	// free holds finished Line mode items for reuse: a million records
+	// are then not a million allocations.
+	free []*item
 
-	space chan struct{} // one token per item taken, bounding the queue
+	// held, spare and last belong to the consume loop (Process, Flush
+	// and Drain come from one goroutine): held are Line mode's items not
+	// yet handed over (a delivery's, passed on together), spare are free
+	// items taken for reuse, last is the partition of the last record.
+	held  []*item
+	spare []*item
+	last  *part
+	// slab is where Line mode's lines are written, many to an allocation.
+	slab []byte
+
 	exec  execer
 	outMu sync.Mutex // streamctl's stdout and stderr: whole writes
 	wg    sync.WaitGroup
@@ -201,10 +211,27 @@ type Runner struct {
 	closing chan struct{}
 }
 
+// part is one partition's bookkeeping.
+type part struct {
+	tp consume.TopicPartition
+	// pending counts the items handed over and not finished; epoch moves
+	// on each abandon: items of an older one are not started (and a retry
+	// waiting is given up). Both under Runner.mu.
+	pending, epoch int
+	seq            sequencer
+	// lane is the partition's, worked out once (ByPartition); the loop's.
+	lane    uint64
+	hasLane bool
+}
+
+// lineBatch bounds the records Line mode holds before handing them over.
+const lineBatch = 1024
+
 // execer runs items: per message, or through long-running commands.
 type execer interface {
-	// enqueue hands over an item; it runs later, in its lane's order.
-	enqueue(it *item)
+	// enqueue hands over items; each runs later, in its lane's order.
+	// The execer keeps its own list: its is the caller's to reuse.
+	enqueue(its []*item)
 	// drop removes the items of the partitions in tps (nil: all) not yet
 	// started, returning them.
 	drop(tps map[consume.TopicPartition]bool) []*item
@@ -233,10 +260,8 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	r := &Runner{
 		o:       o,
 		changed: make(chan struct{}),
-		pending: map[consume.TopicPartition]int{},
-		epoch:   map[consume.TopicPartition]int{},
-		seqs:    map[consume.TopicPartition]*sequencer{},
-		space:   make(chan struct{}, queue),
+		parts:   map[consume.TopicPartition]*part{},
+		queue:   queue,
 		seed:    maphash.MakeSeed(),
 		stop:    ctx,
 		closing: make(chan struct{}),
@@ -264,52 +289,124 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	return r, nil
 }
 
-// Process implements consume.Processor.
+// Process implements consume.Processor. Per message, it waits for room
+// and hands the record over at once; in Line mode it holds the record
+// until Flush (or a full batch), waiting for room before a batch only.
 func (r *Runner) Process(ctx context.Context, m consume.Message) error {
-	select {
-	case r.space <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if r.o.Mode == PerMessage || len(r.held) >= lineBatch {
+		r.handOver()
+		if err := r.room(ctx); err != nil {
+			return err
+		}
 	}
 	it := r.newItem(m)
+	p := r.last
+	if p == nil || p.tp != m.Ticket.TopicPartition {
+		p = r.partOf(m.Ticket.TopicPartition)
+		r.last = p
+	}
+	it.part = p
 	if r.o.Mode == Line {
+		need := len(m.Record.Value) + 1
 		if r.o.Envelope {
-			it.line = envelope.Append(nil, m.Record)
+			need += 2*len(m.Record.Key) + 256 // a guess: Append grows a slab left short
+		}
+		if cap(r.slab)-len(r.slab) < need {
+			r.slab = make([]byte, 0, max(64<<10, need))
+		}
+		start := len(r.slab)
+		if r.o.Envelope {
+			r.slab = envelope.Append(r.slab, m.Record)
 		} else {
-			it.line = append(it.line, m.Record.Value...)
+			r.slab = append(r.slab, m.Record.Value...)
 		}
-		it.line = append(it.line, '\n')
+		r.slab = append(r.slab, '\n')
+		it.line = r.slab[start:len(r.slab):len(r.slab)]
 	}
-	r.mu.Lock()
-	tp := it.src.TopicPartition
-	r.pending[tp]++
-	it.epoch = r.epoch[tp]
-	s := r.seqs[tp]
-	if s == nil {
-		s = &sequencer{ready: map[int64]*item{}}
-		r.seqs[tp] = s
-	}
-	it.seq = s.taken
-	s.taken++
 	if r.o.Order == ByPartition {
-		if !s.hasLane {
-			s.lane, s.hasLane = r.lane(it), true
+		if !p.hasLane {
+			p.lane, p.hasLane = r.lane(it), true
 		}
-		it.lane = s.lane
+		it.lane = p.lane
 	} else {
 		it.lane = r.lane(it)
 	}
-	r.mu.Unlock()
-	r.exec.enqueue(it)
+	r.held = append(r.held, it)
+	if r.o.Mode == PerMessage {
+		r.handOver()
+	}
 	return nil
+}
+
+// Flush implements consume.Processor: the held records are handed over.
+func (r *Runner) Flush(ctx context.Context) error {
+	r.handOver()
+	return r.room(ctx)
+}
+
+// partOf returns tp's bookkeeping, made on first use.
+func (r *Runner) partOf(tp consume.TopicPartition) *part {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.parts[tp]
+	if p == nil {
+		p = &part{tp: tp, seq: sequencer{ready: map[int64]*item{}}}
+		r.parts[tp] = p
+	}
+	return p
+}
+
+// handOver passes the held items to the execer, counting them taken, and
+// takes the items freed since for reuse.
+func (r *Runner) handOver() {
+	if len(r.held) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, it := range r.held {
+		p := it.part
+		p.pending++
+		it.epoch = p.epoch
+		it.seq = p.seq.taken
+		p.seq.taken++
+	}
+	r.taken += len(r.held)
+	if len(r.spare) == 0 && len(r.free) > 0 {
+		r.spare, r.free = r.free, r.spare
+	}
+	r.mu.Unlock()
+	r.exec.enqueue(r.held)
+	clear(r.held)
+	r.held = r.held[:0]
+}
+
+// room waits until fewer than queue items are taken.
+func (r *Runner) room(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		if r.taken < r.queue {
+			r.mu.Unlock()
+			return nil
+		}
+		r.waiters++
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+			r.unwait()
+		case <-ctx.Done():
+			r.unwait()
+			return ctx.Err()
+		}
+	}
 }
 
 // lane is what orders an item: its partition, or its key within it.
 func (r *Runner) lane(it *item) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
-	h.WriteString(it.src.Topic)
-	p := uint32(it.src.Partition)
+	h.WriteString(it.ticket.Topic)
+	p := uint32(it.ticket.Partition)
 	h.Write([]byte{byte(p >> 24), byte(p >> 16), byte(p >> 8), byte(p)})
 	if r.o.Order == ByKey {
 		if it.key == nil {
@@ -322,8 +419,10 @@ func (r *Runner) lane(it *item) uint64 {
 	return h.Sum64()
 }
 
-// Drain implements consume.Processor.
+// Drain implements consume.Processor. Held records are handed over
+// first, to be waited for (or dropped) with the others.
 func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abandon bool) error {
+	r.handOver()
 	var set map[consume.TopicPartition]bool
 	if tps != nil {
 		set = map[consume.TopicPartition]bool{}
@@ -333,14 +432,10 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 	}
 	if abandon {
 		r.mu.Lock()
-		if set == nil {
-			r.closed = true
-			for tp := range r.pending {
-				r.epoch[tp]++
+		for tp, p := range r.parts {
+			if set == nil || set[tp] {
+				p.epoch++
 			}
-		}
-		for tp := range set {
-			r.epoch[tp]++
 		}
 		r.broadcast()
 		r.mu.Unlock()
@@ -351,9 +446,9 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 	for {
 		r.mu.Lock()
 		n := 0
-		for tp, c := range r.pending {
+		for tp, p := range r.parts {
 			if set == nil || set[tp] {
-				n += c
+				n += p.pending
 			}
 		}
 		r.waiters++
@@ -412,7 +507,7 @@ func (r *Runner) startable(batch []*item) []*item {
 	r.mu.Lock()
 	stopped := r.failed || r.stop.Err() != nil
 	for _, it := range batch {
-		if stopped || r.epoch[it.src.TopicPartition] != it.epoch {
+		if stopped || it.part.epoch != it.epoch {
 			gone = append(gone, it)
 		} else {
 			live = append(live, it)
@@ -429,7 +524,7 @@ func (r *Runner) startable(batch []*item) []*item {
 func (r *Runner) abandoned(it *item) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failed || r.stop.Err() != nil || r.epoch[it.src.TopicPartition] != it.epoch
+	return r.failed || r.stop.Err() != nil || it.part.epoch != it.epoch
 }
 
 func (r *Runner) unwait() {
@@ -455,29 +550,32 @@ const (
 // output is printed (or emitted) and tickets done in record order.
 type sequencer struct {
 	emit  sync.Mutex // held while releasing, so releases do not overtake
-	taken int64
+	taken int64      // under Runner.mu, as next and ready are
 	next  int64
 	ready map[int64]*item
-	// lane is the partition's, worked out once (ByPartition).
-	lane    uint64
-	hasLane bool
 }
 
-// settle records how it ended and releases what is now in order.
+// settle records how it ended and releases what is now in order. Line
+// mode has nothing to keep in order (no output: the command's stdout is
+// its acknowledgements, and consume takes completions in any order), so
+// an item is released at once.
 func (r *Runner) settle(it *item, res result, err error) {
 	it.res, it.err = res, err
-	tp := it.src.TopicPartition
-	r.mu.Lock()
-	s := r.seqs[tp]
 	if res == resultFailed {
+		r.mu.Lock()
 		r.failed = true
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
+	if r.o.Mode == Line {
+		r.release(it)
+		return
+	}
+	s := &it.part.seq
 	s.emit.Lock()
 	defer s.emit.Unlock()
 	r.mu.Lock()
 	if it.seq == s.next && len(s.ready) == 0 {
-		// In order already (always so in Line mode with one lane).
+		// In order already.
 		s.next++
 		r.mu.Unlock()
 		r.release(it)
@@ -500,6 +598,26 @@ func (r *Runner) settle(it *item, res result, err error) {
 	}
 }
 
+// settleOK settles Line mode items acknowledged with "ok": their tickets
+// reported in one go, then counted finished under one lock.
+func (r *Runner) settleOK(its []*item, tickets []consume.Ticket) []consume.Ticket {
+	tickets = tickets[:0]
+	for _, it := range its {
+		tickets = append(tickets, it.ticket)
+	}
+	consume.DoneAll(tickets)
+	r.mu.Lock()
+	for _, it := range its {
+		it.part.pending--
+		*it = item{}
+	}
+	r.taken -= len(its)
+	r.free = append(r.free, its...)
+	r.broadcast()
+	r.mu.Unlock()
+	return tickets
+}
+
 // release prints or emits an item's output and reports its ticket.
 func (r *Runner) release(it *item) {
 	switch it.res {
@@ -513,7 +631,7 @@ func (r *Runner) release(it *item) {
 		r.finished(it)
 	case resultOK:
 		if r.o.Output != nil && r.o.Mode == PerMessage {
-			r.o.Output.Emit(context.Background(), it.src, splitLines(it.stdout), func(err error) {
+			r.o.Output.Emit(context.Background(), it.src(), splitLines(it.stdout), func(err error) {
 				it.ticket.Done(err)
 				r.finished(it)
 			})
@@ -534,12 +652,17 @@ func (r *Runner) release(it *item) {
 	}
 }
 
-// finished counts an item settled for Drain.
+// finished counts an item settled for Drain; a Line mode item is kept
+// for reuse (nothing refers to it any more).
 func (r *Runner) finished(it *item) {
 	it.stdout = nil
-	<-r.space
 	r.mu.Lock()
-	r.pending[it.src.TopicPartition]--
+	it.part.pending--
+	r.taken--
+	if r.o.Mode == Line {
+		*it = item{}
+		r.free = append(r.free, it)
+	}
 	r.broadcast()
 	r.mu.Unlock()
 }

@@ -12,15 +12,16 @@ import (
 
 // item is one record on its way through the agent.
 type item struct {
-	src    Source
 	ticket consume.Ticket
+	part   *part
 	// value and key are decoded (the serializers applied), hasKey false
 	// for a null key; headersJSON is the envelope's headers list.
 	value, key  []byte
 	ts          int64
 	hasTS       bool
 	headersJSON []byte
-	// line is what Line mode writes (value or envelope), newline ended.
+	// line is what Line mode writes (value or envelope), newline ended;
+	// it shares its array with other items' lines.
 	line []byte
 	raw  DeadLetter
 	// lane orders the item; seq is its place in its partition.
@@ -36,15 +37,20 @@ type item struct {
 }
 
 // newItem copies what the agent needs of m: the record is reused once
-// Process returns. Line mode needs only the line, made by the caller.
+// Process returns. Line mode needs only the line, made by the caller, and
+// reuses finished items.
 func (r *Runner) newItem(m consume.Message) *item {
-	rec := m.Record
-	it := &item{
-		src:    Source{TopicPartition: m.Ticket.TopicPartition, Offset: m.Ticket.Offset, Session: m.Ticket.Session},
-		ticket: m.Ticket,
-		ts:     rec.Timestamp,
-		hasTS:  rec.HasTimestamp,
+	var it *item
+	if n := len(r.spare); n > 0 {
+		it = r.spare[n-1]
+		r.spare[n-1] = nil
+		r.spare = r.spare[:n-1]
+	} else {
+		it = &item{}
 	}
+	rec := m.Record
+	it.ticket = m.Ticket
+	it.ts, it.hasTS = rec.Timestamp, rec.HasTimestamp
 	if rec.Key != nil && (r.o.Order == ByKey || r.o.Mode == PerMessage) {
 		it.key = append([]byte{}, rec.Key...)
 	}
@@ -61,14 +67,20 @@ func (r *Runner) newItem(m consume.Message) *item {
 	return it
 }
 
+// src names the record.
+func (it *item) src() Source {
+	t := it.ticket
+	return Source{TopicPartition: t.TopicPartition, Offset: t.Offset, Session: t.Session}
+}
+
 // env is the record's facts for a per-message command.
 func (it *item) env(base []string) []string {
 	env := make([]string, 0, len(base)+7)
 	env = append(env, base...)
 	env = append(env,
-		"STREAMCTL_TOPIC="+it.src.Topic,
-		"STREAMCTL_PARTITION="+strconv.Itoa(int(it.src.Partition)),
-		"STREAMCTL_OFFSET="+strconv.FormatInt(it.src.Offset, 10),
+		"STREAMCTL_TOPIC="+it.ticket.Topic,
+		"STREAMCTL_PARTITION="+strconv.Itoa(int(it.ticket.Partition)),
+		"STREAMCTL_OFFSET="+strconv.FormatInt(it.ticket.Offset, 10),
 		"STREAMCTL_HEADERS="+string(it.headersJSON),
 	)
 	if it.hasTS {
@@ -91,9 +103,9 @@ func (it *item) deadLetter(ce *CommandError) DeadLetter {
 	hs := make([]sarama.RecordHeader, 0, len(d.Headers)+5)
 	hs = append(hs, d.Headers...)
 	add := func(k, v string) { hs = append(hs, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)}) }
-	add("streamctl.error.topic", it.src.Topic)
-	add("streamctl.error.partition", strconv.Itoa(int(it.src.Partition)))
-	add("streamctl.error.offset", strconv.FormatInt(it.src.Offset, 10))
+	add("streamctl.error.topic", it.ticket.Topic)
+	add("streamctl.error.partition", strconv.Itoa(int(it.ticket.Partition)))
+	add("streamctl.error.offset", strconv.FormatInt(it.ticket.Offset, 10))
 	add("streamctl.error.exit-code", strconv.Itoa(ce.ExitCode))
 	add("streamctl.error.message", ce.Message)
 	d.Headers = hs

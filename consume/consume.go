@@ -292,6 +292,10 @@ type runner struct {
 	comp        *completions
 	outstanding map[TopicPartition]*outstanding
 	taken       []completion
+	// lastTP and lastOut are the partition track saw last, and its
+	// entry in outstanding (nil: none yet).
+	lastTP  TopicPartition
+	lastOut *outstanding
 }
 
 // flushEvery bounds how long written output waits to be flushed and, in a
@@ -657,7 +661,15 @@ func (r *runner) deliver(d delivery) error {
 			return err
 		}
 		if r.finished() {
-			return nil
+			return nil // finish drains the Processor, flushing it
+		}
+	}
+	if r.o.Processor != nil {
+		if err := r.o.Processor.Flush(r.processCtx(&d)); err != nil {
+			if r.sessionEnded(&d) {
+				return nil
+			}
+			return err
 		}
 	}
 	if st != nil && d.next > st.next {
@@ -708,6 +720,7 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 				r.setParts(map[TopicPartition]*partState{})
 				r.assigned = false
 				clear(r.outstanding)
+				r.lastOut = nil
 			}
 			return err
 		}
@@ -910,7 +923,7 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	if r.o.Processor != nil {
 		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
 		if err := r.o.Processor.Process(r.processCtx(d), Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}); err != nil {
-			if d.sess != nil && r.ctx.Err() == nil && d.sess.Context().Err() != nil {
+			if r.sessionEnded(d) {
 				return errSessionEnded
 			}
 			return err
