@@ -198,8 +198,14 @@ type Runner struct {
 	held  []*item
 	spare []*item
 	last  *part
-	// slab is where Line mode's lines are written, many to an allocation.
-	slab []byte
+	// slab is where Line mode's lines are written, many to an
+	// allocation; retiring are full ones whose last items are held still,
+	// spareSlabs free ones taken for reuse (all three the loop's).
+	slab       *slab
+	retiring   []*slab
+	spareSlabs []*slab
+	// freeSlabs are retired slabs nothing refers to any more (under mu).
+	freeSlabs []*slab
 
 	exec  execer
 	outMu sync.Mutex // streamctl's stdout and stderr: whole writes
@@ -226,6 +232,19 @@ type part struct {
 
 // lineBatch bounds the records Line mode holds before handing them over.
 const lineBatch = 1024
+
+// slab holds the lines of many items, so that a million records are not a
+// million allocations. refs counts the items handed over that point to it
+// and the writers reading it; a retired slab (full: no more lines go in)
+// without any is free for reuse. Both under Runner.mu.
+type slab struct {
+	buf     []byte
+	refs    int
+	retired bool
+}
+
+// slabSize is a slab's usual size; a longer line gets one of its own.
+const slabSize = 64 << 10
 
 // execer runs items: per message, or through long-running commands.
 type execer interface {
@@ -311,25 +330,27 @@ func (r *Runner) Process(ctx context.Context, m consume.Message) error {
 		if r.o.Envelope {
 			need += 2*len(m.Record.Key) + 256 // a guess: Append grows a slab left short
 		}
-		if cap(r.slab)-len(r.slab) < need {
-			r.slab = make([]byte, 0, max(64<<10, need))
+		if r.slab == nil || cap(r.slab.buf)-len(r.slab.buf) < need {
+			r.newSlab(need)
 		}
-		start := len(r.slab)
+		sl := r.slab
+		start := len(sl.buf)
 		if r.o.Envelope {
-			r.slab = envelope.Append(r.slab, m.Record)
+			sl.buf = envelope.Append(sl.buf, m.Record)
 		} else {
-			r.slab = append(r.slab, m.Record.Value...)
+			sl.buf = append(sl.buf, m.Record.Value...)
 		}
-		r.slab = append(r.slab, '\n')
-		it.line = r.slab[start:len(r.slab):len(r.slab)]
+		sl.buf = append(sl.buf, '\n')
+		it.line = sl.buf[start:len(sl.buf):len(sl.buf)]
+		it.slab = sl
 	}
 	if r.o.Order == ByPartition {
 		if !p.hasLane {
-			p.lane, p.hasLane = r.lane(it), true
+			p.lane, p.hasLane = r.lane(p.tp, nil), true
 		}
 		it.lane = p.lane
 	} else {
-		it.lane = r.lane(it)
+		it.lane = r.lane(p.tp, m.Record.Key)
 	}
 	r.held = append(r.held, it)
 	if r.o.Mode == PerMessage {
@@ -342,6 +363,59 @@ func (r *Runner) Process(ctx context.Context, m consume.Message) error {
 func (r *Runner) Flush(ctx context.Context) error {
 	r.handOver()
 	return r.room(ctx)
+}
+
+// newSlab starts a slab with room for need bytes, retiring the full one.
+func (r *Runner) newSlab(need int) {
+	if r.slab != nil {
+		r.retiring = append(r.retiring, r.slab)
+	}
+	if n := len(r.spareSlabs); n > 0 && need <= slabSize {
+		r.slab = r.spareSlabs[n-1]
+		r.spareSlabs[n-1] = nil
+		r.spareSlabs = r.spareSlabs[:n-1]
+		return
+	}
+	r.slab = &slab{buf: make([]byte, 0, max(slabSize, need))}
+}
+
+// unref drops a reference to s, freeing it once retired and unused.
+// r.mu is held.
+func (r *Runner) unref(s *slab) {
+	s.refs--
+	if s.refs == 0 && s.retired {
+		s.retired = false
+		s.buf = s.buf[:0]
+		if cap(s.buf) == slabSize {
+			r.freeSlabs = append(r.freeSlabs, s)
+		}
+	}
+}
+
+// pin holds the slabs of its while a writer reads their lines (an item
+// acknowledged ahead of its line, by a command answering early, must not
+// free its slab under the writer), adding them to pinned.
+func (r *Runner) pin(its []*item, pinned []*slab) []*slab {
+	var last *slab
+	r.mu.Lock()
+	for _, it := range its {
+		if it.slab != nil && it.slab != last {
+			last = it.slab
+			last.refs++
+			pinned = append(pinned, last)
+		}
+	}
+	r.mu.Unlock()
+	return pinned
+}
+
+// unpin lets go of what pin held.
+func (r *Runner) unpin(pinned []*slab) {
+	r.mu.Lock()
+	for _, s := range pinned {
+		r.unref(s)
+	}
+	r.mu.Unlock()
 }
 
 // partOf returns tp's bookkeeping, made on first use.
@@ -369,10 +443,24 @@ func (r *Runner) handOver() {
 		it.epoch = p.epoch
 		it.seq = p.seq.taken
 		p.seq.taken++
+		if it.slab != nil {
+			it.slab.refs++
+		}
 	}
 	r.taken += len(r.held)
+	// Retired only now: their items are counted above.
+	for _, s := range r.retiring {
+		s.retired = true
+		s.refs++
+		r.unref(s)
+	}
+	clear(r.retiring)
+	r.retiring = r.retiring[:0]
 	if len(r.spare) == 0 && len(r.free) > 0 {
 		r.spare, r.free = r.free, r.spare
+	}
+	if len(r.spareSlabs) == 0 && len(r.freeSlabs) > 0 {
+		r.spareSlabs, r.freeSlabs = r.freeSlabs, r.spareSlabs
 	}
 	r.mu.Unlock()
 	r.exec.enqueue(r.held)
@@ -401,19 +489,20 @@ func (r *Runner) room(ctx context.Context) error {
 	}
 }
 
-// lane is what orders an item: its partition, or its key within it.
-func (r *Runner) lane(it *item) uint64 {
+// lane is what orders an item: its partition, or its key (nil: null)
+// within it.
+func (r *Runner) lane(tp consume.TopicPartition, key []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
-	h.WriteString(it.ticket.Topic)
-	p := uint32(it.ticket.Partition)
+	h.WriteString(tp.Topic)
+	p := uint32(tp.Partition)
 	h.Write([]byte{byte(p >> 24), byte(p >> 16), byte(p >> 8), byte(p)})
 	if r.o.Order == ByKey {
-		if it.key == nil {
+		if key == nil {
 			h.WriteByte(0)
 		} else {
 			h.WriteByte(1)
-			h.Write(it.key)
+			h.Write(key)
 		}
 	}
 	return h.Sum64()
@@ -609,6 +698,9 @@ func (r *Runner) settleOK(its []*item, tickets []consume.Ticket) []consume.Ticke
 	r.mu.Lock()
 	for _, it := range its {
 		it.part.pending--
+		if it.slab != nil {
+			r.unref(it.slab)
+		}
 		*it = item{}
 	}
 	r.taken -= len(its)
@@ -631,15 +723,15 @@ func (r *Runner) release(it *item) {
 		r.finished(it)
 	case resultOK:
 		if r.o.Output != nil && r.o.Mode == PerMessage {
-			r.o.Output.Emit(context.Background(), it.src(), splitLines(it.stdout), func(err error) {
+			r.o.Output.Emit(context.Background(), it.src(), splitLines(it.msg.stdout), func(err error) {
 				it.ticket.Done(err)
 				r.finished(it)
 			})
 			return
 		}
-		if len(it.stdout) > 0 {
+		if it.msg != nil && len(it.msg.stdout) > 0 {
 			r.outMu.Lock()
-			_, err := r.o.Stdout.Write(it.stdout)
+			_, err := r.o.Stdout.Write(it.msg.stdout)
 			r.outMu.Unlock()
 			if err != nil {
 				it.ticket.Done(fmt.Errorf("writing output: %w", err))
@@ -655,10 +747,12 @@ func (r *Runner) release(it *item) {
 // finished counts an item settled for Drain; a Line mode item is kept
 // for reuse (nothing refers to it any more).
 func (r *Runner) finished(it *item) {
-	it.stdout = nil
 	r.mu.Lock()
 	it.part.pending--
 	r.taken--
+	if it.slab != nil {
+		r.unref(it.slab)
+	}
 	if r.o.Mode == Line {
 		*it = item{}
 		r.free = append(r.free, it)

@@ -136,6 +136,7 @@ func (a *lineAgent) write() {
 	defer a.stdin.Close()
 	var batch []*item
 	var lines [][]byte
+	var pinned []*slab
 	for {
 		a.mu.Lock()
 		batch = append(batch[:0], a.queue...)
@@ -149,6 +150,7 @@ func (a *lineAgent) write() {
 		for _, it := range batch {
 			lines = append(lines, it.line)
 		}
+		pinned = a.r.pin(batch, pinned[:0])
 		a.mu.Lock()
 		dead := a.dead
 		if !dead {
@@ -156,6 +158,7 @@ func (a *lineAgent) write() {
 		}
 		a.mu.Unlock()
 		if dead {
+			a.r.unpin(pinned)
 			for _, it := range batch {
 				a.r.settle(it, resultDropped, nil)
 			}
@@ -177,11 +180,14 @@ func (a *lineAgent) write() {
 		}
 		for _, l := range lines {
 			if _, err := a.w.Write(l); err != nil {
+				a.r.unpin(pinned)
 				a.broken(err)
 				return
 			}
 		}
+		a.r.unpin(pinned)
 		clear(lines)
+		clear(pinned)
 	}
 }
 

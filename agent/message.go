@@ -78,7 +78,7 @@ func (e *messageExec) run(it *item) {
 		}
 		stdout, ce := e.once(it)
 		if ce == nil {
-			it.stdout = stdout
+			it.msg.stdout = stdout
 			r.settle(it, resultOK, nil)
 			return
 		}
@@ -99,7 +99,7 @@ func (e *messageExec) once(it *item) ([]byte, *CommandError) {
 	r := e.r
 	cmd := exec.Command("sh", "-c", r.o.Command)
 	cmd.Env = it.env(r.o.Env)
-	cmd.Stdin = bytes.NewReader(it.value)
+	cmd.Stdin = bytes.NewReader(it.msg.value)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	se := &stderrLines{r: r, prefix: it.src().String() + ": "}

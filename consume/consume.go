@@ -291,7 +291,7 @@ type runner struct {
 	// offsets are marked over each partition's done prefix only.
 	comp        *completions
 	outstanding map[TopicPartition]*outstanding
-	taken       []completion
+	taken       []Ticket
 	// lastTP and lastOut are the partition track saw last, and its
 	// entry in outstanding (nil: none yet).
 	lastTP  TopicPartition

@@ -76,7 +76,11 @@ func (t Ticket) Done(err error) {
 		return
 	}
 	t.c.mu.Lock()
-	t.c.done = append(t.c.done, completion{t: t, err: err})
+	if err == nil {
+		t.c.done = append(t.c.done, t)
+	} else {
+		t.c.failed = append(t.c.failed, completion{t: t, err: err})
+	}
 	t.c.mu.Unlock()
 	select {
 	case t.c.wake <- struct{}{}:
@@ -104,9 +108,7 @@ func DoneAll(ts []Ticket) {
 		return
 	}
 	c.mu.Lock()
-	for _, t := range ts {
-		c.done = append(c.done, completion{t: t})
-	}
+	c.done = append(c.done, ts...)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -121,19 +123,23 @@ type completion struct {
 
 // completions collects Done calls from any goroutine for the loop, which
 // alone applies them: Process may block the loop, so a Done must never
-// wait on it.
+// wait on it. The records done are kept apart from those that failed:
+// the many are then a plain list of tickets.
 type completions struct {
-	mu   sync.Mutex
-	done []completion
-	wake chan struct{}
+	mu     sync.Mutex
+	done   []Ticket
+	failed []completion
+	wake   chan struct{}
 }
 
-func (c *completions) take(into []completion) []completion {
+// take swaps the records done for into (emptied), and returns those
+// failed since last time, if any.
+func (c *completions) take(into []Ticket) ([]Ticket, []completion) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	into = append(into[:0], c.done...)
-	c.done = c.done[:0]
-	return into
+	done, failed := c.done, c.failed
+	c.done, c.failed = into[:0], nil
+	return done, failed
 }
 
 // outstanding is one partition's records, in offset order, since the last
@@ -177,24 +183,22 @@ func (r *runner) track(d *delivery, offset int64, done bool) {
 // Completions mostly come in runs of one partition, in offset order: the
 // partition is looked up once per run, and its mark set once.
 func (r *runner) settle() error {
-	r.taken = r.comp.take(r.taken)
+	var failed []completion
+	r.taken, failed = r.comp.take(r.taken)
 	var first error
+	if len(failed) > 0 {
+		first = failed[0].err
+	}
 	var o *outstanding
 	var tp TopicPartition
 	head := 0 // o.head when the run began
-	for _, c := range r.taken {
-		if c.err != nil {
-			if first == nil {
-				first = c.err
-			}
-			continue
-		}
-		if c.t.Session == nil || c.t.Session != r.sess {
+	for _, t := range r.taken {
+		if t.Session == nil || t.Session != r.sess {
 			continue // outside a group, or a session that ended
 		}
-		if o == nil || c.t.TopicPartition != tp {
+		if o == nil || t.TopicPartition != tp {
 			r.advanced(tp, o, head)
-			tp = c.t.TopicPartition
+			tp = t.TopicPartition
 			if o = r.outstanding[tp]; o == nil {
 				continue
 			}
@@ -202,10 +206,10 @@ func (r *runner) settle() error {
 		}
 		live := o.items[o.head:]
 		i := 0
-		if len(live) == 0 || live[0].offset != c.t.Offset {
-			i = sort.Search(len(live), func(i int) bool { return live[i].offset >= c.t.Offset })
+		if len(live) == 0 || live[0].offset != t.Offset {
+			i = sort.Search(len(live), func(i int) bool { return live[i].offset >= t.Offset })
 		}
-		if i < len(live) && live[i].offset == c.t.Offset {
+		if i < len(live) && live[i].offset == t.Offset {
 			live[i].done = true
 		}
 		for o.head < len(o.items) && o.items[o.head].done {
