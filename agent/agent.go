@@ -177,20 +177,36 @@ type Runner struct {
 	// changed is closed and replaced whenever an item settles or is
 	// dropped, so that waiters look again.
 	changed chan struct{}
-	// pending counts per partition the items taken and not settled.
-	pending map[consume.TopicPartition]int
-	// epoch per partition moves on each abandon: items of an older one
-	// are not started (and a retry waiting is given up).
-	epoch map[consume.TopicPartition]int
-	seqs  map[consume.TopicPartition]*sequencer
+	// parts holds each partition's bookkeeping; an item points to its own.
+	parts map[consume.TopicPartition]*part
 	// waiters counts the goroutines waiting on changed: without any, a
 	// change closes nothing (a channel per record costs, in Line mode).
 	waiters int
 	// failed stops starting items after a failure that ends the run.
 	failed bool
-	closed bool
+	// taken counts the items handed to the execer and not finished; the
+	// loop waits while it is at queue (Line mode: plus a batch).
+	taken, queue int
+	// free holds finished Line mode items for reuse: a million records
+	// are then not a million allocations.
+	free []*item
 
-	space chan struct{} // one token per item taken, bounding the queue
+	// held, spare and last belong to the consume loop (Process, Flush
+	// and Drain come from one goroutine): held are Line mode's items not
+	// yet handed over (a delivery's, passed on together), spare are free
+	// items taken for reuse, last is the partition of the last record.
+	held  []*item
+	spare []*item
+	last  *part
+	// slab is where Line mode's lines are written, many to an
+	// allocation; retiring are full ones whose last items are held still,
+	// spareSlabs free ones taken for reuse (all three the loop's).
+	slab       *slab
+	retiring   []*slab
+	spareSlabs []*slab
+	// freeSlabs are retired slabs nothing refers to any more (under mu).
+	freeSlabs []*slab
+
 	exec  execer
 	outMu sync.Mutex // streamctl's stdout and stderr: whole writes
 	wg    sync.WaitGroup
@@ -201,10 +217,40 @@ type Runner struct {
 	closing chan struct{}
 }
 
+// part is one partition's bookkeeping.
+type part struct {
+	tp consume.TopicPartition
+	// pending counts the items handed over and not finished; epoch moves
+	// on each abandon: items of an older one are not started (and a retry
+	// waiting is given up). Both under Runner.mu.
+	pending, epoch int
+	seq            sequencer
+	// lane is the partition's, worked out once (ByPartition); the loop's.
+	lane    uint64
+	hasLane bool
+}
+
+// lineBatch bounds the records Line mode holds before handing them over.
+const lineBatch = 1024
+
+// slab holds the lines of many items, so that a million records are not a
+// million allocations. refs counts the items handed over that point to it
+// and the writers reading it; a retired slab (full: no more lines go in)
+// without any is free for reuse. Both under Runner.mu.
+type slab struct {
+	buf     []byte
+	refs    int
+	retired bool
+}
+
+// slabSize is a slab's usual size; a longer line gets one of its own.
+const slabSize = 64 << 10
+
 // execer runs items: per message, or through long-running commands.
 type execer interface {
-	// enqueue hands over an item; it runs later, in its lane's order.
-	enqueue(it *item)
+	// enqueue hands over items; each runs later, in its lane's order.
+	// The execer keeps its own list: its is the caller's to reuse.
+	enqueue(its []*item)
 	// drop removes the items of the partitions in tps (nil: all) not yet
 	// started, returning them.
 	drop(tps map[consume.TopicPartition]bool) []*item
@@ -233,10 +279,8 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	r := &Runner{
 		o:       o,
 		changed: make(chan struct{}),
-		pending: map[consume.TopicPartition]int{},
-		epoch:   map[consume.TopicPartition]int{},
-		seqs:    map[consume.TopicPartition]*sequencer{},
-		space:   make(chan struct{}, queue),
+		parts:   map[consume.TopicPartition]*part{},
+		queue:   queue,
 		seed:    maphash.MakeSeed(),
 		stop:    ctx,
 		closing: make(chan struct{}),
@@ -264,69 +308,213 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	return r, nil
 }
 
-// Process implements consume.Processor.
+// Process implements consume.Processor. Per message, it waits for room
+// and hands the record over at once; in Line mode it holds the record
+// until Flush (or a full batch), waiting for room before a batch only.
 func (r *Runner) Process(ctx context.Context, m consume.Message) error {
 	if err := r.oneLine(m); err != nil {
 		return err
 	}
-	select {
-	case r.space <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if r.o.Mode == PerMessage || len(r.held) >= lineBatch {
+		r.handOver()
+		if err := r.room(ctx); err != nil {
+			return err
+		}
 	}
 	it := r.newItem(m)
+	p := r.last
+	if p == nil || p.tp != m.Ticket.TopicPartition {
+		p = r.partOf(m.Ticket.TopicPartition)
+		r.last = p
+	}
+	it.part = p
 	if r.o.Mode == Line {
+		need := len(m.Record.Value) + 1
 		if r.o.Envelope {
-			it.line = envelope.Append(nil, m.Record)
+			need += 2*len(m.Record.Key) + 256 // a guess: Append grows a slab left short
+		}
+		if r.slab == nil || cap(r.slab.buf)-len(r.slab.buf) < need {
+			r.newSlab(need)
+		}
+		sl := r.slab
+		start := len(sl.buf)
+		if r.o.Envelope {
+			sl.buf = envelope.Append(sl.buf, m.Record)
 		} else {
-			it.line = append(it.line, m.Record.Value...)
+			sl.buf = append(sl.buf, m.Record.Value...)
 		}
-		it.line = append(it.line, '\n')
+		sl.buf = append(sl.buf, '\n')
+		it.line = sl.buf[start:len(sl.buf):len(sl.buf)]
+		it.slab = sl
 	}
-	r.mu.Lock()
-	tp := it.src.TopicPartition
-	r.pending[tp]++
-	it.epoch = r.epoch[tp]
-	s := r.seqs[tp]
-	if s == nil {
-		s = &sequencer{ready: map[int64]*item{}}
-		r.seqs[tp] = s
-	}
-	it.seq = s.taken
-	s.taken++
 	if r.o.Order == ByPartition {
-		if !s.hasLane {
-			s.lane, s.hasLane = r.lane(it), true
+		if !p.hasLane {
+			p.lane, p.hasLane = r.lane(p.tp, nil), true
 		}
-		it.lane = s.lane
+		it.lane = p.lane
 	} else {
-		it.lane = r.lane(it)
+		it.lane = r.lane(p.tp, m.Record.Key)
 	}
-	r.mu.Unlock()
-	r.exec.enqueue(it)
+	r.held = append(r.held, it)
+	if r.o.Mode == PerMessage {
+		r.handOver()
+	}
 	return nil
 }
 
-// lane is what orders an item: its partition, or its key within it.
-func (r *Runner) lane(it *item) uint64 {
+// Flush implements consume.Processor: the held records are handed over.
+func (r *Runner) Flush(ctx context.Context) error {
+	r.handOver()
+	return r.room(ctx)
+}
+
+// newSlab starts a slab with room for need bytes, retiring the full one.
+func (r *Runner) newSlab(need int) {
+	if r.slab != nil {
+		r.retiring = append(r.retiring, r.slab)
+	}
+	if n := len(r.spareSlabs); n > 0 && need <= slabSize {
+		r.slab = r.spareSlabs[n-1]
+		r.spareSlabs[n-1] = nil
+		r.spareSlabs = r.spareSlabs[:n-1]
+		return
+	}
+	r.slab = &slab{buf: make([]byte, 0, max(slabSize, need))}
+}
+
+// unref drops a reference to s, freeing it once retired and unused.
+// r.mu is held.
+func (r *Runner) unref(s *slab) {
+	s.refs--
+	if s.refs == 0 && s.retired {
+		s.retired = false
+		s.buf = s.buf[:0]
+		if cap(s.buf) == slabSize {
+			r.freeSlabs = append(r.freeSlabs, s)
+		}
+	}
+}
+
+// pin holds the slabs of its while a writer reads their lines (an item
+// acknowledged ahead of its line, by a command answering early, must not
+// free its slab under the writer), adding them to pinned.
+func (r *Runner) pin(its []*item, pinned []*slab) []*slab {
+	var last *slab
+	r.mu.Lock()
+	for _, it := range its {
+		if it.slab != nil && it.slab != last {
+			last = it.slab
+			last.refs++
+			pinned = append(pinned, last)
+		}
+	}
+	r.mu.Unlock()
+	return pinned
+}
+
+// unpin lets go of what pin held.
+func (r *Runner) unpin(pinned []*slab) {
+	r.mu.Lock()
+	for _, s := range pinned {
+		r.unref(s)
+	}
+	r.mu.Unlock()
+}
+
+// partOf returns tp's bookkeeping, made on first use.
+func (r *Runner) partOf(tp consume.TopicPartition) *part {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.parts[tp]
+	if p == nil {
+		p = &part{tp: tp, seq: sequencer{ready: map[int64]*item{}}}
+		r.parts[tp] = p
+	}
+	return p
+}
+
+// handOver passes the held items to the execer, counting them taken, and
+// takes the items freed since for reuse.
+func (r *Runner) handOver() {
+	if len(r.held) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, it := range r.held {
+		p := it.part
+		p.pending++
+		it.epoch = p.epoch
+		it.seq = p.seq.taken
+		p.seq.taken++
+		if it.slab != nil {
+			it.slab.refs++
+		}
+	}
+	r.taken += len(r.held)
+	// Retired only now: their items are counted above.
+	for _, s := range r.retiring {
+		s.retired = true
+		s.refs++
+		r.unref(s)
+	}
+	clear(r.retiring)
+	r.retiring = r.retiring[:0]
+	if len(r.spare) == 0 && len(r.free) > 0 {
+		r.spare, r.free = r.free, r.spare
+	}
+	if len(r.spareSlabs) == 0 && len(r.freeSlabs) > 0 {
+		r.spareSlabs, r.freeSlabs = r.freeSlabs, r.spareSlabs
+	}
+	r.mu.Unlock()
+	r.exec.enqueue(r.held)
+	clear(r.held)
+	r.held = r.held[:0]
+}
+
+// room waits until fewer than queue items are taken.
+func (r *Runner) room(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		if r.taken < r.queue {
+			r.mu.Unlock()
+			return nil
+		}
+		r.waiters++
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+			r.unwait()
+		case <-ctx.Done():
+			r.unwait()
+			return ctx.Err()
+		}
+	}
+}
+
+// lane is what orders an item: its partition, or its key (nil: null)
+// within it.
+func (r *Runner) lane(tp consume.TopicPartition, key []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
-	h.WriteString(it.src.Topic)
-	p := uint32(it.src.Partition)
+	h.WriteString(tp.Topic)
+	p := uint32(tp.Partition)
 	h.Write([]byte{byte(p >> 24), byte(p >> 16), byte(p >> 8), byte(p)})
 	if r.o.Order == ByKey {
-		if it.key == nil {
+		if key == nil {
 			h.WriteByte(0)
 		} else {
 			h.WriteByte(1)
-			h.Write(it.key)
+			h.Write(key)
 		}
 	}
 	return h.Sum64()
 }
 
-// Drain implements consume.Processor.
+// Drain implements consume.Processor. Held records are handed over
+// first, to be waited for (or dropped) with the others.
 func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abandon bool) error {
+	r.handOver()
 	var set map[consume.TopicPartition]bool
 	if tps != nil {
 		set = map[consume.TopicPartition]bool{}
@@ -336,14 +524,10 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 	}
 	if abandon {
 		r.mu.Lock()
-		if set == nil {
-			r.closed = true
-			for tp := range r.pending {
-				r.epoch[tp]++
+		for tp, p := range r.parts {
+			if set == nil || set[tp] {
+				p.epoch++
 			}
-		}
-		for tp := range set {
-			r.epoch[tp]++
 		}
 		r.broadcast()
 		r.mu.Unlock()
@@ -354,9 +538,9 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 	for {
 		r.mu.Lock()
 		n := 0
-		for tp, c := range r.pending {
+		for tp, p := range r.parts {
 			if set == nil || set[tp] {
-				n += c
+				n += p.pending
 			}
 		}
 		r.waiters++
@@ -415,7 +599,7 @@ func (r *Runner) startable(batch []*item) []*item {
 	r.mu.Lock()
 	stopped := r.failed || r.stop.Err() != nil
 	for _, it := range batch {
-		if stopped || r.epoch[it.src.TopicPartition] != it.epoch {
+		if stopped || it.part.epoch != it.epoch {
 			gone = append(gone, it)
 		} else {
 			live = append(live, it)
@@ -432,7 +616,7 @@ func (r *Runner) startable(batch []*item) []*item {
 func (r *Runner) abandoned(it *item) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failed || r.stop.Err() != nil || r.epoch[it.src.TopicPartition] != it.epoch
+	return r.failed || r.stop.Err() != nil || it.part.epoch != it.epoch
 }
 
 func (r *Runner) unwait() {
@@ -458,29 +642,32 @@ const (
 // output is printed (or emitted) and tickets done in record order.
 type sequencer struct {
 	emit  sync.Mutex // held while releasing, so releases do not overtake
-	taken int64
+	taken int64      // under Runner.mu, as next and ready are
 	next  int64
 	ready map[int64]*item
-	// lane is the partition's, worked out once (ByPartition).
-	lane    uint64
-	hasLane bool
 }
 
-// settle records how it ended and releases what is now in order.
+// settle records how it ended and releases what is now in order. Line
+// mode has nothing to keep in order (no output: the command's stdout is
+// its acknowledgements, and consume takes completions in any order), so
+// an item is released at once.
 func (r *Runner) settle(it *item, res result, err error) {
 	it.res, it.err = res, err
-	tp := it.src.TopicPartition
-	r.mu.Lock()
-	s := r.seqs[tp]
 	if res == resultFailed {
+		r.mu.Lock()
 		r.failed = true
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
+	if r.o.Mode == Line {
+		r.release(it)
+		return
+	}
+	s := &it.part.seq
 	s.emit.Lock()
 	defer s.emit.Unlock()
 	r.mu.Lock()
 	if it.seq == s.next && len(s.ready) == 0 {
-		// In order already (always so in Line mode with one lane).
+		// In order already.
 		s.next++
 		r.mu.Unlock()
 		r.release(it)
@@ -503,6 +690,29 @@ func (r *Runner) settle(it *item, res result, err error) {
 	}
 }
 
+// settleOK settles Line mode items acknowledged with "ok": their tickets
+// reported in one go, then counted finished under one lock.
+func (r *Runner) settleOK(its []*item, tickets []consume.Ticket) []consume.Ticket {
+	tickets = tickets[:0]
+	for _, it := range its {
+		tickets = append(tickets, it.ticket)
+	}
+	consume.DoneAll(tickets)
+	r.mu.Lock()
+	for _, it := range its {
+		it.part.pending--
+		if it.slab != nil {
+			r.unref(it.slab)
+		}
+		*it = item{}
+	}
+	r.taken -= len(its)
+	r.free = append(r.free, its...)
+	r.broadcast()
+	r.mu.Unlock()
+	return tickets
+}
+
 // release prints or emits an item's output and reports its ticket.
 func (r *Runner) release(it *item) {
 	switch it.res {
@@ -516,15 +726,15 @@ func (r *Runner) release(it *item) {
 		r.finished(it)
 	case resultOK:
 		if r.o.Output != nil && r.o.Mode == PerMessage {
-			r.o.Output.Emit(context.Background(), it.src, splitLines(it.stdout), func(err error) {
+			r.o.Output.Emit(context.Background(), it.src(), splitLines(it.msg.stdout), func(err error) {
 				it.ticket.Done(err)
 				r.finished(it)
 			})
 			return
 		}
-		if len(it.stdout) > 0 {
+		if it.msg != nil && len(it.msg.stdout) > 0 {
 			r.outMu.Lock()
-			_, err := r.o.Stdout.Write(it.stdout)
+			_, err := r.o.Stdout.Write(it.msg.stdout)
 			r.outMu.Unlock()
 			if err != nil {
 				it.ticket.Done(fmt.Errorf("writing output: %w", err))
@@ -537,12 +747,19 @@ func (r *Runner) release(it *item) {
 	}
 }
 
-// finished counts an item settled for Drain.
+// finished counts an item settled for Drain; a Line mode item is kept
+// for reuse (nothing refers to it any more).
 func (r *Runner) finished(it *item) {
-	it.stdout = nil
-	<-r.space
 	r.mu.Lock()
-	r.pending[it.src.TopicPartition]--
+	it.part.pending--
+	r.taken--
+	if it.slab != nil {
+		r.unref(it.slab)
+	}
+	if r.o.Mode == Line {
+		*it = item{}
+		r.free = append(r.free, it)
+	}
 	r.broadcast()
 	r.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"sync"
 
 	"github.com/streamctl/streamctl/consume"
@@ -18,6 +19,8 @@ import (
 type lineExec struct {
 	r      *Runner
 	agents []*lineAgent
+	// split is enqueue's, per agent (the consume loop's).
+	split [][]*item
 }
 
 type lineAgent struct {
@@ -35,10 +38,17 @@ type lineAgent struct {
 	// dead says the command ended: nothing more is written.
 	dead bool
 	done chan struct{} // closed when the reader ended
+
+	// its, oks and tickets are the reader's, kept from chunk to chunk.
+	its, oks []*item
+	tickets  []consume.Ticket
 }
 
+// maxAck bounds an acknowledgement line, as bufio.Scanner would.
+const maxAck = 1 << 20
+
 func newLineExec(r *Runner) (*lineExec, error) {
-	e := &lineExec{r: r}
+	e := &lineExec{r: r, split: make([][]*item, r.o.Concurrency)}
 	for range r.o.Concurrency {
 		a, err := startAgent(r, len(e.agents))
 		if err != nil {
@@ -80,22 +90,38 @@ func startAgent(r *Runner, n int) (*lineAgent, error) {
 	return a, nil
 }
 
-func (e *lineExec) enqueue(it *item) {
-	a := e.agents[it.lane%uint64(len(e.agents))]
-	a.push(it, false)
+func (e *lineExec) enqueue(its []*item) {
+	if len(e.agents) == 1 {
+		e.agents[0].push(its, false)
+		return
+	}
+	for _, it := range its {
+		n := it.lane % uint64(len(e.agents))
+		e.split[n] = append(e.split[n], it)
+	}
+	for i, a := range e.agents {
+		if len(e.split[i]) > 0 {
+			a.push(e.split[i], false)
+		}
+		clear(e.split[i])
+		e.split[i] = e.split[i][:0]
+	}
 }
 
-func (a *lineAgent) push(it *item, front bool) {
+// push queues its to be written (front: ahead of the queue, a retry).
+func (a *lineAgent) push(its []*item, front bool) {
 	a.mu.Lock()
 	if a.dead {
 		a.mu.Unlock()
-		a.r.settle(it, resultDropped, nil)
+		for _, it := range its {
+			a.r.settle(it, resultDropped, nil)
+		}
 		return
 	}
 	if front {
-		a.queue = append([]*item{it}, a.queue...)
+		a.queue = append(slices.Clone(its), a.queue...)
 	} else {
-		a.queue = append(a.queue, it)
+		a.queue = append(a.queue, its...)
 	}
 	a.mu.Unlock()
 	select {
@@ -109,12 +135,22 @@ func (a *lineAgent) push(it *item, front bool) {
 func (a *lineAgent) write() {
 	defer a.stdin.Close()
 	var batch []*item
+	var lines [][]byte
+	var pinned []*slab
 	for {
 		a.mu.Lock()
 		batch = append(batch[:0], a.queue...)
+		clear(a.queue)
 		a.queue = a.queue[:0]
 		a.mu.Unlock()
 		batch = a.r.startable(batch)
+		// The lines are taken first: once waiting, an item may be
+		// acknowledged (a command may answer ahead) and reused.
+		lines = lines[:0]
+		for _, it := range batch {
+			lines = append(lines, it.line)
+		}
+		pinned = a.r.pin(batch, pinned[:0])
 		a.mu.Lock()
 		dead := a.dead
 		if !dead {
@@ -122,12 +158,14 @@ func (a *lineAgent) write() {
 		}
 		a.mu.Unlock()
 		if dead {
+			a.r.unpin(pinned)
 			for _, it := range batch {
 				a.r.settle(it, resultDropped, nil)
 			}
 			return
 		}
-		if len(batch) == 0 {
+		clear(batch)
+		if len(lines) == 0 {
 			if err := a.w.Flush(); err != nil {
 				a.broken(err)
 				return
@@ -140,12 +178,16 @@ func (a *lineAgent) write() {
 				return
 			}
 		}
-		for _, it := range batch {
-			if _, err := a.w.Write(it.line); err != nil {
+		for _, l := range lines {
+			if _, err := a.w.Write(l); err != nil {
+				a.r.unpin(pinned)
 				a.broken(err)
 				return
 			}
 		}
+		a.r.unpin(pinned)
+		clear(lines)
+		clear(pinned)
 	}
 }
 
@@ -159,29 +201,47 @@ func (a *lineAgent) broken(error) {
 }
 
 // read takes one acknowledgement line per record written: "ok", or the
-// failure's text.
+// failure's text. It reads what comes and settles a chunk's lines at
+// once.
 func (a *lineAgent) read(stdout io.Reader) {
 	defer close(a.done)
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		ack := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
-		a.mu.Lock()
-		if len(a.waiting) == 0 {
-			a.mu.Unlock()
-			a.r.stderrLine("streamctl: ", []byte(fmt.Sprintf("the command wrote a line with no record waiting for it: %q", ack)))
-			continue
+	buf := make([]byte, 64<<10)
+	start, end := 0, 0
+	var err error
+	for err == nil {
+		if start == end {
+			start, end = 0, 0
 		}
-		it := a.waiting[0]
-		a.waiting = a.waiting[1:]
-		a.mu.Unlock()
-		if string(ack) == "ok" {
-			a.r.settle(it, resultOK, nil)
-			continue
+		if end == len(buf) {
+			switch {
+			case start > 0:
+				end = copy(buf, buf[start:end])
+				start = 0
+			case len(buf) >= maxAck:
+				err = bufio.ErrTooLong
+				continue
+			default:
+				buf = append(buf, make([]byte, len(buf))...)
+			}
 		}
-		a.failed(it, string(ack))
+		var n int
+		n, err = stdout.Read(buf[end:])
+		end += n
+		if err != nil {
+			// The last line counts without its newline, as with
+			// bufio.Scanner.
+			a.acks(buf[start:end])
+			start = end
+			break
+		}
+		if i := bytes.LastIndexByte(buf[start:end], '\n'); i >= 0 {
+			a.acks(buf[start : start+i+1])
+			start += i + 1
+		}
 	}
-	err := sc.Err()
+	if err == io.EOF {
+		err = nil
+	}
 	a.mu.Lock()
 	a.dead = true
 	left := a.waiting
@@ -191,7 +251,7 @@ func (a *lineAgent) read(stdout io.Reader) {
 	a.mu.Unlock()
 	for i, it := range left {
 		if i == 0 && !a.r.abandoned(it) {
-			a.r.settle(it, resultFailed, &AgentExitError{Waiting: it.src, Err: err})
+			a.r.settle(it, resultFailed, &AgentExitError{Waiting: it.src(), Err: err})
 			continue
 		}
 		a.r.settle(it, resultDropped, nil)
@@ -201,12 +261,62 @@ func (a *lineAgent) read(stdout io.Reader) {
 	}
 }
 
+// acks settles the records the lines of b acknowledge, in order: a run
+// of "ok" together, a failure on its own.
+func (a *lineAgent) acks(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	n := bytes.Count(b, []byte{'\n'})
+	if b[len(b)-1] != '\n' {
+		n++
+	}
+	a.mu.Lock()
+	k := min(n, len(a.waiting))
+	its := append(a.its[:0], a.waiting[:k]...)
+	clear(a.waiting[:k])
+	a.waiting = a.waiting[k:]
+	a.mu.Unlock()
+	oks := a.oks[:0]
+	for i := 0; len(b) > 0; {
+		line := b
+		if j := bytes.IndexByte(b, '\n'); j >= 0 {
+			line, b = b[:j], b[j+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if i == len(its) {
+			a.r.stderrLine("streamctl: ", []byte(fmt.Sprintf("the command wrote a line with no record waiting for it: %q", line)))
+			continue
+		}
+		it := its[i]
+		i++
+		if string(line) == "ok" {
+			oks = append(oks, it)
+			continue
+		}
+		if len(oks) > 0 {
+			a.tickets = a.r.settleOK(oks, a.tickets)
+			clear(oks)
+			oks = oks[:0]
+		}
+		a.failed(it, string(line))
+	}
+	if len(oks) > 0 {
+		a.tickets = a.r.settleOK(oks, a.tickets)
+	}
+	clear(oks)
+	clear(its)
+	a.its, a.oks = its[:0], oks[:0]
+}
+
 // failed retries it after the backoff (written again, ahead of the queue)
 // or gives up on it.
 func (a *lineAgent) failed(it *item, text string) {
 	r := a.r
 	it.attempts++
-	ce := &CommandError{Source: it.src, Message: text, Attempts: it.attempts}
+	ce := &CommandError{Source: it.src(), Message: text, Attempts: it.attempts}
 	if it.attempts > r.o.Retries {
 		r.fail(it, ce)
 		return
@@ -218,7 +328,7 @@ func (a *lineAgent) failed(it *item, text string) {
 			r.settle(it, resultDropped, nil)
 			return
 		}
-		a.push(it, true)
+		a.push([]*item{it}, true)
 	}()
 }
 
@@ -228,7 +338,7 @@ func (e *lineExec) drop(tps map[consume.TopicPartition]bool) []*item {
 		a.mu.Lock()
 		keep := a.queue[:0]
 		for _, it := range a.queue {
-			if tps == nil || tps[it.src.TopicPartition] {
+			if tps == nil || tps[it.ticket.TopicPartition] {
 				out = append(out, it)
 			} else {
 				keep = append(keep, it)

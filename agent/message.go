@@ -24,7 +24,13 @@ func newMessageExec(r *Runner) *messageExec {
 	return &messageExec{r: r, slots: make(chan struct{}, r.o.Concurrency), lanes: map[uint64]*lane{}}
 }
 
-func (e *messageExec) enqueue(it *item) {
+func (e *messageExec) enqueue(its []*item) {
+	for _, it := range its {
+		e.enqueueOne(it)
+	}
+}
+
+func (e *messageExec) enqueueOne(it *item) {
 	r := e.r
 	r.mu.Lock()
 	l := e.lanes[it.lane]
@@ -72,7 +78,7 @@ func (e *messageExec) run(it *item) {
 		}
 		stdout, ce := e.once(it)
 		if ce == nil {
-			it.stdout = stdout
+			it.msg.stdout = stdout
 			r.settle(it, resultOK, nil)
 			return
 		}
@@ -93,10 +99,10 @@ func (e *messageExec) once(it *item) ([]byte, *CommandError) {
 	r := e.r
 	cmd := exec.Command("sh", "-c", r.o.Command)
 	cmd.Env = it.env(r.o.Env)
-	cmd.Stdin = bytes.NewReader(it.value)
+	cmd.Stdin = bytes.NewReader(it.msg.value)
 	var out bytes.Buffer
 	cmd.Stdout = &out
-	se := &stderrLines{r: r, prefix: it.src.String() + ": "}
+	se := &stderrLines{r: r, prefix: it.src().String() + ": "}
 	cmd.Stderr = se
 	setKillWithParent(cmd)
 	err := run(cmd)
@@ -104,7 +110,7 @@ func (e *messageExec) once(it *item) ([]byte, *CommandError) {
 	if err == nil {
 		return out.Bytes(), nil
 	}
-	ce := &CommandError{Source: it.src, ExitCode: -1, Message: se.first}
+	ce := &CommandError{Source: it.src(), ExitCode: -1, Message: se.first}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		ce.ExitCode = ee.ExitCode()
@@ -122,7 +128,7 @@ func (e *messageExec) drop(tps map[consume.TopicPartition]bool) []*item {
 	for _, l := range e.lanes {
 		keep := l.queue[:0]
 		for _, it := range l.queue {
-			if tps == nil || tps[it.src.TopicPartition] {
+			if tps == nil || tps[it.ticket.TopicPartition] {
 				out = append(out, it)
 			} else {
 				keep = append(keep, it)

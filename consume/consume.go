@@ -302,7 +302,11 @@ type runner struct {
 	// offsets are marked over each partition's done prefix only.
 	comp        *completions
 	outstanding map[TopicPartition]*outstanding
-	taken       []completion
+	taken       []Ticket
+	// lastTP and lastOut are the partition track saw last, and its
+	// entry in outstanding (nil: none yet).
+	lastTP  TopicPartition
+	lastOut *outstanding
 }
 
 // flushEvery bounds how long written output waits to be flushed and, in a
@@ -668,7 +672,15 @@ func (r *runner) deliver(d delivery) error {
 			return err
 		}
 		if r.finished() {
-			return nil
+			return nil // finish drains the Processor, flushing it
+		}
+	}
+	if r.o.Processor != nil {
+		if err := r.push(&d, nil); err != nil {
+			if r.sessionEnded(&d) {
+				return nil
+			}
+			return err
 		}
 	}
 	if st != nil && d.next > st.next {
@@ -730,6 +742,7 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 				r.setParts(map[TopicPartition]*partState{})
 				r.assigned = false
 				clear(r.outstanding)
+				r.lastOut = nil
 			}
 			return err
 		}
@@ -953,21 +966,8 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 	if r.o.Processor != nil {
 		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
 		pm := Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}
-		for {
-			ctx := r.processCtx(d)
-			err := r.o.Processor.Process(ctx, pm)
-			if err == nil {
-				break
-			}
-			if errors.Is(context.Cause(ctx), errMarkDue) {
-				// Pushed back past the mark time: mark what was done
-				// meanwhile, then hand the record over again.
-				if err := r.mark(); err != nil {
-					return err
-				}
-				continue
-			}
-			if d.sess != nil && r.ctx.Err() == nil && d.sess.Context().Err() != nil {
+		if err := r.push(d, &pm); err != nil {
+			if r.sessionEnded(d) {
 				return errSessionEnded
 			}
 			return err

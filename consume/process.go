@@ -16,7 +16,8 @@ import (
 // left out or --skip-invalid skipped count as done at once). Run stays the
 // one place that fetches, decodes, filters, stops and keeps the group; the
 // Processor owns what happens to a record. Run owns the contiguous-prefix
-// tracking: a Processor reports completions in any order.
+// tracking: a Processor reports completions in any order. Run calls
+// Process, Flush and Drain from one goroutine, one call at a time.
 type Processor interface {
 	// Process takes one record. It may block to push back, and returns
 	// ctx's error when ctx ends first, having taken nothing (Run may hand
@@ -26,6 +27,11 @@ type Processor interface {
 	// are not reused. Process must see to it that m.Ticket.Done is called
 	// once, from any goroutine, unless Drain abandons the record.
 	Process(ctx context.Context, m Message) error
+	// Flush says the records of one delivery (what one fetch brought of
+	// a partition) were all handed over: a Processor that holds records
+	// to pass them on together passes them on now. It may block to push
+	// back, as Process may; the records are handed over all the same.
+	Flush(ctx context.Context) error
 	// Drain returns once the records handed over of the partitions tps
 	// (nil: all) are done. With abandon, those not started yet are
 	// dropped (their tickets are never done, so they are not committed
@@ -77,10 +83,42 @@ func (t Ticket) Done(err error) {
 		return
 	}
 	t.c.mu.Lock()
-	t.c.done = append(t.c.done, completion{t: t, err: err})
+	if err == nil {
+		t.c.done = append(t.c.done, t)
+	} else {
+		t.c.failed = append(t.c.failed, completion{t: t, err: err})
+	}
 	t.c.mu.Unlock()
 	select {
 	case t.c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// DoneAll reports every record of ts dealt with, as Done(nil) on each
+// would, taking the lock once: for a Processor that finishes records in
+// batches.
+func DoneAll(ts []Ticket) {
+	if len(ts) == 0 {
+		return
+	}
+	c := ts[0].c
+	for _, t := range ts {
+		if t.c != c {
+			for _, t := range ts {
+				t.Done(nil)
+			}
+			return
+		}
+	}
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.done = append(c.done, ts...)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
 	default:
 	}
 }
@@ -92,19 +130,23 @@ type completion struct {
 
 // completions collects Done calls from any goroutine for the loop, which
 // alone applies them: Process may block the loop, so a Done must never
-// wait on it.
+// wait on it. The records done are kept apart from those that failed:
+// the many are then a plain list of tickets.
 type completions struct {
-	mu   sync.Mutex
-	done []completion
-	wake chan struct{}
+	mu     sync.Mutex
+	done   []Ticket
+	failed []completion
+	wake   chan struct{}
 }
 
-func (c *completions) take(into []completion) []completion {
+// take swaps the records done for into (emptied), and returns those
+// failed since last time, if any.
+func (c *completions) take(into []Ticket) ([]Ticket, []completion) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	into = append(into[:0], c.done...)
-	c.done = c.done[:0]
-	return into
+	done, failed := c.done, c.failed
+	c.done, c.failed = into[:0], nil
+	return done, failed
 }
 
 // outstanding is one partition's records, in offset order, since the last
@@ -126,7 +168,11 @@ func (r *runner) track(d *delivery, offset int64, done bool) {
 	if d.sess == nil {
 		return
 	}
-	o := r.outstanding[d.tp]
+	o := r.lastOut
+	if o == nil || r.lastTP != d.tp {
+		o = r.outstanding[d.tp]
+		r.lastTP, r.lastOut = d.tp, o
+	}
 	if r.o.Processor == nil || (done && (o == nil || o.head == len(o.items))) {
 		r.pending[d.tp] = offset + 1
 		return
@@ -134,46 +180,64 @@ func (r *runner) track(d *delivery, offset int64, done bool) {
 	if o == nil {
 		o = &outstanding{}
 		r.outstanding[d.tp] = o
+		r.lastTP, r.lastOut = d.tp, o
 	}
 	o.items = append(o.items, outItem{offset: offset, done: done})
 }
 
 // settle applies the completions reported since last time, moving each
 // partition's mark over its done prefix. The first error is returned.
+// Completions mostly come in runs of one partition, in offset order: the
+// partition is looked up once per run, and its mark set once.
 func (r *runner) settle() error {
-	r.taken = r.comp.take(r.taken)
+	var failed []completion
+	r.taken, failed = r.comp.take(r.taken)
 	var first error
-	for _, c := range r.taken {
-		if c.err != nil {
-			if first == nil {
-				first = c.err
-			}
-			continue
-		}
-		if c.t.Session == nil || c.t.Session != r.sess {
+	if len(failed) > 0 {
+		first = failed[0].err
+	}
+	var o *outstanding
+	var tp TopicPartition
+	head := 0 // o.head when the run began
+	for _, t := range r.taken {
+		if t.Session == nil || t.Session != r.sess {
 			continue // outside a group, or a session that ended
 		}
-		o := r.outstanding[c.t.TopicPartition]
-		if o == nil {
-			continue
+		if o == nil || t.TopicPartition != tp {
+			r.advanced(tp, o, head)
+			tp = t.TopicPartition
+			if o = r.outstanding[tp]; o == nil {
+				continue
+			}
+			head = o.head
 		}
 		live := o.items[o.head:]
-		i := sort.Search(len(live), func(i int) bool { return live[i].offset >= c.t.Offset })
-		if i < len(live) && live[i].offset == c.t.Offset {
+		i := 0
+		if len(live) == 0 || live[0].offset != t.Offset {
+			i = sort.Search(len(live), func(i int) bool { return live[i].offset >= t.Offset })
+		}
+		if i < len(live) && live[i].offset == t.Offset {
 			live[i].done = true
 		}
-		moved := false
 		for o.head < len(o.items) && o.items[o.head].done {
-			r.pending[c.t.TopicPartition] = o.items[o.head].offset + 1
 			o.head++
-			moved = true
-		}
-		if moved && o.head > 1024 && o.head*2 > len(o.items) {
-			o.items = append(o.items[:0], o.items[o.head:]...)
-			o.head = 0
 		}
 	}
+	r.advanced(tp, o, head)
 	return first
+}
+
+// advanced marks tp's done prefix once its head moved past from, and
+// drops what the head left behind once it is most of the list.
+func (r *runner) advanced(tp TopicPartition, o *outstanding, from int) {
+	if o == nil || o.head == from {
+		return
+	}
+	r.pending[tp] = o.items[o.head-1].offset + 1
+	if o.head > 1024 && o.head*2 > len(o.items) {
+		o.items = append(o.items[:0], o.items[o.head:]...)
+		o.head = 0
+	}
 }
 
 // drainProcessor waits for the Processor's records of tps (nil: all), then
@@ -191,6 +255,12 @@ func (r *runner) drainProcessor(ctx context.Context, tps []TopicPartition, aband
 // errSessionEnded stops handing a delivery's records to the Processor
 // once their session ended.
 var errSessionEnded = errors.New("group session ended")
+
+// sessionEnded says a Processor's error for d comes from d's session
+// ending (a rebalance) while the run goes on.
+func (r *runner) sessionEnded(d *delivery) bool {
+	return d.sess != nil && r.ctx.Err() == nil && d.sess.Context().Err() != nil
+}
 
 // watchSession makes sessCtx for a new session, ending the last one's.
 func (r *runner) watchSession(sess sarama.ConsumerGroupSession) {
@@ -246,4 +316,26 @@ func (r *runner) sessionParts() []TopicPartition {
 		tps = append(tps, tp)
 	}
 	return tps
+}
+
+// push hands m (nil: the end of a delivery, Flush) to the Processor. One
+// that pushes back past the mark time lets go (its context ends with
+// errMarkDue) having taken nothing: what was done meanwhile is marked, and
+// the hand-over is made again.
+func (r *runner) push(d *delivery, m *Message) error {
+	for {
+		ctx := r.processCtx(d)
+		var err error
+		if m != nil {
+			err = r.o.Processor.Process(ctx, *m)
+		} else {
+			err = r.o.Processor.Flush(ctx)
+		}
+		if err == nil || !errors.Is(context.Cause(ctx), errMarkDue) {
+			return err
+		}
+		if err := r.mark(); err != nil {
+			return err
+		}
+	}
 }

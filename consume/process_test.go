@@ -25,6 +25,8 @@ func (p *holdingProcessor) Process(_ context.Context, m Message) error {
 	return nil
 }
 
+func (p *holdingProcessor) Flush(context.Context) error { return nil }
+
 func (p *holdingProcessor) Drain(context.Context, []TopicPartition, bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
