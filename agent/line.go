@@ -38,6 +38,10 @@ type lineAgent struct {
 	// dead says the command ended: nothing more is written.
 	dead bool
 	done chan struct{} // closed when the reader ended
+	// waited says the reader waited for the command (it ended with
+	// records unanswered), which then ended with exit.
+	waited bool
+	exit   error
 
 	// its, oks and tickets are the reader's, kept from chunk to chunk.
 	its, oks []*item
@@ -249,6 +253,15 @@ func (a *lineAgent) read(stdout io.Reader) {
 	queued := a.queue
 	a.queue = nil
 	a.mu.Unlock()
+	if len(left) > 0 && err == nil {
+		// Its stdout ended with answers owed: how the command ended (an
+		// exit status, a signal) says why. The reads are over, so it
+		// may be waited for here; close does not wait again. Its stdin
+		// is closed first, so that one still reading it ends too.
+		_ = a.stdin.Close()
+		a.exit, a.waited = wait(a.cmd), true
+		err = a.exit
+	}
 	for i, it := range left {
 		if i == 0 && !a.r.abandoned(it) {
 			a.r.settle(it, resultFailed, &AgentExitError{Waiting: it.src(), Err: err})
@@ -358,7 +371,11 @@ func (e *lineExec) close() error {
 	var first error
 	for _, a := range e.agents {
 		<-a.done
-		if err := wait(a.cmd); err != nil && first == nil {
+		err := a.exit
+		if !a.waited {
+			err = wait(a.cmd)
+		}
+		if err != nil && first == nil {
 			first = fmt.Errorf("the command: %w", err)
 		}
 	}

@@ -550,3 +550,25 @@ func TestExecFailureHintAfterRetries(t *testing.T) {
 		t.Errorf("stderr %q: want a hint at --dead-letter only", r.Stderr)
 	}
 }
+
+// TestExecLineAgentCrashSaysHowItEnded: a line-mode CMD that dies with
+// messages unanswered stops the run (exit 1) with an error that names the
+// first of them and how the command ended (its exit status), so that a
+// crash can be told from an agent that closed its stdout. Before, it said
+// only that the command ended.
+func TestExecLineAgentCrashSaysHowItEnded(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a", "b", "c", "d")...)
+	group := kafkatest.Topic(t) + "-g"
+	agent := `read -r l; echo ok; read -r l; echo ok; read -r l; exit 5`
+	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--exec-mode", "line", "--exec", agent)
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, want %d; stderr %s", r.Code, ExitError, r.Stderr)
+	}
+	if want := "the command ended before acknowledging " + topic + "/0@2: exit status 5"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr %q lacks %q", r.Stderr, want)
+	}
+	if got := groupOffset(t, addr, group, topic); got != 2 {
+		t.Errorf("committed offset %d, want 2: the two answered messages", got)
+	}
+}
