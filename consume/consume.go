@@ -283,6 +283,7 @@ type runner struct {
 	// pending holds, per partition, the offset to mark once the output
 	// is flushed (a group's at-least-once).
 	pending map[TopicPartition]int64
+	run     runMark // the latest of pending, without a Processor; flush spills it
 	sess    sarama.ConsumerGroupSession
 	// flushed is when output was last flushed (and marked).
 	flushed time.Time
@@ -880,6 +881,10 @@ func (r *runner) flush() error {
 	r.flushed = time.Now()
 	if err := r.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
+	}
+	if r.run.set {
+		r.pending[r.run.tp] = r.run.off
+		r.run = runMark{}
 	}
 	if r.o.Committer != nil && len(r.pending) > 0 && r.sess != nil {
 		offsets := make(map[TopicPartition]int64, len(r.pending))

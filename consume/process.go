@@ -173,7 +173,17 @@ func (r *runner) track(d *delivery, offset int64, done bool) {
 		o = r.outstanding[d.tp]
 		r.lastTP, r.lastOut = d.tp, o
 	}
-	if r.o.Processor == nil || (done && (o == nil || o.head == len(o.items))) {
+	if r.o.Processor == nil {
+		// Written is done: only the run's last offset matters, and a
+		// partition's messages come in runs. The map (a string hash per
+		// write) takes it when the run ends or flush needs it.
+		if r.run.set && r.run.tp != d.tp {
+			r.pending[r.run.tp] = r.run.off
+		}
+		r.run = runMark{tp: d.tp, off: offset + 1, set: true}
+		return
+	}
+	if done && (o == nil || o.head == len(o.items)) {
 		r.pending[d.tp] = offset + 1
 		return
 	}
@@ -338,4 +348,12 @@ func (r *runner) push(d *delivery, m *Message) error {
 			return err
 		}
 	}
+}
+
+// runMark is the offset to mark of the partition whose messages the loop
+// is writing, not yet in runner.pending.
+type runMark struct {
+	tp  TopicPartition
+	off int64
+	set bool
 }
