@@ -479,15 +479,10 @@ func (r *Runner) room(ctx context.Context) error {
 			r.mu.Unlock()
 			return nil
 		}
-		r.waiters++
-		ch := r.changed
+		ch := r.waitLocked()
 		r.mu.Unlock()
-		select {
-		case <-ch:
-			r.unwait()
-		case <-ctx.Done():
-			r.unwait()
-			return ctx.Err()
+		if err := r.await(ctx, ch); err != nil {
+			return err
 		}
 	}
 }
@@ -543,19 +538,14 @@ func (r *Runner) Drain(ctx context.Context, tps []consume.TopicPartition, abando
 				n += p.pending
 			}
 		}
-		r.waiters++
-		ch := r.changed
-		r.mu.Unlock()
 		if n == 0 {
-			r.unwait()
+			r.mu.Unlock()
 			return nil
 		}
-		select {
-		case <-ch:
-			r.unwait()
-		case <-ctx.Done():
-			r.unwait()
-			return ctx.Err()
+		ch := r.waitLocked()
+		r.mu.Unlock()
+		if err := r.await(ctx, ch); err != nil {
+			return err
 		}
 	}
 }
@@ -617,6 +607,25 @@ func (r *Runner) abandoned(it *item) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.failed || r.stop.Err() != nil || it.part.epoch != it.epoch
+}
+
+// waitLocked counts the caller as waiting for a change and returns the
+// channel the next change closes; r.mu is held, so that no change comes
+// between the caller's look at the state and this (watch, unlocked).
+func (r *Runner) waitLocked() <-chan struct{} {
+	r.waiters++
+	return r.changed
+}
+
+// await waits for ch, which waitLocked returned, or for ctx.
+func (r *Runner) await(ctx context.Context, ch <-chan struct{}) error {
+	defer r.unwait()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (r *Runner) unwait() {

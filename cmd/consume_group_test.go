@@ -214,6 +214,42 @@ func (faustAssignor) Name() string { return "faust" }
 // inGroup's Setup reports that its member has joined, then holds the session.
 type inGroup struct{ joined chan struct{} }
 
+// joinMember has a sarama member balancing with strategy (named name in
+// failures) join group on topic, and returns once it holds its share; it
+// leaves when the test ends.
+func joinMember(t *testing.T, addr, group, topic string, strategy sarama.BalanceStrategy, name string) {
+	t.Helper()
+	conf := kafkatest.Config()
+	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy}
+	cg, err := sarama.NewConsumerGroup([]string{addr}, group, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := inGroup{joined: make(chan struct{})}
+	var result error
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		result = cg.Consume(ctx, []string{topic}, h)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-ended
+		if result != nil {
+			t.Errorf("the %s member: %v", name, result)
+		}
+		cg.Close()
+	})
+	select {
+	case <-h.joined:
+	case <-ended:
+		t.Fatalf("the %s member did not join: %v", name, result)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the %s member did not join within 30s", name)
+	}
+}
+
 func (h inGroup) Setup(sarama.ConsumerGroupSession) error { close(h.joined); return nil }
 func (inGroup) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (inGroup) ConsumeClaim(s sarama.ConsumerGroupSession, _ sarama.ConsumerGroupClaim) error {
@@ -233,30 +269,7 @@ func TestConsumeGroupOfAnotherAssignor(t *testing.T) {
 	if r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e"); r.Stdout != "a\n" {
 		t.Fatalf("plain consume: stdout %q, want a", r.Stdout)
 	}
-	conf := kafkatest.Config()
-	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{faustAssignor{sarama.NewBalanceStrategyRange()}}
-	cg, err := sarama.NewConsumerGroup([]string{addr}, group, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := inGroup{joined: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- cg.Consume(ctx, []string{topic}, h) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the faust-assignor member: %v", err)
-		}
-		cg.Close()
-	}()
-	select {
-	case <-h.joined:
-	case err := <-done:
-		t.Fatalf("the faust-assignor member did not join: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the faust-assignor member did not join within 30s")
-	}
+	joinMember(t, addr, group, topic, faustAssignor{sarama.NewBalanceStrategyRange()}, "faust-assignor")
 	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "20s")
 	if r.Code == ExitOK {
 		t.Fatalf("joining a group of another assignor exited 0 (stdout %q)", r.Stdout)
@@ -279,30 +292,7 @@ func TestConsumeGroupOfAnotherBalancer(t *testing.T) {
 	// streamctl's first run sets go-metrics' global switch (kafkaConfig);
 	// have it done before the other member's client reads it.
 	mustRun(t, 0, "", "consume", topic, "-b", addr, "-e")
-	conf := kafkatest.Config()
-	conf.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
-	cg, err := sarama.NewConsumerGroup([]string{addr}, group, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := inGroup{joined: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- cg.Consume(ctx, []string{topic}, h) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the range member: %v", err)
-		}
-		cg.Close()
-	}()
-	select {
-	case <-h.joined:
-	case err := <-done:
-		t.Fatalf("the range member did not join: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the range member did not join within 30s")
-	}
+	joinMember(t, addr, group, topic, sarama.NewBalanceStrategyRange(), "range")
 	r := run(t, "", "consume", topic, "-b", addr, "-g", group, "--balancer", "roundrobin", "-e", "--timeout", "20s")
 	if r.Code != ExitError {
 		t.Fatalf("exit %d, want %d (stdout %q)", r.Code, ExitError, r.Stdout)
