@@ -64,7 +64,12 @@ func TestFetchSurvivesLeaderMoves(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		prod, err := sarama.NewSyncProducer([]string{addr}, kafkatest.Config())
+		// Partition 0 moves every 15 ms: the producer needs more than
+		// sarama's three retries to follow it (it ran out under load).
+		conf := kafkatest.Config()
+		conf.Producer.Retry.Max = 100
+		conf.Producer.Retry.Backoff = 20 * time.Millisecond
+		prod, err := sarama.NewSyncProducer([]string{addr}, conf)
 		if err != nil {
 			t.Error(err)
 			return
