@@ -109,11 +109,7 @@ func TestConsumeGroupExitWithNothingAssigned(t *testing.T) {
 // once (what a member printed is marked before its session's last commit).
 func TestConsumeGroupRebalanceNeitherRepeatsNorSkips(t *testing.T) {
 	addr := kafkatest.Broker(t)
-	var msgs []kafkatest.Message
-	for i := 0; i < 4000; i++ {
-		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf("%01000d", i))})
-	}
-	topic := seed(t, addr, 4, msgs...)
+	topic := seedWide(t, addr)
 	group := kafkatest.Topic(t) + "-g"
 	args := []string{"consume", topic, "-b", addr, "-g", group, "--idle-timeout", "3s", "-f", "%p %o %s\n"}
 	ctx := context.Background()
@@ -213,6 +209,17 @@ func (faustAssignor) Name() string { return "faust" }
 
 // inGroup's Setup reports that its member has joined, then holds the session.
 type inGroup struct{ joined chan struct{} }
+
+// seedWide makes a topic of 4 partitions holding 1000 records of 1000 B
+// each, enough for a second member to join while the first still reads.
+func seedWide(t *testing.T, addr string) string {
+	t.Helper()
+	var msgs []kafkatest.Message
+	for i := 0; i < 4000; i++ {
+		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf("%01000d", i))})
+	}
+	return seed(t, addr, 4, msgs...)
+}
 
 // joinMember has a sarama member balancing with strategy (named name in
 // failures) join group on topic, and returns once it holds its share; it
@@ -330,11 +337,7 @@ func TestConsumeGroupMemberFlags(t *testing.T) {
 // exactly once.
 func TestConsumeGroupExitTwoMembers(t *testing.T) {
 	addr := kafkatest.Broker(t)
-	var msgs []kafkatest.Message
-	for i := 0; i < 4000; i++ {
-		msgs = append(msgs, kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf("%01000d", i))})
-	}
-	topic := seed(t, addr, 4, msgs...)
+	topic := seedWide(t, addr)
 	group := kafkatest.Topic(t) + "-g"
 	args := []string{"consume", topic, "-b", addr, "-g", group, "-e", "--timeout", "60s", "-f", "%p %o %s\n"}
 	ctx := context.Background()

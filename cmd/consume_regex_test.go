@@ -58,23 +58,9 @@ func TestConsumeRegexPicksUpNewTopics(t *testing.T) {
 	topic := kafkatest.Topic(t)
 	kafkatest.CreateTopic(t, addr, topic+"-1", 1)
 	kafkatest.Produce(t, addr, topic+"-1", kafkatest.Message{Value: []byte("first")})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out := newSignalWriter()
-	done := runInBackground(ctx, out, "consume", "-r", topic+"-.*", "-b", addr)
-	waitForOutput(t, out, "consume -r")
-	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
-	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
-	}
-	cancel()
-	if code := exitCode(t, done, "consume -r"); code != 0 {
-		t.Errorf("exit %d", code)
-	}
-	if out.String() != "first\nsecond\n" {
-		t.Errorf("stdout %q, want the new topic's message too", out.String())
+	out := followNewTopic(t, addr, topic, "consume -r", "consume", "-r", topic+"-.*", "-b", addr)
+	if out != "first\nsecond\n" {
+		t.Errorf("stdout %q, want the new topic's message too", out)
 	}
 }
 
@@ -109,23 +95,9 @@ func TestConsumeRegexGroupPicksUpNewTopics(t *testing.T) {
 	group := topic + "-g"
 	kafkatest.CreateTopic(t, addr, topic+"-1", 1)
 	kafkatest.Produce(t, addr, topic+"-1", kafkatest.Message{Value: []byte("first")})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out := newSignalWriter()
-	done := runInBackground(ctx, out, "consume", "-r", topic+"-.*", "-g", group, "-b", addr)
-	waitForOutput(t, out, "consume -r -g")
-	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
-	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
-	}
-	cancel()
-	if code := exitCode(t, done, "consume -r -g"); code != 0 {
-		t.Errorf("exit %d", code)
-	}
-	if out.String() != "first\nsecond\n" {
-		t.Fatalf("stdout %q, want the new topic's message too", out.String())
+	out := followNewTopic(t, addr, topic, "consume -r -g", "consume", "-r", topic+"-.*", "-g", group, "-b", addr)
+	if out != "first\nsecond\n" {
+		t.Fatalf("stdout %q, want the new topic's message too", out)
 	}
 	// Both topics' messages were committed: the group has nothing left.
 	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("third")})
@@ -133,4 +105,28 @@ func TestConsumeRegexGroupPicksUpNewTopics(t *testing.T) {
 	if r.Stdout != "third\n" {
 		t.Errorf("the group resumed with %q, want only the message after", r.Stdout)
 	}
+}
+
+// followNewTopic runs args (a consume -r following TOPIC-1, which holds
+// "first"), creates TOPIC-2 holding "second" once the first is printed,
+// and stops the run once that came too (or after 30 s); the run must exit
+// 0. It returns what the run printed.
+func followNewTopic(t *testing.T, addr, topic, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := newSignalWriter()
+	done := runInBackground(ctx, out, args...)
+	waitForOutput(t, out, name)
+	kafkatest.CreateTopic(t, addr, topic+"-2", 1)
+	kafkatest.Produce(t, addr, topic+"-2", kafkatest.Message{Value: []byte("second")})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "second") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the output, not synchronising
+	}
+	cancel()
+	if code := exitCode(t, done, name); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	return out.String()
 }

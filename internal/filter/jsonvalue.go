@@ -118,18 +118,11 @@ func (p *jsonParser) object() (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errSyntax
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if more, err := p.next('}'); !more {
+			if err != nil {
+				return nil, err
+			}
 			return m, nil
-		default:
-			return nil, errSyntax
 		}
 	}
 }
@@ -148,20 +141,31 @@ func (p *jsonParser) array() (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errSyntax
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if more, err := p.next(']'); !more {
+			if err != nil {
+				return nil, err
+			}
 			return a, nil
-		default:
-			return nil, errSyntax
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma (more to come)
+// or end, which closes the object or array; anything else is an error.
+func (p *jsonParser) next(end byte) (more bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, errSyntax
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, nil
+	case end:
+		p.i++
+		return false, nil
+	}
+	return false, errSyntax
 }
 
 // string reads a string token; one with escapes or bytes that are not
