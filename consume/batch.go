@@ -106,9 +106,49 @@ type fetchBuf struct {
 	msgs     []message
 	hdrs     []sarama.RecordHeader
 	hptrs    []*sarama.RecordHeader
-	// refs counts the holders; the last to let go returns it to free.
+	// refs counts the holders; the last to let go returns it to pool.
 	refs atomic.Int32
-	free chan *fetchBuf // nil: never reused
+	pool *bufPool // nil: never reused
+}
+
+// keptBufs is how many fetch buffers a run keeps for reuse: one per fetch
+// the queue (runner.msgs) and the loop hold at a time, about.
+const keptBufs = 8
+
+// bufPool is the fetch buffers free for reuse, the last freed on top: it
+// is the one still in the CPU's caches, and the one a release too early
+// would have reused (a test under -race sees that).
+type bufPool struct {
+	mu   sync.Mutex
+	free []*fetchBuf
+}
+
+// fetchBuf returns a buffer for the next fetch response, held once (by the
+// fetcher): a free one when the run reuses them.
+func (r *runner) fetchBuf() *fetchBuf {
+	p := r.bufs
+	if p == nil {
+		b := &fetchBuf{}
+		b.refs.Store(1)
+		return b
+	}
+	var b *fetchBuf
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		b = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if b != nil {
+		b.reset()
+	} else {
+		// Room for a whole fetch at once: kept, it is grown (and
+		// cleared) once, not per fetch.
+		b = &fetchBuf{pool: p, resp: make([]byte, 0, int(fetchMax)+64<<10)}
+	}
+	b.refs.Store(1)
+	return b
 }
 
 // reset readies b for another response, keeping its memory.
@@ -121,17 +161,23 @@ func (b *fetchBuf) reset() {
 }
 
 // hold takes a reference.
-func (b *fetchBuf) hold() { b.refs.Add(1) }
+func (b *fetchBuf) hold() {
+	if b != nil {
+		b.refs.Add(1)
+	}
+}
 
 // release lets go of a reference; the last one returns b for reuse.
 func (b *fetchBuf) release() {
-	if b == nil || b.refs.Add(-1) != 0 || b.free == nil {
+	if b == nil || b.refs.Add(-1) != 0 || b.pool == nil {
 		return
 	}
-	select {
-	case b.free <- b:
-	default: // enough are kept: this one is the garbage collector's
-	}
+	p := b.pool
+	p.mu.Lock()
+	if len(p.free) < keptBufs {
+		p.free = append(p.free, b)
+	} // else enough are kept: this one is the garbage collector's
+	p.mu.Unlock()
 }
 
 // inflate decompresses a batch's records with codec into b.inflated's

@@ -269,6 +269,9 @@ type runner struct {
 	buf    []byte
 	rec    envelope.Record
 	msgs   chan delivery
+	// bufs are the fetch buffers free for reuse (nil: none is reused,
+	// with a Processor); see fetchBuf.
+	bufs   *bufPool
 	assign chan assignment
 	revoke chan revocation
 	errs   chan error
@@ -341,6 +344,9 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 
 		comp:        &completions{wake: make(chan struct{}, 1)},
 		outstanding: map[TopicPartition]*outstanding{},
+	}
+	if o.Processor == nil {
+		r.bufs = &bufPool{}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -590,8 +596,9 @@ func (r *runner) loop(ctx context.Context) error {
 				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 					return r.stopped(ctx) // a Processor pushing back saw the stop
 				}
-				return r.finish(err)
+				return r.finish(err) // d is not released: err may quote it
 			}
+			d.buf.release()
 			if r.finished() {
 				return r.finish(nil)
 			}
@@ -702,7 +709,7 @@ func (r *runner) deliver(d delivery) error {
 			r.setDone(st)
 		}
 	}
-	return nil
+	return d.err
 }
 
 // revocation asks the loop to finish with a group session before sarama
@@ -732,7 +739,8 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 	}
 	for {
 		select {
-		case <-r.msgs:
+		case d := <-r.msgs:
+			d.buf.release()
 		default:
 			err := r.flush()
 			if perr != nil {
@@ -846,7 +854,8 @@ func (r *runner) finish(err error) error {
 	}
 	if r.o.Processor != nil {
 		var de *DecodeError
-		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de) && !errors.Is(err, ErrRefused)
+		var ce *CorruptBatchError
+		abandon := err == nil && !r.finished() || err != nil && !errors.As(err, &de) && !errors.As(err, &ce) && !errors.Is(err, ErrRefused)
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if !abandon && !r.o.Deadline.IsZero() {
 			// The wait for what -n or -e counts is bounded by the

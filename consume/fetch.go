@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // delivery is what the loop receives: a partition's messages from one fetch
@@ -25,6 +27,12 @@ type delivery struct {
 	sess sarama.ConsumerGroupSession
 	// next is the offset the partition's next fetch starts at.
 	next int64
+	// err, when set, ends the run once msgs are written: a corrupt batch
+	// after them.
+	err error
+	// buf is what msgs point into; the loop releases it once it is done
+	// with them (nil: the garbage collector's).
+	buf *fetchBuf
 }
 
 // fetcher reads partitions, those chosen outside a group or a group
@@ -50,7 +58,7 @@ type fetcher struct {
 	// are fetched.
 	regroup context.CancelFunc
 
-	conns *conns // the fetcher's own connections, set by run
+	conns *kafkaconn.Pool // the fetcher's own connections, set by run
 }
 
 // add starts fetching more partitions, at the given offsets.
@@ -78,10 +86,15 @@ func (f *fetcher) count() int {
 // a cluster that went away is what kcat's users complain about.
 const defaultGiveUp = time.Minute
 
+// The sizes of the fetches after the first; variables, so that a test
+// can have many small fetches.
+var (
+	fetchPartitionMax int32 = 1 << 20
+	fetchMax          int32 = 4 << 20
+)
+
 const (
-	fetchMaxWait      = 250 * time.Millisecond
-	fetchPartitionMax = 1 << 20
-	fetchMax          = 4 << 20
+	fetchMaxWait = 250 * time.Millisecond
 	// The first fetch of a loop: a record batch larger than this still
 	// comes whole (brokers return at least one batch).
 	firstFetchPartitionMax = 16 << 10
@@ -96,9 +109,9 @@ const (
 func (f *fetcher) run(ctx context.Context) {
 	// Stopping cuts off the fetches in flight rather than waiting for the
 	// broker's answer to a long poll; the loops then see ctx done.
-	f.conns = newConns(f.client.Config())
-	defer f.conns.close()
-	defer context.AfterFunc(ctx, f.conns.interrupt)()
+	f.conns = kafkaconn.NewPool(f.client.Config())
+	defer f.conns.Close()
+	defer context.AfterFunc(ctx, f.conns.Interrupt)()
 	backoff := 100 * time.Millisecond
 	f.setOK()
 	for ctx.Err() == nil && f.count() > 0 {
@@ -201,31 +214,35 @@ func (e *fatalError) Error() string { return e.err.Error() }
 // loop fetches tps from one leader until round is done (a regrouping) or
 // an error. It sends with ctx, not round, so that a regrouping never drops
 // records already fetched: the position advances only once they are sent.
+//
+// Its Fetch requests are its own, on the fetcher's own connections, and
+// read into buffers it reuses (see fetchBuf): the records are read where
+// they lie in the response, with no allocation per fetch once the buffers
+// are warm.
 func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []TopicPartition) error {
 	// The first fetch asks for little, so that the first message shows
 	// without waiting for megabytes to arrive and be decoded.
 	partMax, total := int32(firstFetchPartitionMax), int32(firstFetchMax)
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 4
+	req.MaxWaitMillis = int32(fetchMaxWait / time.Millisecond)
+	req.MinBytes = 1
+	req.IsolationLevel = int8(f.isolation)
+	var resp kmsg.FetchResponse
 	for round.Err() == nil {
-		req := &sarama.FetchRequest{
-			Version:     4,
-			MaxWaitTime: int32(fetchMaxWait / time.Millisecond),
-			MinBytes:    1,
-			MaxBytes:    total,
-			Isolation:   f.isolation,
-		}
-		n := 0
-		f.mu.Lock()
-		for _, tp := range tps {
-			if pos, ok := f.pos[tp]; ok {
-				req.AddBlock(tp.Topic, tp.Partition, pos, partMax, -1)
-				n++
-			}
-		}
-		f.mu.Unlock()
-		if n == 0 {
+		req.MaxBytes = total
+		if n := f.request(req, tps, partMax); n == 0 {
 			return errFinished
 		}
-		resp, err := f.conns.get(leader).Fetch(req)
+		conn, err := f.conns.Get(leader.Addr())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted by the stop
+			}
+			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
+		}
+		buf := f.r.fetchBuf()
+		buf.resp, err = conn.RoundTrip(req, &resp, buf.resp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // interrupted by the stop
@@ -234,40 +251,199 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		}
 		f.setOK()
 		partMax, total = fetchPartitionMax, fetchMax
-		for _, tp := range tps {
-			block := resp.GetBlock(tp.Topic, tp.Partition)
-			if block == nil {
+		if legacy(&resp) {
+			// A message set of the pre-0.11 formats: sarama reads
+			// those, from the same positions.
+			buf.release()
+			if err := f.legacyFetch(ctx, leader, tps, partMax, total); err != nil {
+				return err
+			}
+			continue
+		}
+		err = f.take(ctx, &resp, buf)
+		buf.release() // the fetcher's own hold; deliveries hold theirs
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// request sets req's partitions to those of tps still fetched, at their
+// positions, and returns how many there are.
+func (f *fetcher) request(req *kmsg.FetchRequest, tps []TopicPartition, partMax int32) int {
+	req.Topics = req.Topics[:0]
+	n := 0
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tp := range tps {
+		pos, ok := f.pos[tp]
+		if !ok {
+			continue
+		}
+		if len(req.Topics) == 0 || req.Topics[len(req.Topics)-1].Topic != tp.Topic {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rt := &req.Topics[len(req.Topics)-1]
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = tp.Partition
+		rp.FetchOffset = pos
+		rp.PartitionMaxBytes = partMax
+		rt.Partitions = append(rt.Partitions, rp)
+		n++
+	}
+	return n
+}
+
+// legacy says a fetch response holds a message set of the pre-0.11 formats.
+func legacy(resp *kmsg.FetchResponse) bool {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if hasLegacy(resp.Topics[i].Partitions[j].RecordBatches) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// take hands the records of a fetch response, read into buf, to the loop,
+// partition by partition.
+func (f *fetcher) take(ctx context.Context, resp *kmsg.FetchResponse, buf *fetchBuf) error {
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			tp := TopicPartition{rt.Topic, rp.Partition}
+			start, fetched := f.position(tp)
+			if !fetched {
 				continue
 			}
-			switch {
-			case errors.Is(block.Err, sarama.ErrNoError):
-			case errors.Is(block.Err, sarama.ErrOffsetOutOfRange):
-				if err := f.outOfRange(tp); err != nil {
+			if ok, err := f.partitionErr(tp, sarama.KError(rp.ErrorCode)); !ok {
+				if err != nil {
 					return err
 				}
 				continue
-			case kafkaerr.Retriable(block.Err):
-				return fmt.Errorf("partition %s: %w", tp, block.Err)
-			default:
-				return &fatalError{fmt.Errorf("partition %s: %w", tp, block.Err)}
 			}
-			d, ok := f.parse(tp, f.get(tp), block)
-			if !ok {
-				continue
-			}
-			for _, part := range d.split(maxBatch) {
-				select {
-				case f.r.msgs <- part:
-					f.set(tp, part.next)
-				case <-ctx.Done():
-					return nil
+			var aborted []abortedTxn
+			if len(rp.AbortedTransactions) > 0 {
+				aborted = make([]abortedTxn, len(rp.AbortedTransactions))
+				for k, a := range rp.AbortedTransactions {
+					aborted[k] = abortedTxn{producerID: a.ProducerID, firstOffset: a.FirstOffset}
 				}
+				slices.SortFunc(aborted, func(a, b abortedTxn) int { return cmp.Compare(a.firstOffset, b.firstOffset) })
 			}
-			if end, ok := f.ends[tp]; ok && d.next >= end {
+			first := len(buf.msgs)
+			next, werr := walkBatches(tp, rp.RecordBatches, start, aborted, f.isolation, buf)
+			d := delivery{tp: tp, msgs: buf.msgs[first:len(buf.msgs):len(buf.msgs)], sess: f.sess, next: next, buf: buf}
+			if werr != nil {
+				// What came before the corrupt batch is written, then
+				// the run stops: fetching again brings the same bytes.
+				d.err = werr
 				f.mu.Lock()
 				delete(f.pos, tp)
 				f.mu.Unlock()
+			} else if next == start {
+				continue // nothing new
 			}
+			if !f.send(ctx, d) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// position is where tp's next fetch starts, and whether it is fetched.
+func (f *fetcher) position(tp TopicPartition) (int64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pos, ok := f.pos[tp]
+	return pos, ok
+}
+
+// partitionErr sorts out a partition's error in a fetch response: ok says
+// its records are to be read; err, that the loop ends with it.
+func (f *fetcher) partitionErr(tp TopicPartition, kerr sarama.KError) (ok bool, err error) {
+	switch {
+	case errors.Is(kerr, sarama.ErrNoError):
+		return true, nil
+	case errors.Is(kerr, sarama.ErrOffsetOutOfRange):
+		return false, f.outOfRange(tp)
+	case kafkaerr.Retriable(kerr):
+		return false, fmt.Errorf("partition %s: %w", tp, kerr)
+	default:
+		return false, &fatalError{fmt.Errorf("partition %s: %w", tp, kerr)}
+	}
+}
+
+// send hands d to the loop in parts of at most maxBatch messages, moving
+// the partition's position as each goes, and stops partitions that reached
+// their end (-e in a group). It reports false once ctx ended.
+func (f *fetcher) send(ctx context.Context, d delivery) bool {
+	for _, part := range d.split(maxBatch) {
+		part.buf.hold()
+		select {
+		case f.r.msgs <- part:
+			f.set(part.tp, part.next)
+		case <-ctx.Done():
+			part.buf.release()
+			return false
+		}
+	}
+	if end, ok := f.ends[d.tp]; ok && d.next >= end {
+		f.mu.Lock()
+		delete(f.pos, d.tp)
+		f.mu.Unlock()
+	}
+	return true
+}
+
+// legacyFetch fetches tps again with sarama's Fetch, which reads the
+// message sets of the pre-0.11 formats, and hands their records to the
+// loop. It goes to the client's connection to leader: the records are
+// there, so the broker answers at once.
+func (f *fetcher) legacyFetch(ctx context.Context, leader *sarama.Broker, tps []TopicPartition, partMax, total int32) error {
+	req := &sarama.FetchRequest{
+		Version:     4,
+		MaxWaitTime: int32(fetchMaxWait / time.Millisecond),
+		MinBytes:    1,
+		MaxBytes:    total,
+		Isolation:   f.isolation,
+	}
+	f.mu.Lock()
+	for _, tp := range tps {
+		if pos, ok := f.pos[tp]; ok {
+			req.AddBlock(tp.Topic, tp.Partition, pos, partMax, -1)
+		}
+	}
+	f.mu.Unlock()
+	resp, err := leader.Fetch(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
+	}
+	for _, tp := range tps {
+		block := resp.GetBlock(tp.Topic, tp.Partition)
+		if block == nil {
+			continue
+		}
+		if ok, err := f.partitionErr(tp, block.Err); !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		d, ok := f.parse(tp, f.get(tp), block)
+		if !ok {
+			continue
+		}
+		if !f.send(ctx, d) {
+			return nil
 		}
 	}
 	return nil
