@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +337,20 @@ func TestFetchCorruptBatch(t *testing.T) {
 	}
 	if out.String() != "a\nb\n" || st.Written != 2 {
 		t.Errorf("wrote %q (%d), want the two records before the corrupt batch", out.String(), st.Written)
+	}
+}
+
+// TestToBack: the partitions a fetch served go to the back of the next
+// request, the others keeping their order, so that none starves.
+func TestToBack(t *testing.T) {
+	tp := func(topic string, p int32) TopicPartition { return TopicPartition{topic, p} }
+	tps := []TopicPartition{tp("a", 0), tp("a", 1), tp("b", 0), tp("b", 1)}
+	got := toBack(tps, []TopicPartition{tp("b", 0), tp("a", 0)})
+	want := []TopicPartition{tp("a", 1), tp("b", 1), tp("a", 0), tp("b", 0)}
+	if !slices.Equal(got, want) {
+		t.Errorf("toBack = %v, want %v", got, want)
+	}
+	if got := toBack(tps, nil); !slices.Equal(got, tps) {
+		t.Errorf("toBack with none served = %v, want %v", got, tps)
 	}
 }
