@@ -141,17 +141,20 @@ func (p *Pool) Get(addr string) (*Conn, error) {
 	if c, err = p.open(addr); err != nil {
 		return nil, err
 	}
+	// Closing takes p.mu (the connection forgets itself): never under it.
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.stopped {
+		p.mu.Unlock()
 		_ = c.Close()
 		return nil, ErrInterrupted
 	}
 	if other := p.conns[addr]; other != nil && other != c && !other.broken() {
+		p.mu.Unlock()
 		_ = c.Close() // another caller opened one meanwhile
 		return other, nil
 	}
 	p.conns[addr] = c
+	p.mu.Unlock()
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkatest"
@@ -242,5 +243,55 @@ func TestGetRedialsAfterAFailure(t *testing.T) {
 	}
 	if brokers, _ := metadata(t, again, ""); len(brokers) == 0 {
 		t.Fatal("metadata named no broker")
+	}
+}
+
+// barrierDialer holds each dial until n have begun.
+type barrierDialer struct {
+	n     int
+	begun chan struct{}
+}
+
+func (d *barrierDialer) Dial(network, addr string) (net.Conn, error) {
+	d.begun <- struct{}{}
+	for len(d.begun) < d.n {
+		time.Sleep(time.Millisecond)
+	}
+	return net.Dial(network, addr)
+}
+
+// Two Gets of one address at once both dial; the one that loses closes its
+// connection, and neither hangs. Closing it under the pool's lock, which
+// closing takes again, hung both for ever (so did a Get that found the pool
+// interrupted once its dial was done: a consume -n 1 stopping while its
+// fetch loops were still dialling).
+func TestConcurrentGetsOfOneAddress(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	conf := kafkatest.Config()
+	conf.Net.Proxy.Enable = true
+	conf.Net.Proxy.Dialer = &barrierDialer{n: 2, begun: make(chan struct{}, 2)}
+	p := NewPool(conf)
+	defer p.Close()
+	got := make(chan *Conn, 2)
+	for range 2 {
+		go func() {
+			c, err := p.Get(addr)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- c
+		}()
+	}
+	var conns []*Conn
+	for range 2 {
+		select {
+		case c := <-got:
+			conns = append(conns, c)
+		case <-time.After(20 * time.Second):
+			t.Fatal("Get hangs")
+		}
+	}
+	if conns[0] != conns[1] {
+		t.Errorf("the two Gets returned two connections, want the one the pool keeps")
 	}
 }
