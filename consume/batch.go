@@ -433,9 +433,12 @@ func (w *batchWalk) records(base int64, b []byte, attrs uint16, producer int64) 
 		if off < w.next {
 			continue // a batch that starts before the fetch offset
 		}
-		m := message{offset: off, key: key, value: value, headers: headers, timestamp: ts, hasTS: ts >= 0}
-		if !logAppend {
-			m.timestamp += tsDelta
+		m := message{offset: off, key: key, value: value, headers: headers, timestamp: -1}
+		if ts >= 0 { // else none was given (-1), as kcat shows it
+			m.timestamp, m.hasTS = ts, true
+			if !logAppend {
+				m.timestamp += tsDelta
+			}
 		}
 		buf.msgs = append(buf.msgs, m)
 		w.next = off + 1

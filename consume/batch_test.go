@@ -214,8 +214,8 @@ func TestWalkBatchesTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].HasTS {
-		t.Errorf("got %+v, want one message without a timestamp", got)
+	if len(got) != 1 || got[0].HasTS || got[0].Timestamp != -1 {
+		t.Errorf("got %+v, want one message without a timestamp (-1)", got)
 	}
 }
 
