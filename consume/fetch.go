@@ -227,7 +227,8 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 	// The first fetch asks for little, so that the first message shows
 	// without waiting for megabytes to arrive and be decoded.
 	partMax, total := int32(firstFetchPartitionMax), int32(firstFetchMax)
-	// A topic's partitions side by side: the request names each topic once.
+	// In partition order at first (a topic's partitions side by side, the
+	// topic named once); then toBack moves those a fetch served to the back.
 	slices.SortFunc(tps, func(a, b TopicPartition) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
