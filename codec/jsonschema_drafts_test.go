@@ -27,6 +27,8 @@ func TestJSONSchemaDrafts(t *testing.T) {
 			nil, `{"at":"2024-05-01T12:00:00Z"}`, ""},
 		{"draft-07 definitions", `{"$schema":"http://json-schema.org/draft-07/schema#","definitions":{"sku":{"type":"string","minLength":2}},"properties":{"lines":{"type":"array","items":{"properties":{"sku":{"$ref":"#/definitions/sku"}}}}}}`,
 			nil, `{"lines":[{"sku":"ab"},{"sku":"a"}]}`, "lines[1].sku: minLength: got 1, want 2"},
+		{"2019-09 dependentRequired", `{"$schema":"https://json-schema.org/draft/2019-09/schema","dependentRequired":{"card":["cvv"]}}`,
+			nil, `{"card":"4111"}`, "dependentRequired: "},
 		{"2020-12 prefixItems", `{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[{"type":"integer"}],"items":false}`,
 			nil, `[1,2]`, "[1]: "},
 		{"enum in a referenced schema", `{"type":"array","items":{"$ref":"kind.json"}}`,
