@@ -205,6 +205,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 			return nil
 		}
 	}
+	cacheFlagNames(app)
 	return app
 }
 

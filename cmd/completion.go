@@ -47,7 +47,7 @@ func staticValues(name string) []string {
 }
 
 func completionCommands(s Streams, st *settings) []*cli.Command {
-	return []*cli.Command{
+	return append(manCommand(s), []*cli.Command{
 		{
 			Name:      "completion",
 			Usage:     "print a shell completion script: bash, zsh or fish",
@@ -70,20 +70,6 @@ Install:
 			},
 		},
 		{
-			// make man writes docs/streamctl.1 from the same definitions
-			// as --help, completion and the README test.
-			Name:   "__man",
-			Hidden: true,
-			Action: func(c *cli.Context) error {
-				page, err := c.App.ToManWithSection(1)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprint(s.Out, page)
-				return err
-			},
-		},
-		{
 			Name:   completeCommand,
 			Hidden: true,
 			Action: func(c *cli.Context) error {
@@ -93,7 +79,7 @@ Install:
 				return nil
 			},
 		},
-	}
+	}...)
 }
 
 // completeArgs passes the words to complete after "--", and in front of

@@ -237,7 +237,7 @@ func (st *settings) apply(c *cli.Context, s Streams) error {
 
 // wantOf says what kind of value a flag takes, for a bad value's message.
 func wantOf(f cli.Flag) string {
-	switch f.(type) {
+	switch unwrapFlag(f).(type) {
 	case *cli.DurationFlag:
 		return " (want a duration with a unit: 500ms, 30s, 5m, 1h)"
 	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:

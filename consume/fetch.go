@@ -655,13 +655,23 @@ func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama
 // boundsAll returns the oldest and end offsets of many partitions with one
 // ListOffsets request per leader and kind, instead of two per partition.
 // Under read_committed the end is the last stable offset: an open
-// transaction's records are not part of what -e waits for.
+// transaction's records are not part of what -e waits for. The two kinds
+// are asked at once (a broker connection takes several requests in
+// flight), so that start-up waits for one round trip, not two.
 func (r *runner) boundsAll(ctx context.Context, tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
-	if oldest, err = r.listOffsets(ctx, tps, sarama.OffsetOldest); err != nil {
+	var newestErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newest, newestErr = r.listOffsets(ctx, tps, sarama.OffsetNewest)
+	}()
+	oldest, err = r.listOffsets(ctx, tps, sarama.OffsetOldest)
+	<-done
+	if err != nil {
 		return nil, nil, fmt.Errorf("oldest offsets: %w", err)
 	}
-	if newest, err = r.listOffsets(ctx, tps, sarama.OffsetNewest); err != nil {
-		return nil, nil, fmt.Errorf("end offsets: %w", err)
+	if newestErr != nil {
+		return nil, nil, fmt.Errorf("end offsets: %w", newestErr)
 	}
 	return oldest, newest, nil
 }

@@ -13,7 +13,7 @@
 # with Confluent's Python client), BENCH_OUT (docs/BENCHMARKS.md),
 # BENCH_TMP (cached input files, /tmp/streamctl-bench), BENCH_SMALL=1 (a
 # quick smoke run: 10x fewer messages; not written to BENCH_OUT), BENCH_CASES
-# (all: a comma list of kcat, avro, verbs, group), BENCH_BROKER_GOGC (25: the
+# (all: a comma list of kcat, avro, verbs, group, startup), BENCH_BROKER_GOGC (25: the
 # built-in broker's GOGC; it holds the whole run in memory).
 set -euo pipefail
 
@@ -30,7 +30,8 @@ scale=1
 [[ ${BENCH_SMALL:-} == 1 ]] && scale=10
 # BENCH_CASES picks what to measure, a comma list of: kcat (consume, produce,
 # memory and first message against kcat), avro, verbs (consume --where and
-# --grep, offsets -g against kcat -Q), group (scripts/bench-group.sh); all (the
+# --grep, offsets -g against kcat -Q), group (scripts/bench-group.sh), startup
+# (process start and first message on a small topic); all (the
 # default) is every one.
 cases=${BENCH_CASES:-all}
 want() { [[ $cases == all || ,$cases, == *,$1,* ]]; }
@@ -749,4 +750,67 @@ PY
   cat "$agent_table" >&2
   block "agent-$section" "$agent_table"
   say "wrote the agent block of $out"
+fi
+
+# --- start-up (issue 13, branch startup) -----------------------------------------
+# What a short-lived run pays before it does anything: process start alone
+# (streamctl --version against kcat -V) and time to first message on a small
+# topic (10k x 100 B, so that the broker's fetch is small too), streamctl and
+# kcat alternating, BENCH_STARTUP_RUNS (11) runs each. Case "startup".
+if want startup && [[ -n $kcat ]]; then
+  su_runs=${BENCH_STARTUP_RUNS:-11}
+  su=$(topic startup)
+  create_topics "$su"
+  head -n $((10000 / scale)) "$in_small" | "$bin" produce "$su" -b "$addr" --acks all -q || die "producing the start-up topic failed"
+  : >"$work/startup-results"
+  results_main=$results
+  results=$work/startup-results
+  for i in $(seq 1 "$su_runs"); do
+    for first in $( ((i % 2)) && echo "s k" || echo "k s"); do
+      if [[ $first == s ]]; then
+        measure startup-version streamctl "$bin" --version
+        measure startup-ttfm streamctl "$bin" consume "$su" -b "$addr" -n 1
+      else
+        measure startup-version kcat "$kcat" -V
+        measure startup-ttfm kcat "$kcat" -b "$addr" -C -t "$su" -c 1 -o beginning -q
+      fi
+    done
+  done
+  results=$results_main
+  awk '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = $1 " " $2; if (!(k in wall)) order[++n] = k
+      wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
+    END { for (i = 1; i <= n; i++) { k = order[i]; printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
+  ' "$work/startup-results" >"$work/startup-summary"
+  sget() { awk -v l="$1" -v t="$2" -v f="$3" '$1 == l && $2 == t { print $f }' "$work/startup-summary"; }
+  startup_table=$work/startup.md
+  {
+    echo "### Start-up ($( [[ $section == builtin ]] && echo "built-in broker" || echo "Apache Kafka"))"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(awk '{print $1, $2, $3}' /proc/loadavg); medians of $su_runs runs, streamctl and kcat alternating; CPU is user+sys as /usr/bin/time counts it (10 ms steps)."
+    echo
+    echo "| case | streamctl command | kcat command | streamctl wall | kcat wall | ratio | streamctl CPU | kcat CPU | streamctl RSS | kcat RSS |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for l in startup-version startup-ttfm; do
+      case $l in
+        startup-version) c='`streamctl --version`'; k='`kcat -V`' ;;
+        startup-ttfm) c='`streamctl consume T -b B -n 1`'; k='`kcat -b B -C -t T -c 1 -o beginning -q`' ;;
+      esac
+      printf '| %s | %s | %s | %ss | %ss | %s | %ss | %ss | %s MB | %s MB |\n' "$l" "$c" "$k" "$(sget $l streamctl 3)" "$(sget $l kcat 3)" \
+        "$(ratio "$(sget $l streamctl 3)" "$(sget $l kcat 3)")" "$(sget $l streamctl 4)" "$(sget $l kcat 4)" "$(sget $l streamctl 5)" "$(sget $l kcat 5)"
+    done
+    echo
+    t=$(ratio "$(sget startup-ttfm streamctl 3)" "$(sget startup-ttfm kcat 3)")
+    echo "| target | measured | verdict |"
+    echo "| --- | --- | --- |"
+    echo "| time to first message (small topic) ≤ 0.5x kcat | $(x "$t") | $(verdict "$t" 0.5) |"
+  } >"$startup_table"
+  cat "$startup_table" >&2
+  block "startup-$section" "$startup_table"
+  say "wrote the start-up block of $out"
 fi
