@@ -324,6 +324,14 @@ func (f *fetcher) setOK() {
 	f.mu.Unlock()
 }
 
+// answered is when a broker last answered a fetch (when run started, if
+// none has).
+func (f *fetcher) answered() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastOK
+}
+
 func (f *fetcher) sinceOK() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -149,8 +149,12 @@ func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h
 			return
 		}
 		if failing.IsZero() {
-			failing = time.Now()
-		} else if time.Since(failing) >= giveUp {
+			// A session ends some time after its brokers stopped
+			// answering (its heartbeats fail first): the give-up
+			// bound counts from their last answer.
+			failing = h.sinceHeard()
+		}
+		if time.Since(failing) >= giveUp {
 			r.fail(fmt.Errorf("group %q: no session could start for %s: %w", r.o.Group, giveUp, err))
 			return
 		}
@@ -234,6 +238,10 @@ type groupHandler struct {
 	// when none runs). Setup sets it, Cleanup and the group's stop call it.
 	mu        sync.Mutex
 	stopFetch func()
+	// heard is when the brokers last answered the session that ended
+	// last: its fetcher's last answer, or the session's end if it was
+	// fetching nothing. A run of failed joins after it is dated from it.
+	heard time.Time
 }
 
 // Setup works out, for each claimed partition, where reading starts (the
@@ -313,8 +321,28 @@ func (h *groupHandler) startFetch(ctx context.Context, f *fetcher) {
 	h.stopFetch = func() {
 		cancel()
 		<-done
+		heard := time.Now()
+		if f.count() > 0 {
+			heard = f.answered()
+		}
+		h.mu.Lock()
+		h.heard = heard
+		h.mu.Unlock()
 	}
 	h.mu.Unlock()
+}
+
+// sinceHeard takes when the brokers last answered the session that ended
+// last (now when none did).
+func (h *groupHandler) sinceHeard() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	heard := h.heard
+	h.heard = time.Time{}
+	if now := time.Now(); heard.IsZero() || heard.After(now) {
+		return now
+	}
+	return heard
 }
 
 // endFetch stops the running session's fetcher, if any, and waits for it:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -424,6 +425,69 @@ func TestGroupGivesUpWhenTheBrokersAreGone(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Run did not give up")
+	}
+}
+
+// TestGroupGiveUpCountsFromTheLastAnswer: a session ends some time after
+// its brokers stopped answering (its heartbeats fail later than its
+// fetches), and the member's give-up bound counts from the last answer,
+// not from the first join that failed after the session. Before, the
+// member of the fault tier's whole-cluster outage exited 62-68 s after the
+// kill with a one-minute bound; here the fetches stop being answered 3 s
+// (five failed retries) before the cluster goes, with a 4 s bound: the
+// member used to give up 7 s after the last answer.
+func TestGroupGiveUpCountsFromTheLastAnswer(t *testing.T) {
+	c, addr := seedCluster(t, 1, 1, 10)
+	var down atomic.Bool
+	var failed atomic.Int32
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		failed.Add(1)
+		return nil, errors.New("fetches are not answered"), true
+	})
+	conf := groupConfig()
+	conf.Net.DialTimeout = 200 * time.Millisecond
+	conf.Metadata.Retry.Max = 0
+	conf.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+	conf.Consumer.Group.Rebalance.Retry.Max = 0
+	const giveUp = 4 * time.Second
+	w := &gatedWriter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, groupClient(t, addr, conf), Options{Topics: []string{"t"}, Group: "g", GiveUp: giveUp}, w)
+		done <- err
+	}()
+	for w.lines() < 10 {
+		if ctx.Err() != nil {
+			t.Fatal("nothing consumed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lastAnswer := time.Now()
+	down.Store(true)
+	for failed.Load() < 5 { // 100+200+400+800+1600 ms of backoff: 3.1 s
+		if ctx.Err() != nil {
+			t.Fatal("the fetcher did not retry")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no session could start for 4s") {
+			t.Fatalf("Run = %v, want it to give up on the group after 4s", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not give up")
+	}
+	// The bound the README promises, with 2 s to spare for a loaded machine.
+	if took := time.Since(lastAnswer); took > giveUp+2*time.Second {
+		t.Errorf("the member gave up %.1fs after the last answer, past the %s bound", took.Seconds(), giveUp)
 	}
 }
 

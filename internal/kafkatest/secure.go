@@ -317,3 +317,13 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// SaramaConfig is a copy of the configuration that opens an in-process
+// listener (nil for the real broker's).
+func (l *Listener) SaramaConfig() *sarama.Config {
+	if l.config == nil {
+		return nil
+	}
+	c := *l.config
+	return &c
+}

@@ -1,0 +1,246 @@
+package kafkaconn
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metadata asks c for topic's metadata and returns the brokers' addresses
+// and the topic's partitions.
+func metadata(t *testing.T, c *Conn, topic string) (brokers []string, parts int) {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(7)
+	if topic != "" { // none: every topic
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := kmsg.NewPtrMetadataResponse()
+	if _, err := c.RoundTrip(req, resp, nil); err != nil {
+		t.Fatalf("metadata: %v", err)
+	}
+	for _, b := range resp.Brokers {
+		brokers = append(brokers, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+	}
+	for _, tp := range resp.Topics {
+		if err := kerr.ErrorForCode(tp.ErrorCode); err != nil {
+			t.Fatalf("topic %s: %v", topic, err)
+		}
+		parts += len(tp.Partitions)
+	}
+	return brokers, parts
+}
+
+// Requests go through every kind of listener: the pool does TLS itself and
+// leaves SASL to sarama, then speaks on the connection.
+func TestRoundTripOnEachListener(t *testing.T) {
+	plain := kafkatest.Broker(t)
+	cases := []struct {
+		name string
+		addr string
+		conf *sarama.Config
+	}{
+		{"plaintext", plain, kafkatest.Config()},
+	}
+	for _, m := range []string{kafkatest.Plain, kafkatest.ScramSHA256, kafkatest.ScramSHA512} {
+		l := kafkatest.SASLBroker(t, m)
+		cases = append(cases, struct {
+			name string
+			addr string
+			conf *sarama.Config
+		}{"sasl-" + m, l.Addr, l.SaramaConfig()})
+	}
+	for _, mtls := range []bool{false, true} {
+		l := kafkatest.TLSBroker(t, mtls)
+		name := "tls"
+		if mtls {
+			name = "mtls"
+		}
+		cases = append(cases, struct {
+			name string
+			addr string
+			conf *sarama.Config
+		}{name, l.Addr, l.SaramaConfig()})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPool(tc.conf)
+			defer p.Close()
+			c, err := p.Get(tc.addr)
+			if err != nil {
+				t.Fatalf("Get(%s): %v", tc.addr, err)
+			}
+			brokers, _ := metadata(t, c, "")
+			if len(brokers) == 0 {
+				t.Fatalf("metadata named no broker")
+			}
+			// The same connection serves the next request.
+			again, err := p.Get(tc.addr)
+			if err != nil || again != c {
+				t.Fatalf("second Get = %p, %v; want the same connection %p", again, err, c)
+			}
+			metadata(t, c, "")
+		})
+	}
+}
+
+// A wrong password is an error from Get, not a connection that fails later.
+func TestGetFailsOnBadCredentials(t *testing.T) {
+	l := kafkatest.SASLBroker(t, kafkatest.Plain)
+	conf := l.SaramaConfig()
+	conf.Net.SASL.Password = "wrong"
+	p := NewPool(conf)
+	defer p.Close()
+	if c, err := p.Get(l.Addr); err == nil {
+		t.Fatalf("Get with a wrong password = %p, nil; want an error", c)
+	}
+}
+
+// Answers come back in the order the requests went, and a produce request
+// with acks 0 expects none.
+func TestPipelinedAnswersComeInOrder(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 3)
+	p := NewPool(kafkatest.Config())
+	defer p.Close()
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noAnswer := kmsg.NewPtrProduceRequest()
+	noAnswer.SetVersion(3)
+	noAnswer.Acks = 0
+	noAnswer.TimeoutMillis = 1000
+	req := func(topic string) *kmsg.MetadataRequest {
+		r := kmsg.NewPtrMetadataRequest()
+		r.SetVersion(7)
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		r.Topics = append(r.Topics, rt)
+		return r
+	}
+	for _, r := range []kmsg.Request{req(topic), noAnswer, req("missing-" + topic), req(topic)} {
+		if err := c.Write(r); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	var buf []byte
+	for i, want := range []struct {
+		topic string
+		parts int
+		code  int16
+	}{{topic, 3, 0}, {"missing-" + topic, 0, kerr.UnknownTopicOrPartition.Code}, {topic, 3, 0}} {
+		resp := kmsg.NewPtrMetadataResponse()
+		if buf, err = c.Read(resp, buf); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if len(resp.Topics) != 1 || *resp.Topics[0].Topic != want.topic || len(resp.Topics[0].Partitions) != want.parts || resp.Topics[0].ErrorCode != want.code {
+			t.Fatalf("answer %d: topics %+v; want %s with %d partitions, error %d", i, resp.Topics, want.topic, want.parts, want.code)
+		}
+	}
+	if _, err := c.Read(kmsg.NewPtrMetadataResponse(), buf); err == nil {
+		t.Fatal("a Read with no request awaiting an answer succeeded")
+	}
+}
+
+// A response is read into the caller's buffer when it is large enough.
+func TestReadReusesTheBuffer(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	p := NewPool(kafkatest.Config())
+	defer p.Close()
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 64<<10)
+	for range 3 {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.SetVersion(3)
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "streamctl", "test"
+		resp := kmsg.NewPtrApiVersionsResponse()
+		got, err := c.RoundTrip(req, resp, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.ApiKeys) == 0 {
+			t.Fatal("ApiVersions listed no API")
+		}
+		if &got[:1][0] != &buf[:1][0] {
+			t.Fatal("the response was read into a new buffer, though the caller's was large enough")
+		}
+	}
+}
+
+// Interrupt cuts off a fetch's long poll, and later Gets fail.
+func TestInterruptCutsALongPoll(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 1)
+	p := NewPool(kafkatest.Config())
+	defer p.Close()
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(4)
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 3_600_000 // far past the test's timeout: only Interrupt ends it
+	req.MinBytes = 1
+	req.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = topic
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	req.Topics = append(req.Topics, ft)
+	if err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(kmsg.NewPtrFetchResponse(), nil)
+		done <- err
+	}()
+	p.Interrupt()
+	if err := <-done; err == nil {
+		t.Fatal("the fetch returned an answer after Interrupt")
+	}
+	if _, err := p.Get(addr); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Get after Interrupt: %v; want ErrInterrupted", err)
+	}
+}
+
+// After a connection fails, Get dials a new one.
+func TestGetRedialsAfterAFailure(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	p := NewPool(kafkatest.Config())
+	defer p.Close()
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.conn.Close() // the network drops it under the pool
+	if _, err := c.RoundTrip(kmsg.NewPtrMetadataRequest(), kmsg.NewPtrMetadataResponse(), nil); err == nil {
+		t.Fatal("a request on a closed connection succeeded")
+	}
+	again, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == c {
+		t.Fatal("Get returned the failed connection")
+	}
+	if brokers, _ := metadata(t, again, ""); len(brokers) == 0 {
+		t.Fatal("metadata named no broker")
+	}
+}
