@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"net"
 	"sync"
 
 	"github.com/IBM/sarama"
@@ -11,6 +12,7 @@ import (
 	snappy "github.com/klauspost/compress/snappy/xerial"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The v2 record batch (Kafka's DefaultRecordBatch), written by the
@@ -212,4 +214,67 @@ func compressRecords(dst []byte, codec sarama.CompressionCodec, records []byte) 
 	c := compressors.Get().(*compressor)
 	defer compressors.Put(c)
 	return c.compress(dst, codec, records)
+}
+
+// produceBody is req's body as kmsg encodes it (versions 3 to 12), in
+// pieces that refer to its record batches rather than copy them: a
+// request of 1 MiB is not copied into a buffer of its own on its way to
+// the connection. The framing around the batches is appended to scratch,
+// returned for reuse.
+func produceBody(req *kmsg.ProduceRequest, scratch []byte) (net.Buffers, []byte) {
+	flex := req.Version >= 9
+	b := scratch[:0]
+	appendLen := func(b []byte, n int) []byte {
+		if flex {
+			return binary.AppendUvarint(b, uint64(n)+1)
+		}
+		return binary.BigEndian.AppendUint32(b, uint32(n))
+	}
+	switch {
+	case req.TransactionID == nil && flex:
+		b = append(b, 0)
+	case req.TransactionID == nil:
+		b = binary.BigEndian.AppendUint16(b, 0xffff)
+	case flex:
+		b = append(binary.AppendUvarint(b, uint64(len(*req.TransactionID))+1), *req.TransactionID...)
+	default:
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(*req.TransactionID))), *req.TransactionID...)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(req.Acks))
+	b = binary.BigEndian.AppendUint32(b, uint32(req.TimeoutMillis))
+	b = appendLen(b, len(req.Topics))
+	var cuts []int // where in b each batch goes
+	var batches [][]byte
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		if flex {
+			b = append(binary.AppendUvarint(b, uint64(len(rt.Topic))+1), rt.Topic...)
+		} else {
+			b = append(binary.BigEndian.AppendUint16(b, uint16(len(rt.Topic))), rt.Topic...)
+		}
+		b = appendLen(b, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			b = binary.BigEndian.AppendUint32(b, uint32(rp.Partition))
+			b = appendLen(b, len(rp.Records))
+			cuts = append(cuts, len(b))
+			batches = append(batches, rp.Records)
+			if flex {
+				b = append(b, 0) // no tagged fields
+			}
+		}
+		if flex {
+			b = append(b, 0)
+		}
+	}
+	if flex {
+		b = append(b, 0)
+	}
+	bufs := make(net.Buffers, 0, 2*len(cuts)+1)
+	from := 0
+	for i, c := range cuts {
+		bufs = append(bufs, b[from:c], batches[i])
+		from = c
+	}
+	return append(bufs, b[from:]), b
 }
