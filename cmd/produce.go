@@ -282,8 +282,8 @@ func producerConfig(conf *sarama.Config, ps *produceSetup) {
 
 // produceMemoryLimit is the Go runtime's soft memory limit while
 // producing, unless GOMEMLIMIT says otherwise: the Batcher's MaxBuffered
-// (12 MiB of records) plus sarama's encoded copies of what is in flight
-// live under it with room for garbage.
+// (12 MiB of record batches, sent as they are) lives under it with room
+// for garbage.
 const produceMemoryLimit = 40 << 20
 
 // maxInFlight is how many produce requests may await an answer per broker:

@@ -77,10 +77,10 @@ type BatchConfig struct {
 	// idempotence allows at most five.
 	MaxInFlight int
 	// MaxBuffered bounds the memory of the records read but not yet
-	// answered, which is most of a run's memory: their bytes (copied out
-	// of the reader's shared blocks), their batches as sent and kept for a
-	// retry, and the Producer's Offsets window of outcomes waiting in
-	// input order. Reading waits while it is reached, whichever partition
+	// answered, which is most of a run's memory: their batches (the
+	// records encoded as they are copied out of the reader's shared
+	// blocks, sent and kept for a retry as they are, or compressed), and
+	// the Producer's Offsets window of outcomes waiting in input order. Reading waits while it is reached, whichever partition
 	// stalls; beyond it are only the few handovers on their way from the
 	// reader (a few MiB at most).
 	MaxBuffered int
