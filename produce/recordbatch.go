@@ -20,20 +20,20 @@ import (
 // room for the header, which is filled in when the batch is first sent and
 // again when its producer ID changes. The offsets of the header's fields:
 const (
-	rbLengthAt     = 8  // int32: the bytes after it
-	rbEpochAt      = 12 // int32: partition leader epoch
-	rbMagicAt      = 16 // int8: 2
-	rbCRCAt        = 17 // uint32: CRC-32C of what follows it
-	rbAttrsAt      = 21 // int16
-	rbLastDeltaAt  = 23 // int32: last offset delta
-	rbFirstTsAt    = 27 // int64
-	rbMaxTsAt      = 35 // int64
-	rbPIDAt        = 43 // int64
-	rbPEpochAt     = 51 // int16
-	rbSeqAt        = 53 // int32: base sequence
-	rbCountAt      = 57 // int32: records
-	rbHeaderLen    = 61
-	rbTransactinal = 0x10 // attributes: the batch is part of a transaction
+	rbLengthAt      = 8  // int32: the bytes after it
+	rbEpochAt       = 12 // int32: partition leader epoch
+	rbMagicAt       = 16 // int8: 2
+	rbCRCAt         = 17 // uint32: CRC-32C of what follows it
+	rbAttrsAt       = 21 // int16
+	rbLastDeltaAt   = 23 // int32: last offset delta
+	rbFirstTsAt     = 27 // int64
+	rbMaxTsAt       = 35 // int64
+	rbPIDAt         = 43 // int64
+	rbPEpochAt      = 51 // int16
+	rbSeqAt         = 53 // int32: base sequence
+	rbCountAt       = 57 // int32: records
+	rbHeaderLen     = 61
+	rbTransactional = 0x10 // attributes: the batch is part of a transaction
 )
 
 // xerialHeader starts snappy's xerial framing (magic, version 1,
@@ -64,7 +64,7 @@ func writeBatchHeader(b []byte, f batchFields) {
 	b[rbMagicAt] = 2
 	attrs := uint16(f.codec) & 7
 	if f.transactional {
-		attrs |= rbTransactinal
+		attrs |= rbTransactional
 	}
 	be.PutUint16(b[rbAttrsAt:], attrs)
 	be.PutUint32(b[rbLastDeltaAt:], uint32(int32(f.count-1)))
