@@ -138,29 +138,36 @@ func checkExactlyOnce(t *testing.T, client sarama.Client, n int, offsets string)
 // batches go again, with their sequence numbers: every record once, in
 // order, offsets by input line.
 func TestBatcherRetriesMovedLeader(t *testing.T) {
-	c, client := fakeCluster(t, 3)
-	seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
-	b, err := NewBatcher(context.Background(), client, batcherConfig(3))
-	if err != nil {
-		t.Fatal(err)
+	// A retry sends the batch's bytes as they were, compressed or not.
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			c, client := fakeCluster(t, 3)
+			seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
+			cfg := batcherConfig(3)
+			cfg.Compression = codec
+			b, err := NewBatcher(context.Background(), client, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.Idempotent() {
+				t.Fatal("no producer ID from kfake")
+			}
+			var out strings.Builder
+			p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+			const n = 5000
+			st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Stats{Sent: n, Acked: n}); st != want {
+				t.Errorf("stats %+v, want %+v", st, want)
+			}
+			if seen.Load() < 2 {
+				t.Errorf("%d produce requests refused, want 2", seen.Load())
+			}
+			checkExactlyOnce(t, client, n, out.String())
+		})
 	}
-	if !b.Idempotent() {
-		t.Fatal("no producer ID from kfake")
-	}
-	var out strings.Builder
-	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
-	const n = 5000
-	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (Stats{Sent: n, Acked: n}); st != want {
-		t.Errorf("stats %+v, want %+v", st, want)
-	}
-	if seen.Load() < 2 {
-		t.Errorf("%d produce requests refused, want 2", seen.Load())
-	}
-	checkExactlyOnce(t, client, n, out.String())
 }
 
 // TestBatcherRetriesLostConnection: the broker drops the connection on the
