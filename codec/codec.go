@@ -61,6 +61,8 @@ func Names() []string {
 type Chain struct {
 	names  []string
 	codecs []Codec
+	// json and raw are asked for every message: worked out once.
+	json, raw bool
 }
 
 var _ Codec = (*Chain)(nil)
@@ -101,6 +103,8 @@ func ParseSchema(spec string, cfg *SchemaConfig) (*Chain, error) {
 		c.names = append(c.names, name)
 		c.codecs = append(c.codecs, codec)
 	}
+	c.json = jsonText(c.names[0])
+	c.raw = len(c.names) == 1 && c.names[0] == "raw"
 	return c, nil
 }
 
@@ -232,15 +236,11 @@ func (c *Chain) wrap(i int, op string, err error) error {
 // JSON reports whether the decoded text form is JSON, so callers may embed
 // it in a JSON envelope or pretty-print it. Decode's output is then valid
 // JSON whenever it is not empty: the chain checked it or made it.
-func (c *Chain) JSON() bool {
-	return jsonText(c.names[0])
-}
+func (c *Chain) JSON() bool { return c.json }
 
 // Raw reports whether the chain is exactly "raw", so callers can skip work
 // on the hot path.
-func (c *Chain) Raw() bool {
-	return len(c.names) == 1 && c.names[0] == "raw"
-}
+func (c *Chain) Raw() bool { return c.raw }
 
 // String returns the canonical spec, which Parse accepts.
 func (c *Chain) String() string {
