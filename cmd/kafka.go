@@ -545,20 +545,28 @@ func (e *handshakeError) Error() string { return e.err.Error() }
 func (e *handshakeError) Unwrap() error { return e.err }
 
 // tracedConn records the API key of each request written (sarama writes a
-// request, size and header first, in one call) and whether bytes came back,
-// until the first answer to a request past authentication.
+// request, size and header first, in one call; the produce path writes its
+// record batches after the header, in calls of their own) and whether
+// bytes came back, until the first answer to a request past
+// authentication.
 type tracedConn struct {
 	net.Conn
 	dialer *dialer
 	mu     sync.Mutex
 	done   bool
 	trace  trace
+	rest   int // bytes of the request being written still to come
 }
 
 func (c *tracedConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	first := false
-	if !c.done && len(p) >= 6 {
+	starts := c.rest == 0
+	if starts && len(p) >= 4 {
+		c.rest = 4 + int(binary.BigEndian.Uint32(p[:4]))
+	}
+	c.rest = max(c.rest-len(p), 0)
+	if !c.done && starts && len(p) >= 6 {
 		first = c.trace.request == -1
 		c.trace.first = first
 		c.trace.request = int16(binary.BigEndian.Uint16(p[4:6]))

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"runtime"
@@ -111,5 +112,40 @@ func TestAbandonedConnectEnds(t *testing.T) {
 			t.Fatalf("sarama.NewClient still runs 10 s after the connect timeout:\n%s", stacks)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// discardConn takes every write.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// A request written in pieces (the produce path writes its record batches
+// after the header, each in a call of its own) is traced by its header
+// alone: a batch's bytes are not taken for a request's API key.
+func TestTracedConnRequestInPieces(t *testing.T) {
+	c := &tracedConn{Conn: discardConn{}, dialer: &dialer{}, trace: trace{request: -1}}
+	batch := make([]byte, 64)
+	binary.BigEndian.PutUint16(batch[4:6], keySASLHandshake)
+	header := make([]byte, 12)
+	binary.BigEndian.PutUint32(header, uint32(len(header)-4+2*len(batch)))
+	binary.BigEndian.PutUint16(header[4:6], 0) // Produce
+	for _, p := range [][]byte{header, batch, batch} {
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.trace.request != 0 || !c.trace.first {
+		t.Errorf("traced request %d (first %v), want 0 (Produce), the first", c.trace.request, c.trace.first)
+	}
+	// The next request is traced again.
+	next := make([]byte, 8)
+	binary.BigEndian.PutUint32(next, 4)
+	binary.BigEndian.PutUint16(next[4:6], 3) // Metadata
+	if _, err := c.Write(next); err != nil {
+		t.Fatal(err)
+	}
+	if c.trace.request != 3 || c.trace.first {
+		t.Errorf("traced request %d (first %v), want 3 (Metadata), not the first", c.trace.request, c.trace.first)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,9 @@ import (
 	"unsafe"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
@@ -73,10 +77,10 @@ type BatchConfig struct {
 	// idempotence allows at most five.
 	MaxInFlight int
 	// MaxBuffered bounds the memory of the records read but not yet
-	// answered, which is most of a run's memory: their bytes (copied out
-	// of the reader's shared blocks), their batches as sent and kept for a
-	// retry, and the Producer's Offsets window of outcomes waiting in
-	// input order. Reading waits while it is reached, whichever partition
+	// answered, which is most of a run's memory: their batches (the
+	// records encoded as they are copied out of the reader's shared
+	// blocks, sent and kept for a retry as they are, or compressed), and
+	// the Producer's Offsets window of outcomes waiting in input order. Reading waits while it is reached, whichever partition
 	// stalls; beyond it are only the few handovers on their way from the
 	// reader (a few MiB at most).
 	MaxBuffered int
@@ -99,17 +103,16 @@ const (
 	// batchHeader is the v2 record batch header, with the partition's own
 	// fields in the request.
 	batchHeader = 61 + 8
-	// recordMemory is what a record costs in memory beyond its bytes:
-	// its sarama.Record and its origin.
-	recordMemory = int(unsafe.Sizeof(sarama.Record{}) + unsafe.Sizeof(origin{}))
-	// minChunk and maxChunk bound the blocks a batch copies its records'
-	// bytes into.
-	minChunk = 1 << 10
-	maxChunk = 64 << 10
+	// recordMemory is what a record costs in memory beyond its bytes in
+	// its batch: its origin.
+	recordMemory = int(unsafe.Sizeof(origin{}))
+	// minBuf is the smallest buffer a batch starts in.
+	minBuf = 1 << 10
 )
 
-// Batcher sends records in batches it builds itself, with sarama's
-// broker-level produce requests: per partition, records collect in a batch
+// Batcher sends records in record batches it encodes itself, in produce
+// requests of its own on connections of its own (sarama finds the leaders
+// and opens the connections): per partition, records collect in a batch
 // until it is full or the input pauses; batches go to their leader in
 // requests of up to 1 MiB, several requests in flight per broker and
 // several batches per partition, in order. When a batch comes back with an
@@ -181,9 +184,10 @@ type Batcher struct {
 	unreported int // batches whose records are not yet reported
 	expiry     *time.Timer
 	expiryAt   time.Time // when expiry fires; zero when it is stopped
-	hdrIn      []sarama.RecordHeader
-	hdrOut     []*sarama.RecordHeader
 	writers    map[*sarama.Broker]*brokerWriter
+	// pool holds the connections the writers send on, of the Batcher's
+	// own: sarama's would encode every request anew.
+	pool *kafkaconn.Pool
 	// spare holds what answered batches leave, for new ones to fill
 	// instead of memory that would be allocated, cleared and collected.
 	spare spares
@@ -192,15 +196,13 @@ type Batcher struct {
 // spares are the slices of answered batches, kept for the next ones: a
 // few of each, as batches are answered about as fast as new ones fill.
 type spares struct {
-	chunks [][]byte
-	recs   [][]sarama.Record
-	from   [][]origin
-	ptrs   [][]*sarama.Record
+	bufs [][]byte
+	from [][]origin
 }
 
 // maxSpares bounds each kind of spare: a request's batches come back
 // together (four of 256 KiB in one of 1 MiB) while new ones open one by
-// one. Chunks are 64 KiB, four or five to a batch.
+// one.
 const maxSpares = 16
 
 // takeSpare pops a spare from *list, or returns nil. It may be shorter
@@ -225,17 +227,56 @@ func putSpare[T any](list *[][]T, s []T, max int) {
 }
 
 // recycle keeps the memory of bt, reported and answered (in no request
-// that sarama may still encode or retry), for later batches; its origins
-// are the reporter's until ack or fail has told them.
+// still to be written), for later batches; its origins are the reporter's
+// until ack or fail has told them.
 func (b *Batcher) recycle(bt *batch) {
-	sp := &b.spare
-	for _, c := range bt.chunks {
-		putSpare(&sp.chunks, c, 4*maxSpares)
+	b.putBuf(bt.buf)
+	if bt.compressed {
+		b.putBuf(bt.wire)
 	}
-	putSpare(&sp.recs, bt.recs, maxSpares)
-	if bt.rb != nil {
-		putSpare(&sp.ptrs, bt.rb.Records, maxSpares)
+}
+
+// putBuf keeps buf for a later batch; when there are enough, it takes the
+// place of a smaller one.
+func (b *Batcher) putBuf(buf []byte) {
+	if cap(buf) == 0 {
+		return
 	}
+	l := b.spare.bufs
+	if len(l) < maxSpares {
+		b.spare.bufs = append(l, buf[:0])
+		return
+	}
+	least := 0
+	for i := range l {
+		if cap(l[i]) < cap(l[least]) {
+			least = i
+		}
+	}
+	if cap(l[least]) < cap(buf) {
+		l[least] = buf[:0]
+	}
+}
+
+// takeBuf returns an empty buffer of at least want bytes: the smallest
+// spare that holds them, unless it would waste most of itself, or a new
+// one.
+func (b *Batcher) takeBuf(want int) []byte {
+	l := b.spare.bufs
+	best := -1
+	for i := range l {
+		if c := cap(l[i]); c >= want && (best < 0 || c < cap(l[best])) {
+			best = i
+		}
+	}
+	if best < 0 || cap(l[best]) > 2*want+minBuf {
+		return make([]byte, 0, want)
+	}
+	buf := l[best]
+	l[best] = l[len(l)-1]
+	l[len(l)-1] = nil
+	b.spare.bufs = l[:len(l)-1]
+	return buf[:0]
 }
 
 // origin is where a record came from, to report its outcome.
@@ -247,25 +288,32 @@ type origin struct {
 
 // batch is one partition's records, in the order read.
 type batch struct {
-	partition      int32
-	recs           []sarama.Record
+	partition int32
+	// buf is the record batch being written: room for its header, then
+	// its records, encoded as they are added (the one copy of their
+	// bytes, out of the reader's shared blocks); nil once compressed.
+	buf            []byte
+	count          int // records
 	from           []origin
 	firstMs, maxMs int64
-	bytes          int      // on the wire, at most
-	mem            int      // counted in buffered
-	chunk          []byte   // the records' bytes, copied: see keep
-	chunks         [][]byte // the chunks of maxChunk bytes, to recycle
-	flying         bool     // in a request that awaits its answer
-	bigChunks      bool     // its chunks are all of maxChunk bytes
+	bytes          int  // on the wire, uncompressed
+	mem            int  // counted in buffered
+	flying         bool // in a request that awaits its answer
 	attempts       int
 	seq            int32      // first sequence number, once sequenced
 	pid            producerID // once sequenced
 	sequenced      bool
-	rb             *sarama.RecordBatch // built at the first send, kept for retries
-	ord            int64               // position in its partition, oldest first
-	err            error               // why it last came back
-	retriable      bool
-	deadline       time.Time // its records fail then, unless acknowledged
+	// wire is the batch as sent, header and all, built at the first send
+	// and kept for retries: buf itself, or its records compressed into
+	// a buffer of their own. Its header is written again (built false)
+	// when its producer ID changes.
+	wire       []byte
+	built      bool
+	compressed bool
+	ord        int64 // position in its partition, oldest first
+	err        error // why it last came back
+	retriable  bool
+	deadline   time.Time // its records fail then, unless acknowledged
 	// reported says its records' outcome is told: acknowledged, failed,
 	// or timed out (while in flight its answer may still come, and is then
 	// only bookkeeping).
@@ -289,7 +337,7 @@ type partState struct {
 	nextOrd   int64
 	notBefore time.Time // retry backoff
 	lastCount int
-	lastBytes int   // the size of its last batch, to size the next one's chunks
+	lastBytes int   // the size of its last batch, to size the next one's buffer
 	lastErr   error // the last error of any of its batches, for timeouts
 }
 
@@ -303,7 +351,7 @@ type brokerState struct {
 type completion struct {
 	broker  *sarama.Broker
 	batches []*batch
-	resp    *sarama.ProduceResponse // nil with acks=none
+	resp    *kmsg.ProduceResponse // nil with acks=none
 	err     error
 }
 
@@ -431,6 +479,11 @@ func newBatcher(ctx context.Context, c Cluster, cfg BatchConfig, txnID *string, 
 		b.batchMax = cfg.MaxMessageBytes
 	}
 	b.conf = askConfig(c.Config())
+	if conf := c.Config(); conf != nil {
+		b.pool = kafkaconn.NewPool(conf)
+	} else {
+		b.pool = kafkaconn.NewPool(sarama.NewConfig())
+	}
 	// The client's metadata is fresh: it was read to find the topic.
 	b.applyLeaders(b.lookup(0, false))
 	if txnID != nil {
@@ -701,7 +754,11 @@ func (b *Batcher) close() {
 // returns, the goroutines it started have ended.
 func (b *Batcher) loop() {
 	defer close(b.done)
+	defer b.pool.Close()
 	defer b.helpers.Wait()
+	// Requests may still be in flight (their batches timed out): their
+	// readers wait no longer.
+	defer b.pool.Interrupt()
 	defer b.endQuit()
 	defer b.expiry.Stop()
 	in := b.in
@@ -762,7 +819,7 @@ func (b *Batcher) loop() {
 	}
 }
 
-// add puts each record of h into its partition's open batch.
+// add writes each record of h into its partition's open batch.
 func (b *Batcher) add(h handover) {
 	start := time.Now()
 	now := start.UnixMilli()
@@ -772,44 +829,40 @@ func (b *Batcher) add(h handover) {
 		if part < 0 {
 			part = b.pick.pick(m.key)
 		}
-		size := 36 + len(m.key) + len(m.value)
-		for _, hd := range m.headers {
-			size += 10 + len(hd.Key) + len(hd.Value)
-		}
-		ps := &b.parts[part]
-		bt := ps.open
-		if bt != nil && bt.bytes+size > b.batchMax {
-			b.closeOpen(part)
-			bt = nil
-		}
-		if bt == nil {
-			bt = b.newBatch(part, start)
-			ps.open = bt
-			b.pending = append(b.pending, bt)
-			b.unreported++
-		}
 		ms := now
 		if !m.timestamp.IsZero() {
 			ms = m.timestamp.UnixMilli()
 		}
-		if len(bt.recs) == 0 {
+		ps := &b.parts[part]
+		bt := ps.open
+		var body int
+		if bt != nil {
+			body = recordBody(ms-bt.firstMs, bt.count, m.key, m.value, m.headers)
+			if bt.bytes+recordLen(body) > b.batchMax {
+				b.closeOpen(part)
+				bt = nil
+			}
+		}
+		if bt == nil {
+			body = recordBody(0, 0, m.key, m.value, m.headers)
+			bt = b.newBatch(part, start, recordLen(body))
+			ps.open = bt
+			b.pending = append(b.pending, bt)
+			b.unreported++
 			bt.firstMs, bt.maxMs = ms, ms
 		} else if ms > bt.maxMs {
 			bt.maxMs = ms
 		}
-		mem := bt.mem
-		key, value := b.keep(bt, m.key), b.keep(bt, m.value)
-		bt.recs = append(bt.recs, sarama.Record{
-			Key: key, Value: value, Headers: b.headers(m.headers),
-			TimestampDelta: time.Duration(ms-bt.firstMs) * time.Millisecond,
-			OffsetDelta:    int64(len(bt.recs)),
-		})
+		size := recordLen(body)
+		if len(bt.buf)+size > cap(bt.buf) {
+			b.grow(bt, len(bt.buf)+size)
+		}
+		bt.buf = appendRecord(bt.buf, body, ms-bt.firstMs, bt.count, m.key, m.value, m.headers)
+		bt.count++
 		bt.from = append(bt.from, origin{seq: m.seq, input: m.input, line: m.line})
 		bt.bytes += size
-		// The bytes themselves are counted in their chunks; the headers
-		// of an envelope are the record's own.
-		bt.mem += size - len(m.key) - len(m.value) + recordMemory
-		b.buffered += bt.mem - mem
+		bt.mem += recordMemory
+		b.buffered += recordMemory
 		if bt.bytes >= b.batchMax {
 			b.closeOpen(part)
 		}
@@ -826,9 +879,9 @@ func (b *Batcher) add(h handover) {
 	}
 }
 
-// newBatch opens a batch for partition part, sized as its last one, in
-// spare memory when there is some.
-func (b *Batcher) newBatch(part int32, now time.Time) *batch {
+// newBatch opens a batch for partition part, for a first record of first
+// bytes, sized as its last one, in spare memory when there is some.
+func (b *Batcher) newBatch(part int32, now time.Time, first int) *batch {
 	ps := &b.parts[part]
 	// Room for a few more records than its last batch had: the next
 	// ones may be a little shorter.
@@ -837,65 +890,25 @@ func (b *Batcher) newBatch(part int32, now time.Time) *batch {
 		n = 16
 	}
 	bt := &batch{partition: part, bytes: batchHeader, deadline: now.Add(b.cfg.DeliveryTimeout)}
-	if bt.recs = takeSpare(&b.spare.recs); bt.recs == nil {
-		bt.recs = make([]sarama.Record, 0, n)
-	}
 	if bt.from = takeSpare(&b.spare.from); bt.from == nil {
 		bt.from = make([]origin, 0, n)
 	}
-	// After a large batch, its chunks start at their largest, which
-	// spares have.
-	bt.bigChunks = ps.lastBytes >= maxChunk
+	want := min(ps.lastBytes+ps.lastBytes/8, b.batchMax)
+	bt.buf = b.takeBuf(max(want, rbHeaderLen+first, minBuf))[:rbHeaderLen]
+	bt.mem = cap(bt.buf)
+	b.buffered += bt.mem
 	return bt
 }
 
-// keep copies p into bt's own memory, counted in bt.mem: the reader's
-// blocks hold records of every partition, and one record of a stalled
-// partition would keep a whole block, uncounted, alive.
-func (b *Batcher) keep(bt *batch, p []byte) []byte {
-	if len(p) == 0 {
-		return p // nil stays nil, empty stays empty
-	}
-	if cap(bt.chunk)-len(bt.chunk) < len(p) {
-		size := min(max(2*cap(bt.chunk), minChunk), maxChunk)
-		if bt.bigChunks {
-			size = maxChunk
-		}
-		if len(p) > size/2 {
-			// Alone: no room is wasted after it.
-			bt.mem += len(p)
-			return append(make([]byte, 0, len(p)), p...)
-		}
-		if size == maxChunk {
-			if bt.chunk = takeSpare(&b.spare.chunks); bt.chunk == nil {
-				bt.chunk = make([]byte, 0, size)
-			}
-			bt.chunks = append(bt.chunks, bt.chunk)
-		} else {
-			bt.chunk = make([]byte, 0, size)
-		}
-		bt.mem += size
-	}
-	n := len(bt.chunk)
-	bt.chunk = append(bt.chunk, p...)
-	return bt.chunk[n:len(bt.chunk):len(bt.chunk)]
-}
-
-// headers returns hs as sarama.Record holds them; the headers every line
-// shares (-H) are converted once.
-func (b *Batcher) headers(hs []sarama.RecordHeader) []*sarama.RecordHeader {
-	if len(hs) == 0 {
-		return nil
-	}
-	if len(hs) == len(b.hdrIn) && &hs[0] == &b.hdrIn[0] {
-		return b.hdrOut
-	}
-	out := make([]*sarama.RecordHeader, len(hs))
-	for i := range hs {
-		out[i] = &hs[i]
-	}
-	b.hdrIn, b.hdrOut = hs, out
-	return out
+// grow makes room for need bytes in bt's buffer: twice its size, up to a
+// full batch.
+func (b *Batcher) grow(bt *batch, need int) {
+	size := max(need, min(2*cap(bt.buf), b.batchMax))
+	buf := append(b.takeBuf(size), bt.buf...)
+	b.putBuf(bt.buf)
+	bt.mem += cap(buf) - cap(bt.buf)
+	b.buffered += cap(buf) - cap(bt.buf)
+	bt.buf = buf
 }
 
 func (b *Batcher) closeOpen(part int32) {
@@ -903,7 +916,7 @@ func (b *Batcher) closeOpen(part int32) {
 	if ps.open == nil {
 		return
 	}
-	ps.lastCount = len(ps.open.recs)
+	ps.lastCount = ps.open.count
 	ps.lastBytes = ps.open.bytes
 	ps.open.ord = ps.nextOrd
 	ps.nextOrd++
@@ -1038,18 +1051,19 @@ func (b *Batcher) pidOf(bt *batch) producerID {
 // fire sends batches to broker in one request; the answer comes back
 // through b.completed.
 func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
-	req := &sarama.ProduceRequest{
-		RequiredAcks: b.cfg.Acks,
-		Timeout:      int32(b.cfg.Timeout / time.Millisecond),
-		Version:      b.version,
-		// Only a transaction's own producer may write its batches.
-		TransactionalID: b.txnID,
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = b.version
+	req.Acks = int16(b.cfg.Acks)
+	req.TimeoutMillis = int32(b.cfg.Timeout / time.Millisecond)
+	// Only a transaction's own producer may write its batches.
+	req.TransactionID = b.txnID
+	parts := make([]kmsg.ProduceRequestTopicPartition, len(batches))
+	for i, bt := range batches {
+		parts[i] = kmsg.ProduceRequestTopicPartition{Partition: bt.partition, Records: b.recordBatch(bt)}
 	}
-	for _, bt := range batches {
-		req.AddBatch(b.cfg.Topic, bt.partition, b.recordBatch(bt))
-	}
+	req.Topics = []kmsg.ProduceRequestTopic{{Topic: b.cfg.Topic, Partitions: parts}}
 	b.inFlight++
-	done := func(resp *sarama.ProduceResponse, err error) {
+	done := func(resp *kmsg.ProduceResponse, err error) {
 		b.mu.Lock()
 		b.completed = append(b.completed, completion{broker: broker, batches: batches, resp: resp, err: err})
 		b.mu.Unlock()
@@ -1064,22 +1078,61 @@ func (b *Batcher) fire(broker *sarama.Broker, batches []*batch) {
 // outgoing is a produce request on its way to a broker's connection, and
 // what to call with its answer.
 type outgoing struct {
-	req  *sarama.ProduceRequest
-	done func(*sarama.ProduceResponse, error)
+	req  *kmsg.ProduceRequest
+	done func(*kmsg.ProduceResponse, error)
+	conn *kafkaconn.Conn // it was written to, for its answer
 }
 
-// brokerWriter encodes and writes one broker's requests, in the order the
-// loop fires them, on a goroutine of its own: sarama encodes a request
-// (copying every record twice) and writes it in AsyncProduce, which the
-// loop would otherwise wait for, taking no records in meanwhile. It lives
-// as long as the loop, so that a broker's requests never go through two
-// writers at once.
+// brokerWriter writes one broker's requests, in the order the loop fires
+// them, on a goroutine of its own, and reads their answers, in the same
+// order, on another: the loop never waits on the connection, and the
+// requests of MaxInFlight are on the wire at once. They live as long as
+// the loop, so that a broker's requests never go through two writers.
 type brokerWriter struct {
-	broker *sarama.Broker
+	addr   string
+	pool   *kafkaconn.Pool
 	acks   sarama.RequiredAcks
-	mu     sync.Mutex
-	queue  []outgoing
-	wake   chan struct{}
+	writes fifo
+	reads  fifo
+}
+
+// fifo is a queue of requests between two goroutines.
+type fifo struct {
+	mu    sync.Mutex
+	queue []outgoing
+	wake  chan struct{}
+}
+
+// push queues o; it never waits.
+func (f *fifo) push(o outgoing) {
+	f.mu.Lock()
+	f.queue = append(f.queue, o)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for what is queued and returns it in place of spent, or nil
+// once quit is done.
+func (f *fifo) take(quit context.Context, spent []outgoing) []outgoing {
+	clear(spent)
+	for {
+		f.mu.Lock()
+		got := f.queue
+		if len(got) > 0 {
+			f.queue = spent[:0]
+			f.mu.Unlock()
+			return got
+		}
+		f.mu.Unlock()
+		select {
+		case <-quit.Done():
+			return nil
+		case <-f.wake:
+		}
+	}
 }
 
 // writer returns broker's writer, started at its first request.
@@ -1087,105 +1140,126 @@ func (b *Batcher) writer(broker *sarama.Broker) *brokerWriter {
 	if w := b.writers[broker]; w != nil {
 		return w
 	}
-	w := &brokerWriter{broker: broker, acks: b.cfg.Acks, wake: make(chan struct{}, 1)}
+	w := &brokerWriter{addr: broker.Addr(), pool: b.pool, acks: b.cfg.Acks,
+		writes: fifo{wake: make(chan struct{}, 1)}, reads: fifo{wake: make(chan struct{}, 1)}}
 	if b.writers == nil {
 		b.writers = map[*sarama.Broker]*brokerWriter{}
 	}
 	b.writers[broker] = w
-	b.helpers.Add(1)
+	b.helpers.Add(2)
 	go func() {
 		defer b.helpers.Done()
-		w.run(b.quit)
+		w.write(b.quit)
+	}()
+	go func() {
+		defer b.helpers.Done()
+		w.read(b.quit)
 	}()
 	return w
 }
 
 // push queues o; it never waits.
-func (w *brokerWriter) push(o outgoing) {
-	w.mu.Lock()
-	w.queue = append(w.queue, o)
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *brokerWriter) push(o outgoing) { w.writes.push(o) }
 
-// run writes what is queued until quit is done; what is left then, the
-// loop no longer waits for.
-func (w *brokerWriter) run(quit context.Context) {
+// write writes what is queued until quit is done; what is left then, the
+// loop no longer waits for. A failed connection fails its request, and
+// the next one dials anew.
+func (w *brokerWriter) write(quit context.Context) {
 	var batch []outgoing
+	var scratch []byte
 	for {
-		select {
-		case <-quit.Done():
+		if batch = w.writes.take(quit, batch); batch == nil {
 			return
-		case <-w.wake:
 		}
-		w.mu.Lock()
-		batch, w.queue = w.queue, batch[:0]
-		w.mu.Unlock()
-		for i, o := range batch {
-			if quit.Err() != nil {
-				return
+		for _, o := range batch {
+			conn, err := w.pool.Get(w.addr)
+			if err == nil {
+				// The batches go to the connection as they are.
+				var body net.Buffers
+				body, scratch = produceBody(o.req, scratch)
+				err = conn.WriteBody(o.req, body)
 			}
-			if err := w.broker.AsyncProduce(o.req, o.done); err != nil || w.acks == sarama.NoResponse {
-				// No callback comes: acks=none has no answer to wait for.
+			if err != nil || w.acks == sarama.NoResponse {
+				// acks=none has no answer to wait for.
 				o.done(nil, err)
+				continue
 			}
-			batch[i] = outgoing{}
+			o.conn = conn
+			w.reads.push(o)
 		}
 	}
 }
 
-// recordBatch is bt as sarama encodes it, built once: sarama keeps the
-// encoded records in it, and a retry sends the same sequence numbers.
-func (b *Batcher) recordBatch(bt *batch) *sarama.RecordBatch {
-	if bt.rb != nil {
-		return bt.rb
+// read reads the answers to the requests written, oldest first, until quit
+// is done (the loop interrupts the connections then).
+func (w *brokerWriter) read(quit context.Context) {
+	var batch []outgoing
+	var buf []byte
+	for {
+		if batch = w.reads.take(quit, batch); batch == nil {
+			return
+		}
+		for _, o := range batch {
+			resp := o.req.ResponseKind().(*kmsg.ProduceResponse)
+			var err error
+			buf, err = o.conn.Read(resp, buf)
+			if err != nil {
+				resp = nil
+			}
+			o.done(resp, err)
+		}
 	}
-	ptrs := takeSpare(&b.spare.ptrs)
-	if ptrs == nil {
-		ptrs = make([]*sarama.Record, 0, len(bt.recs))
+}
+
+// recordBatch is bt as sent: its header written, with its sequence
+// numbers (assigned at the first send, kept for retries) and, the first
+// time, its records compressed. A retry sends the same bytes.
+func (b *Batcher) recordBatch(bt *batch) []byte {
+	if bt.built {
+		return bt.wire
 	}
-	for i := range bt.recs {
-		ptrs = append(ptrs, &bt.recs[i])
-	}
-	rb := &sarama.RecordBatch{
-		Version:          2,
-		Codec:            b.cfg.Compression,
-		CompressionLevel: sarama.CompressionLevelDefault,
-		FirstTimestamp:   time.UnixMilli(bt.firstMs),
-		MaxTimestamp:     time.UnixMilli(bt.maxMs),
-		LastOffsetDelta:  int32(len(bt.recs) - 1),
-		ProducerID:       -1,
-		ProducerEpoch:    -1,
-		FirstSequence:    -1,
-		IsTransactional:  b.txnID != nil,
-		Records:          ptrs,
-	}
-	if b.pid.id >= 0 {
+	if !bt.sequenced && b.pid.id >= 0 {
 		ps := &b.parts[bt.partition]
 		bt.seq, bt.pid, bt.sequenced = ps.nextSeq, b.pid, true
-		ps.nextSeq = nextSequence(ps.nextSeq, len(bt.recs))
-		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = b.pid.id, b.pid.epoch, bt.seq
+		ps.nextSeq = nextSequence(ps.nextSeq, bt.count)
 	}
-	bt.rb = rb
-	// sarama keeps the encoded (and compressed) records in rb, for a
-	// retry: about as large as the records, and its pointers to them.
-	mem := bt.bytes + len(ptrs)*int(unsafe.Sizeof(ptrs[0]))
-	bt.mem += mem
-	b.buffered += mem
-	return rb
+	if bt.wire == nil {
+		bt.wire = bt.buf
+		if codec := b.cfg.Compression; codec != sarama.CompressionNone {
+			records := bt.buf[rbHeaderLen:]
+			out, err := compressRecords(b.takeBuf(rbHeaderLen + len(records)/2)[:rbHeaderLen], codec, records)
+			// The codecs write into memory and cannot fail on it;
+			// a batch that could not be compressed would go as it
+			// is.
+			if err == nil {
+				bt.wire, bt.compressed = out, true
+				// The records are not needed any more: the header
+				// is all a retry may change.
+				d := cap(out) - cap(bt.buf)
+				bt.mem += d
+				b.buffered += d
+				b.putBuf(bt.buf)
+				bt.buf = nil
+			}
+		}
+	}
+	f := batchFields{count: bt.count, firstMs: bt.firstMs, maxMs: bt.maxMs, pid: noProducerID, seq: -1,
+		transactional: b.txnID != nil}
+	if bt.compressed {
+		f.codec = b.cfg.Compression
+	}
+	if bt.sequenced {
+		f.pid, f.seq = bt.pid, bt.seq
+	}
+	writeBatchHeader(bt.wire, f)
+	bt.built = true
+	return bt.wire
 }
 
-// dropRB forgets bt's record batch, to be built anew.
+// dropRB forgets bt's sequence numbers: its header is written anew at its
+// next send.
 func (b *Batcher) dropRB(bt *batch) {
-	if bt.rb != nil {
-		mem := bt.bytes + len(bt.rb.Records)*int(unsafe.Sizeof(bt.rb.Records[0]))
-		bt.mem -= mem
-		b.buffered -= mem
-	}
-	bt.sequenced, bt.rb = false, nil
+	bt.sequenced, bt.built = false, false
 }
 
 // nextSequence is the sequence number n records after seq: after
@@ -1219,9 +1293,9 @@ func (b *Batcher) reap() {
 		if c.err != nil {
 			retriable := kafkaerr.Retriable(c.err)
 			if retriable {
-				// The connection is gone or stuck: the next send opens
-				// a new one.
-				_ = c.broker.Close()
+				// The connection is gone or stuck (and closed): the
+				// next send opens a new one, to the leader the
+				// metadata names then.
 				delete(b.brokers, c.broker)
 			}
 			for _, bt := range c.batches {
@@ -1229,22 +1303,27 @@ func (b *Batcher) reap() {
 			}
 			continue
 		}
-		for _, bt := range c.batches {
+		ans := answers(c.resp, b.cfg.Topic, c.batches)
+		for i, bt := range c.batches {
 			if c.resp == nil {
 				b.ack(bt, -1)
 				continue
 			}
-			blk := c.resp.GetBlock(b.cfg.Topic, bt.partition)
+			blk := ans[i]
+			var err error
+			if blk != nil {
+				err = sarama.KError(blk.ErrorCode)
+			}
 			switch {
 			case blk == nil:
 				back(bt, sarama.ErrIncompleteResponse, true)
-			case errors.Is(blk.Err, sarama.ErrNoError):
-				b.ack(bt, blk.Offset)
-			case bt.sequenced && errors.Is(blk.Err, sarama.ErrDuplicateSequenceNumber):
+			case errors.Is(err, sarama.ErrNoError):
+				b.ack(bt, blk.BaseOffset)
+			case bt.sequenced && errors.Is(err, sarama.ErrDuplicateSequenceNumber):
 				// An earlier attempt was written: this is its answer.
-				b.ack(bt, blk.Offset)
+				b.ack(bt, blk.BaseOffset)
 			default:
-				back(bt, blk.Err, kafkaerr.Retriable(blk.Err))
+				back(bt, err, kafkaerr.Retriable(err))
 			}
 		}
 	}
@@ -1258,6 +1337,31 @@ func (b *Batcher) reap() {
 	if len(done) > 0 {
 		b.p.flushOffsets()
 	}
+}
+
+// answers are resp's answers for topic's batches, in their order; nil
+// where the response has none (or there is no response).
+func answers(resp *kmsg.ProduceResponse, topic string, batches []*batch) []*kmsg.ProduceResponseTopicPartition {
+	if resp == nil {
+		return nil
+	}
+	ans := make([]*kmsg.ProduceResponseTopicPartition, len(batches))
+	at := make(map[int32]int, len(batches))
+	for i, bt := range batches {
+		at[bt.partition] = i
+	}
+	for t := range resp.Topics {
+		rt := &resp.Topics[t]
+		if rt.Topic != topic {
+			continue
+		}
+		for p := range rt.Partitions {
+			if i, ok := at[rt.Partitions[p].Partition]; ok {
+				ans[i] = &rt.Partitions[p]
+			}
+		}
+	}
+	return ans
 }
 
 // putBack holds bt, back with an error, until its partition has nothing in
@@ -1409,7 +1513,7 @@ func (b *Batcher) finish(bt *batch) (from []origin) {
 		// still be answered.
 		b.recycle(bt)
 	}
-	bt.recs, bt.from, bt.rb, bt.chunk, bt.chunks = nil, nil, nil, nil, nil
+	bt.buf, bt.from, bt.wire = nil, nil, nil
 	return from
 }
 

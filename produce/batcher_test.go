@@ -138,29 +138,36 @@ func checkExactlyOnce(t *testing.T, client sarama.Client, n int, offsets string)
 // batches go again, with their sequence numbers: every record once, in
 // order, offsets by input line.
 func TestBatcherRetriesMovedLeader(t *testing.T) {
-	c, client := fakeCluster(t, 3)
-	seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
-	b, err := NewBatcher(context.Background(), client, batcherConfig(3))
-	if err != nil {
-		t.Fatal(err)
+	// A retry sends the batch's bytes as they were, compressed or not.
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			c, client := fakeCluster(t, 3)
+			seen := answerProduce(c, 2, func(int32) bool { return true }, kerr.NotLeaderForPartition.Code)
+			cfg := batcherConfig(3)
+			cfg.Compression = codec
+			b, err := NewBatcher(context.Background(), client, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.Idempotent() {
+				t.Fatal("no producer ID from kfake")
+			}
+			var out strings.Builder
+			p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
+			const n = 5000
+			st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Stats{Sent: n, Acked: n}); st != want {
+				t.Errorf("stats %+v, want %+v", st, want)
+			}
+			if seen.Load() < 2 {
+				t.Errorf("%d produce requests refused, want 2", seen.Load())
+			}
+			checkExactlyOnce(t, client, n, out.String())
+		})
 	}
-	if !b.Idempotent() {
-		t.Fatal("no producer ID from kfake")
-	}
-	var out strings.Builder
-	p := New(&Format{KeyDelimiter: []byte(":")}, Options{Topic: "t", Partition: -1, Offsets: &out})
-	const n = 5000
-	st, err := p.Run(context.Background(), []Input{{R: strings.NewReader(keyedLines(n, 50))}}, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (Stats{Sent: n, Acked: n}); st != want {
-		t.Errorf("stats %+v, want %+v", st, want)
-	}
-	if seen.Load() < 2 {
-		t.Errorf("%d produce requests refused, want 2", seen.Load())
-	}
-	checkExactlyOnce(t, client, n, out.String())
 }
 
 // TestBatcherRetriesLostConnection: the broker drops the connection on the
@@ -596,8 +603,11 @@ func TestBatcherSequenceWraps(t *testing.T) {
 	b.parts[0].nextSeq = math.MaxInt32 - 1
 	var firsts []int32
 	for range 3 {
-		bt := &batch{recs: make([]sarama.Record, 5)}
-		rb := b.recordBatch(bt)
+		bt := &batch{buf: make([]byte, rbHeaderLen), count: 5}
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(b.recordBatch(bt)); err != nil {
+			t.Fatal(err)
+		}
 		firsts = append(firsts, rb.FirstSequence)
 	}
 	if want := []int32{math.MaxInt32 - 1, 3, 8}; !slices.Equal(firsts, want) {
@@ -605,5 +615,28 @@ func TestBatcherSequenceWraps(t *testing.T) {
 	}
 	if got := b.parts[0].nextSeq; got != 13 {
 		t.Errorf("next sequence %d, want 13", got)
+	}
+}
+
+// TestAnswersByPartition: each batch gets its own partition's answer, of
+// its topic, whatever order the broker answers in; a partition left out
+// has none (and its batch goes again, as an incomplete response).
+func TestAnswersByPartition(t *testing.T) {
+	resp := kmsg.NewPtrProduceResponse()
+	for _, topic := range []string{"other", "t"} {
+		rt := kmsg.ProduceResponseTopic{Topic: topic}
+		for _, p := range []int32{2, 0} {
+			rt.Partitions = append(rt.Partitions, kmsg.ProduceResponseTopicPartition{Partition: p, BaseOffset: int64(p) * 10,
+				ErrorCode: int16(len(topic))})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	got := answers(resp, "t", []*batch{{partition: 0}, {partition: 1}, {partition: 2}})
+	if got[0] == nil || got[0].BaseOffset != 0 || got[0].ErrorCode != 1 || got[1] != nil ||
+		got[2] == nil || got[2].BaseOffset != 20 || got[2].ErrorCode != 1 {
+		t.Errorf("answers %+v, want partition 0's and 2's of topic t, none for 1", got)
+	}
+	if got := answers(nil, "t", []*batch{{partition: 0}}); got != nil {
+		t.Errorf("answers of no response %v, want none", got)
 	}
 }

@@ -179,14 +179,27 @@ func TestBatcherIdempotenceRefused(t *testing.T) {
 // written, nor any after it: as the Java client does (KIP-360), the
 // Batcher bumps the epoch (InitProducerID with its current producer ID
 // and epoch) and sends them again, rather than failing them.
+//
+// The batches sent again are the same bytes under a new header, compressed
+// or not.
 func TestBatcherHeadOfLineSequenceError(t *testing.T) {
-	for _, code := range []int16{kerr.OutOfOrderSequenceNumber.Code, kerr.UnknownProducerID.Code} {
-		t.Run(kerr.ErrorForCode(code).Error(), func(t *testing.T) {
+	for _, tc := range []struct {
+		code  int16
+		codec sarama.CompressionCodec
+	}{
+		{kerr.OutOfOrderSequenceNumber.Code, sarama.CompressionNone},
+		{kerr.UnknownProducerID.Code, sarama.CompressionNone},
+		{kerr.OutOfOrderSequenceNumber.Code, sarama.CompressionGZIP},
+		{kerr.UnknownProducerID.Code, sarama.CompressionZSTD},
+	} {
+		code := tc.code
+		t.Run(kerr.ErrorForCode(code).Error()+"/"+tc.codec.String(), func(t *testing.T) {
 			c, client := fakeCluster(t, 1)
 			asks := answerInit(c, func(int, int32) int16 { return 0 })
 			sent := failNthProduce(t, c, 1, code)
 			cfg := batcherConfig(1)
 			cfg.MaxMessageBytes = 4 << 10
+			cfg.Compression = tc.codec
 			b, err := NewBatcher(context.Background(), client, cfg)
 			if err != nil {
 				t.Fatal(err)

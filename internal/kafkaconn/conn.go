@@ -266,6 +266,52 @@ func (c *Conn) Write(req kmsg.Request) error {
 	}
 	c.corr++
 	c.wbuf = c.pool.fmt.AppendRequest(c.wbuf[:0], req, c.corr)
+	return c.send(req, func() error {
+		_, err := c.conn.Write(c.wbuf)
+		return err
+	})
+}
+
+// WriteBody is Write with req's body encoded by the caller: after the
+// request header, body's slices go to the connection as they are, so that
+// a produce request's record batches are not copied into a request
+// buffer. req says the key and version (and a produce request's acks);
+// its own encoding is not used.
+func (c *Conn) WriteBody(req kmsg.Request, body net.Buffers) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.err(); err != nil {
+		return err
+	}
+	c.corr++
+	id := c.pool.conf.ClientID
+	size := 2 + 2 + 4 + 2 + len(id)
+	if req.IsFlexible() {
+		size++ // no tagged fields
+	}
+	for _, b := range body {
+		size += len(b)
+	}
+	h := binary.BigEndian.AppendUint32(c.wbuf[:0], uint32(size))
+	h = binary.BigEndian.AppendUint16(h, uint16(req.Key()))
+	h = binary.BigEndian.AppendUint16(h, uint16(req.GetVersion()))
+	h = binary.BigEndian.AppendUint32(h, uint32(c.corr))
+	h = binary.BigEndian.AppendUint16(h, uint16(len(id)))
+	h = append(h, id...)
+	if req.IsFlexible() {
+		h = append(h, 0)
+	}
+	c.wbuf = h
+	bufs := make(net.Buffers, 0, len(body)+1)
+	bufs = append(append(bufs, h), body...)
+	return c.send(req, func() error {
+		_, err := bufs.WriteTo(c.conn)
+		return err
+	})
+}
+
+// send writes req with write, its answer awaited unless it has none.
+func (c *Conn) send(req kmsg.Request, write func() error) error {
 	answered := true
 	if pr, ok := req.(*kmsg.ProduceRequest); ok && pr.Acks == 0 {
 		answered = false
@@ -278,7 +324,7 @@ func (c *Conn) Write(req kmsg.Request) error {
 	if t := c.pool.conf.Net.WriteTimeout; t > 0 {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(t))
 	}
-	if _, err := c.conn.Write(c.wbuf); err != nil {
+	if err := write(); err != nil {
 		return c.fail(fmt.Errorf("writing to broker %s: %w", c.addr, err))
 	}
 	if cap(c.wbuf) > 1<<20 {

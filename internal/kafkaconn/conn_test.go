@@ -295,3 +295,35 @@ func TestConcurrentGetsOfOneAddress(t *testing.T) {
 		t.Errorf("the two Gets returned two connections, want the one the pool keeps")
 	}
 }
+
+// A request whose body the caller encodes, in pieces, is the request
+// Write sends: the broker answers it the same, flexible or not.
+func TestWriteBodyIsWrite(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := kafkatest.Topic(t)
+	kafkatest.CreateTopic(t, addr, topic, 2)
+	p := NewPool(kafkatest.Config())
+	defer p.Close()
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int16{7, 9} { // v9 is flexible
+		r := kmsg.NewPtrMetadataRequest()
+		r.SetVersion(v)
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		r.Topics = append(r.Topics, rt)
+		body := r.AppendTo(nil)
+		if err := c.WriteBody(r, net.Buffers{body[:3], body[3:]}); err != nil {
+			t.Fatalf("v%d: write: %v", v, err)
+		}
+		resp := kmsg.NewPtrMetadataResponse()
+		if _, err := c.Read(resp, nil); err != nil {
+			t.Fatalf("v%d: read: %v", v, err)
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 || resp.Topics[0].ErrorCode != 0 {
+			t.Fatalf("v%d: topics %+v; want %s with 2 partitions", v, resp.Topics, topic)
+		}
+	}
+}
