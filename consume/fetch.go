@@ -97,6 +97,29 @@ var (
 	fetchMax          int32 = 1 << 20
 )
 
+// A broker far away bounds the rate by the round trip, not by the bytes:
+// a fetch that came back full after farFetch or longer doubles the next
+// one, up to fetchMaxFar, and one that came back within half of it goes
+// back to fetchMax. Fetches go one at a time per broker: 1 MB a round trip
+// of 50 ms (another region) would be 20 MB/s; a broker nearby (the same
+// zone, a millisecond or two) answers well within farFetch.
+const (
+	farFetch    = 25 * time.Millisecond
+	fetchMaxFar = 8 << 20
+)
+
+// nextFetchMax is the total size of the fetch after one of size cur that
+// brought got bytes in took.
+func nextFetchMax(cur int32, got int, took time.Duration) int32 {
+	switch {
+	case took >= farFetch && got >= int(cur)/4*3:
+		return min(2*cur, fetchMaxFar)
+	case took < farFetch/2:
+		return min(cur, fetchMax)
+	}
+	return cur
+}
+
 const (
 	fetchMaxWait = 250 * time.Millisecond
 	// The first fetch of a loop: a record batch larger than this still
@@ -226,7 +249,7 @@ func (e *fatalError) Error() string { return e.err.Error() }
 func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []TopicPartition) error {
 	// The first fetch asks for little, so that the first message shows
 	// without waiting for megabytes to arrive and be decoded.
-	partMax, total := int32(firstFetchPartitionMax), int32(firstFetchMax)
+	partMax, total, first := int32(firstFetchPartitionMax), int32(firstFetchMax), true
 	// In partition order at first (a topic's partitions side by side, the
 	// topic named once); then toBack moves those a fetch served to the back.
 	slices.SortFunc(tps, func(a, b TopicPartition) int {
@@ -252,6 +275,7 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
 		buf := f.r.fetchBuf()
+		sent := time.Now()
 		buf.resp, err = conn.RoundTrip(req, &resp, buf.resp)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -260,7 +284,11 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			return fmt.Errorf("fetching from broker %s: %w", leader.Addr(), err)
 		}
 		f.setOK()
-		partMax, total = fetchPartitionMax, fetchMax
+		if first {
+			partMax, total, first = fetchPartitionMax, fetchMax, false
+		} else {
+			total = nextFetchMax(total, len(buf.resp), time.Since(sent))
+		}
 		if legacy(&resp) {
 			// A message set of the pre-0.11 formats: sarama reads
 			// those, from the same positions.

@@ -354,3 +354,71 @@ func TestToBack(t *testing.T) {
 		t.Errorf("toBack with none served = %v, want %v", got, tps)
 	}
 }
+
+// A full fetch that took a far broker's round trip doubles the next, up
+// to fetchMaxFar; a quick one goes back to fetchMax; the rest keep the
+// size. On localhost every fetch is quick: 1 MB, which stays in cache.
+func TestNextFetchMax(t *testing.T) {
+	const mb = 1 << 20
+	for _, c := range []struct {
+		cur  int32
+		got  int
+		took time.Duration
+		want int32
+	}{
+		{mb, mb, 2 * time.Millisecond, mb},              // local, full
+		{mb, mb, 30 * time.Millisecond, 2 * mb},         // far, full
+		{4 * mb, 4 * mb, 30 * time.Millisecond, 8 * mb}, // far, full
+		{8 * mb, 8 * mb, 30 * time.Millisecond, 8 * mb}, // at the bound
+		{4 * mb, mb, 250 * time.Millisecond, 4 * mb},    // a long poll for little: no growth, no shrink
+		{4 * mb, 4 * mb, time.Millisecond, mb},          // the broker came near
+		{mb, 100, 15 * time.Millisecond, mb},
+	} {
+		if got := nextFetchMax(c.cur, c.got, c.took); got != c.want {
+			t.Errorf("nextFetchMax(%d, %d, %s) = %d, want %d", c.cur, c.got, c.took, got, c.want)
+		}
+	}
+}
+
+// TestFetchesGrowOnAFarBroker: with every fetch answered after a round
+// trip of a far broker, fetches grow past fetchMax (each came back full)
+// and the drain is still whole. Answered at once, the drain is whole too;
+// whether those fetches grow depends on how fast this machine answers a
+// megabyte under -race, so only the far case's sizes are checked.
+func TestFetchesGrowOnAFarBroker(t *testing.T) {
+	for _, far := range []bool{false, true} {
+		t.Run(fmt.Sprint("far=", far), func(t *testing.T) {
+			const parts, per = 4, 1200 // about 5 MB
+			c, addr := seedCluster(t, 1, parts, 0)
+			var seed []kafkatest.Message
+			for p := int32(0); p < parts; p++ {
+				for i := 0; i < per; i++ {
+					seed = append(seed, kafkatest.Message{Partition: p, Value: testValue(p, i)})
+				}
+			}
+			kafkatest.Produce(t, addr, "t", seed...)
+			var mu sync.Mutex
+			var largest int32
+			c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				mu.Lock()
+				largest = max(largest, req.(*kmsg.FetchRequest).MaxBytes)
+				mu.Unlock()
+				if far {
+					// The round trip of a broker far away.
+					c.SleepControl(func() { time.Sleep(2 * farFetch) })
+				}
+				return nil, nil, false
+			})
+			lines := runLines(t, addr, Options{})
+			if len(lines) != parts*per {
+				t.Fatalf("read %d records, want %d", len(lines), parts*per)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if far && largest <= fetchMax {
+				t.Errorf("far=%v: the largest fetch asked for %d bytes (fetchMax %d)", far, largest, fetchMax)
+			}
+		})
+	}
+}
