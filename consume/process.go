@@ -168,20 +168,24 @@ func (r *runner) track(d *delivery, offset int64, done bool) {
 	if d.sess == nil {
 		return
 	}
-	o := r.lastOut
-	if o == nil || r.lastTP != d.tp {
-		o = r.outstanding[d.tp]
-		r.lastTP, r.lastOut = d.tp, o
-	}
 	if r.o.Processor == nil {
 		// Written is done: only the run's last offset matters, and a
 		// partition's messages come in runs. The map (a string hash per
 		// write) takes it when the run ends or flush needs it.
-		if r.run.set && r.run.tp != d.tp {
+		if r.run.set && r.run.tp.Partition == d.tp.Partition && r.run.tp.Topic == d.tp.Topic {
+			r.run.off = offset + 1 // the run goes on: one store per message
+			return
+		}
+		if r.run.set {
 			r.pending[r.run.tp] = r.run.off
 		}
 		r.run = runMark{tp: d.tp, off: offset + 1, set: true}
 		return
+	}
+	o := r.lastOut
+	if o == nil || r.lastTP != d.tp {
+		o = r.outstanding[d.tp]
+		r.lastTP, r.lastOut = d.tp, o
 	}
 	if done && (o == nil || o.head == len(o.items)) {
 		r.pending[d.tp] = offset + 1
