@@ -20,6 +20,7 @@ import (
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/envelope"
 	"github.com/streamctl/streamctl/internal/format"
+	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
@@ -443,21 +444,27 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 			tps = append(tps, TopicPartition{topic, p})
 		}
 	}
-	oldest, newest, err := r.boundsAll(ctx, tps)
+	// The offsets are asked on the fetcher's connections, which it then
+	// owns (and closes): a leader is dialled once for both.
+	conns := kafkaconn.NewPool(r.client.Config())
+	oldest, newest, err := r.boundsOn(ctx, conns, tps)
 	if err != nil {
+		conns.Close()
 		return nil, err
 	}
-	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}}
+	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, conns: conns}
 	now := time.Now()
 	for _, tp := range tps {
 		rg := r.rangeFor(tp.Partition)
 		start, err := rg.Start.resolve(oldest[tp], newest[tp], r.atTime(ctx, tp))
 		if err != nil {
+			conns.Close()
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
 		st := &partState{next: start, end: newest[tp], last: time.Now()}
 		if rg.End != nil {
 			if st.end, st.endTime, err = resolveEnd(*rg.End, start, oldest[tp], newest[tp], now, r.atTime(ctx, tp)); err != nil {
+				conns.Close()
 				return nil, fmt.Errorf("partition %s: end: %w", tp, err)
 			}
 		}

@@ -59,7 +59,7 @@ type fetcher struct {
 	// are fetched.
 	regroup context.CancelFunc
 
-	conns *kafkaconn.Pool // the fetcher's own connections, set by run
+	conns *kafkaconn.Pool // the fetcher's own connections, set by run unless given
 }
 
 // add starts fetching more partitions, at the given offsets.
@@ -136,7 +136,9 @@ const (
 func (f *fetcher) run(ctx context.Context) {
 	// Stopping cuts off the fetches in flight rather than waiting for the
 	// broker's answer to a long poll; the loops then see ctx done.
-	f.conns = kafkaconn.NewPool(f.client.Config())
+	if f.conns == nil {
+		f.conns = kafkaconn.NewPool(f.client.Config())
+	}
 	defer f.conns.Close()
 	defer context.AfterFunc(ctx, f.conns.Interrupt)()
 	backoff := 100 * time.Millisecond
