@@ -252,6 +252,12 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 	// The first fetch asks for little, so that the first message shows
 	// without waiting for megabytes to arrive and be decoded.
 	partMax, total, first := int32(firstFetchPartitionMax), int32(firstFetchMax), true
+	if f.r.o.Num == 1 && f.r.o.Filter == nil {
+		// One message is wanted: the least a broker answers (the first
+		// batch of the first partition holding records, whatever its
+		// size) is enough, and is the least to send, read and parse.
+		partMax, total = 1, 1
+	}
 	// In partition order at first (a topic's partitions side by side, the
 	// topic named once); then toBack moves those a fetch served to the back.
 	slices.SortFunc(tps, func(a, b TopicPartition) int {
