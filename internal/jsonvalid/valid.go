@@ -44,16 +44,25 @@ func Valid(b []byte) bool {
 // valid is Valid with objects for the stack of open containers: bit d is
 // set when the container at depth d+1 is an object. deep says the stack
 // was too small for b, which needs a bigger one.
+//
+// Strings are read inside this loop rather than in a function: a typical
+// record is a dozen short keys and values, and a call for each cost more
+// than the bytes in it. key says whether the string being read is a
+// member's name (a ':' and the value follow) or a value.
 func valid(b []byte, objects []uint64) (ok, deep bool) {
 	depth := 0
 	inObject := false // the innermost open container is an object
+	key := false
 	i := skipSpace(b, 0)
 value: // a value starts at b[i]
 	if i >= len(b) {
 		return false, false
 	}
-	switch c := b[i]; {
-	case c == '{':
+	switch c := b[i]; c {
+	case '"':
+		i++
+		goto str
+	case '{':
 		if depth == maxDepth {
 			return false, false
 		}
@@ -66,14 +75,11 @@ value: // a value starts at b[i]
 			depth--
 			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			i++
-			break
+			goto after
 		}
 		inObject = true
-		if i = member(b, i); i < 0 {
-			return false, false
-		}
-		goto value
-	case c == '[':
+		goto name
+	case '[':
 		if depth == maxDepth {
 			return false, false
 		}
@@ -86,38 +92,37 @@ value: // a value starts at b[i]
 			depth--
 			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			i++
-			break
+			goto after
 		}
 		inObject = false
 		goto value
-	case c == '"':
-		if i = str(b, i+1); i < 0 {
-			return false, false
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		if i = number(b, i); i < 0 {
-			return false, false
-		}
-	case c == 't':
-		if !word(b, i, "true") {
+	case 't':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("true") {
 			return false, false
 		}
 		i += 4
-	case c == 'f':
-		if !word(b, i, "false") {
+	case 'f':
+		if len(b)-i < 5 || binary.LittleEndian.Uint32(b[i+1:]) != lit4("alse") {
 			return false, false
 		}
 		i += 5
-	case c == 'n':
-		if !word(b, i, "null") {
+	case 'n':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("null") {
 			return false, false
 		}
 		i += 4
 	default:
-		return false, false
+		if c != '-' && (c < '0' || c > '9') {
+			return false, false
+		}
+		if i = number(b, i); i < 0 {
+			return false, false
+		}
 	}
 after: // a value ended at b[i]: what may follow depends on its container
-	i = skipSpace(b, i)
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
 	if depth == 0 {
 		return i == len(b), false
 	}
@@ -126,11 +131,12 @@ after: // a value ended at b[i]: what may follow depends on its container
 	}
 	switch c := b[i]; {
 	case c == ',':
-		i = skipSpace(b, i+1)
+		i++
+		if i < len(b) && b[i] <= ' ' {
+			i = skipSpace(b, i)
+		}
 		if inObject {
-			if i = member(b, i); i < 0 {
-				return false, false
-			}
+			goto name
 		}
 		goto value
 	case inObject && c == '}', !inObject && c == ']':
@@ -140,21 +146,52 @@ after: // a value ended at b[i]: what may follow depends on its container
 		goto after
 	}
 	return false, false
+name: // an object member's name starts at b[i]
+	if i >= len(b) || b[i] != '"' {
+		return false, false
+	}
+	i++
+	key = true
+str: // the rest of a string whose opening quote is before b[i]
+	// Eight bytes at a time; the lowest flagged byte is exact, and in
+	// most strings it is the closing quote.
+	for i+8 <= len(b) {
+		m := special(binary.LittleEndian.Uint64(b[i:]))
+		if m == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(m) >> 3
+		if b[i] == '"' {
+			i++
+			goto strEnd
+		}
+		break
+	}
+	if i = strTail(b, i); i < 0 {
+		return false, false
+	}
+strEnd:
+	if !key {
+		goto after
+	}
+	key = false
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
+	if i >= len(b) || b[i] != ':' {
+		return false, false
+	}
+	i++
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
+	goto value
 }
 
-// member reads an object member's `"name" :` starting at b[i] and returns
-// where its value starts (past the whitespace), or -1.
-func member(b []byte, i int) int {
-	if i >= len(b) || b[i] != '"' {
-		return -1
-	}
-	if i = str(b, i+1); i < 0 {
-		return -1
-	}
-	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-		return -1
-	}
-	return skipSpace(b, i+1)
+// lit4 is the little-endian word of a 4-byte literal.
+func lit4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // skipSpace returns the index of the first byte from i on that is not JSON
@@ -171,9 +208,10 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// str reads the rest of a string whose opening quote is before b[i] and
-// returns the index past its closing quote, or -1.
-func str(b []byte, i int) int {
+// strTail reads the rest of a string whose opening quote is before b[i]
+// and returns the index past its closing quote, or -1: what the loop in
+// valid leaves, escapes and a string's last few bytes.
+func strTail(b []byte, i int) int {
 	for {
 		// Eight bytes at a time while none of them needs a look (long
 		// values are mostly text); the flag is exact in its lowest byte,
@@ -218,10 +256,14 @@ func str(b []byte, i int) int {
 
 // special flags (0x80) the bytes of w that are a quote, a backslash or
 // below 0x20; bytes above a flagged one may be flagged wrongly.
+//
+// A byte below 0x21 after flipping bit 1 is a control character (still
+// below 0x20) or a quote (0x22 becomes 0x20), so one subtraction finds
+// both.
 func special(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
+	ctlQuote, backslash := w^(ones*0x02), w^(ones*'\\')
+	return ((ctlQuote-ones*0x21)&^ctlQuote | (backslash-ones)&^backslash) & highs
 }
 
 func hex(c byte) bool {
@@ -268,9 +310,4 @@ func digits(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// word reports whether the literal w is at b[i].
-func word(b []byte, i int, w string) bool {
-	return len(b)-i >= len(w) && string(b[i:i+len(w)]) == w
 }
