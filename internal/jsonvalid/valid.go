@@ -115,6 +115,22 @@ value: // a value starts at b[i]
 		if c != '-' && (c < '0' || c > '9') {
 			return false, false
 		}
+		// Most numbers are integers: read those here, and leave zeros,
+		// fractions and exponents to number.
+		j := i
+		if c == '-' {
+			j++
+		}
+		if j < len(b) && b[j] >= '1' && b[j] <= '9' {
+			j++
+			for j < len(b) && b[j]-'0' < 10 {
+				j++
+			}
+			if j >= len(b) || b[j] != '.' && b[j]|0x20 != 'e' {
+				i = j
+				goto after
+			}
+		}
 		if i = number(b, i); i < 0 {
 			return false, false
 		}
@@ -155,14 +171,17 @@ name: // an object member's name starts at b[i]
 str: // the rest of a string whose opening quote is before b[i]
 	// Eight bytes at a time; the lowest flagged byte is exact, and in
 	// most strings it is the closing quote.
+	// The flagged byte is tested in the word already loaded.
 	for i+8 <= len(b) {
-		m := special(binary.LittleEndian.Uint64(b[i:]))
+		w := binary.LittleEndian.Uint64(b[i:])
+		m := special(w)
 		if m == 0 {
 			i += 8
 			continue
 		}
-		i += bits.TrailingZeros64(m) >> 3
-		if b[i] == '"' {
+		t := bits.TrailingZeros64(m) // the flag is bit 7 of its byte
+		i += t >> 3
+		if byte(w>>(t-7)) == '"' {
 			i++
 			goto strEnd
 		}
