@@ -30,33 +30,29 @@ var class = func() (t [256]uint8) {
 // 8259, any byte from 0x20 up inside strings (encoding/json does not check
 // UTF-8 either), and at most maxDepth nested arrays and objects.
 func Valid(b []byte) bool {
-	// Most values nest less than 64 deep: one word of stack, which costs
-	// nothing to clear, holds them; deeper ones start again with room for
-	// maxDepth.
-	var shallow [1]uint64
-	if ok, deep := valid(b, shallow[:]); !deep {
-		return ok
-	}
-	ok, _ := valid(b, make([]uint64, maxDepth/64+1))
+	ok := valid(b) // Valid inlines into its caller: one call per value
 	return ok
 }
 
-// valid is Valid with objects for the stack of open containers: bit d is
-// set when the container at depth d+1 is an object. deep says the stack
-// was too small for b, which needs a bigger one.
+// valid is Valid. objects is the stack of open containers: bit d is set
+// when the container at depth d+1 is an object. Most values nest less than
+// 64 deep: one word, which costs nothing to clear, holds them; a deeper
+// one moves the stack to room for maxDepth.
 //
 // Strings are read inside this loop rather than in a function: a typical
 // record is a dozen short keys and values, and a call for each cost more
 // than the bytes in it. key says whether the string being read is a
 // member's name (a ':' and the value follow) or a value.
-func valid(b []byte, objects []uint64) (ok, deep bool) {
+func valid(b []byte) bool {
+	var shallow [1]uint64
+	objects := shallow[:]
 	depth := 0
 	inObject := false // the innermost open container is an object
 	key := false
 	i := skipSpace(b, 0)
 value: // a value starts at b[i]
 	if i >= len(b) {
-		return false, false
+		return false
 	}
 	switch c := b[i]; c {
 	case '"':
@@ -64,10 +60,12 @@ value: // a value starts at b[i]
 		goto str
 	case '{':
 		if depth == maxDepth {
-			return false, false
+			return false
 		}
 		if depth == 64*len(objects) {
-			return false, true
+			deep := make([]uint64, maxDepth/64+1)
+			copy(deep, objects)
+			objects = deep
 		}
 		objects[depth/64] |= 1 << (depth % 64)
 		depth++
@@ -81,10 +79,12 @@ value: // a value starts at b[i]
 		goto name
 	case '[':
 		if depth == maxDepth {
-			return false, false
+			return false
 		}
 		if depth == 64*len(objects) {
-			return false, true
+			deep := make([]uint64, maxDepth/64+1)
+			copy(deep, objects)
+			objects = deep
 		}
 		objects[depth/64] &^= 1 << (depth % 64)
 		depth++
@@ -98,22 +98,22 @@ value: // a value starts at b[i]
 		goto value
 	case 't':
 		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("true") {
-			return false, false
+			return false
 		}
 		i += 4
 	case 'f':
 		if len(b)-i < 5 || binary.LittleEndian.Uint32(b[i+1:]) != lit4("alse") {
-			return false, false
+			return false
 		}
 		i += 5
 	case 'n':
 		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("null") {
-			return false, false
+			return false
 		}
 		i += 4
 	default:
 		if c != '-' && (c < '0' || c > '9') {
-			return false, false
+			return false
 		}
 		// Most numbers are integers: read those here, and leave zeros,
 		// fractions and exponents to number.
@@ -132,7 +132,7 @@ value: // a value starts at b[i]
 			}
 		}
 		if i = number(b, i); i < 0 {
-			return false, false
+			return false
 		}
 	}
 after: // a value ended at b[i]: what may follow depends on its container
@@ -140,10 +140,10 @@ after: // a value ended at b[i]: what may follow depends on its container
 		i = skipSpace(b, i)
 	}
 	if depth == 0 {
-		return i == len(b), false
+		return i == len(b)
 	}
 	if i >= len(b) {
-		return false, false
+		return false
 	}
 	switch c := b[i]; {
 	case c == ',':
@@ -161,10 +161,10 @@ after: // a value ended at b[i]: what may follow depends on its container
 		i++
 		goto after
 	}
-	return false, false
+	return false
 name: // an object member's name starts at b[i]
 	if i >= len(b) || b[i] != '"' {
-		return false, false
+		return false
 	}
 	i++
 	key = true
@@ -188,7 +188,7 @@ str: // the rest of a string whose opening quote is before b[i]
 		break
 	}
 	if i = strTail(b, i); i < 0 {
-		return false, false
+		return false
 	}
 strEnd:
 	if !key {
@@ -199,7 +199,7 @@ strEnd:
 		i = skipSpace(b, i)
 	}
 	if i >= len(b) || b[i] != ':' {
-		return false, false
+		return false
 	}
 	i++
 	if i < len(b) && b[i] <= ' ' {
