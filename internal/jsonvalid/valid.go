@@ -181,7 +181,7 @@ str: // the rest of a string whose opening quote is before b[i]
 		}
 		t := bits.TrailingZeros64(m) // the flag is bit 7 of its byte
 		i += t >> 3
-		if byte(w>>(t-7)) == '"' {
+		if byte(w>>(t&56)) == '"' {
 			i++
 			goto strEnd
 		}

@@ -78,3 +78,25 @@ func BenchmarkEncodingJSONValid(b *testing.B) {
 		json.Valid(v)
 	}
 }
+
+// TestValidStringPositions puts each byte the string loop must look at (a
+// quote, a backslash, escapes, control characters, and bytes next to them
+// in value) at every position of strings long enough to span several
+// words, as a key and as a value, and checks the verdict is
+// encoding/json's: the eight-byte loop must find the first such byte
+// wherever it falls in a word.
+func TestValidStringPositions(t *testing.T) {
+	specials := []string{`"`, `\`, `\"`, `\\`, `\n`, `\u00e9`, `\u00`, `\x`, "\x00", "\x1f", "\x20", "\x21", "\x23", "\x5b", "\x5d", "\x7f", "\x80", "\xff"}
+	for n := 0; n < 20; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range specials {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos)
+				for _, doc := range []string{`"` + s + `"`, `{"` + s + `":1}`, `["` + s + `",2]`, `{"k":"` + s + `"}`} {
+					if got, want := Valid([]byte(doc)), json.Valid([]byte(doc)); got != want {
+						t.Errorf("Valid(%q) = %v, want %v (encoding/json)", doc, got, want)
+					}
+				}
+			}
+		}
+	}
+}
