@@ -2,6 +2,7 @@ package jsonvalid
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -97,6 +98,25 @@ func TestValidStringPositions(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkValidRecords checks 1000 different records of the shape the
+// consume benchmark produces (~100 B, short keys and strings), so branch
+// history cannot learn a single value.
+func BenchmarkValidRecords(b *testing.B) {
+	vs := make([][]byte, 1000)
+	n := 0
+	for i := range vs {
+		vs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","ok":%t,"note":null}`,
+			i*7919, i, i, i%100, i/60%60, i%60, i%3 != 0)
+		n += len(vs[i])
+	}
+	b.SetBytes(int64(n / len(vs)))
+	for i := 0; b.Loop(); i++ {
+		if !Valid(vs[i%len(vs)]) {
+			b.Fatal("not valid")
 		}
 	}
 }
