@@ -190,15 +190,21 @@ str: // the rest of a string whose opening quote is before b[i]
 			// and its value's first byte, or a value's ',' and the
 			// next key's quote. Taking them from w saves two loads
 			// that each waited for the one before.
-			if t>>3 <= 5 {
+			if t>>3 <= 6 {
 				next := w >> (t&56 + 8)
 				if key {
-					if c = byte(next >> 8); byte(next) == ':' && c > ' ' {
+					if byte(next) == ':' {
 						key = false
 						i++
-						goto dispatch
+						if c = byte(next >> 8); t>>3 <= 5 && c > ' ' {
+							goto dispatch
+						}
+						if i < len(b) && b[i] <= ' ' {
+							i = skipSpace(b, i)
+						}
+						goto value
 					}
-				} else if inObject && byte(next) == ',' && byte(next>>8) == '"' {
+				} else if t>>3 <= 5 && inObject && byte(next) == ',' && byte(next>>8) == '"' {
 					i += 2
 					key = true
 					goto str
