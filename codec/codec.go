@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/streamctl/streamctl/internal/jsonvalid"
 )
 
 // Codec converts between a message's bytes on the wire and the text form a person reads and types.
@@ -63,6 +65,9 @@ type Chain struct {
 	codecs []Codec
 	// json and raw are asked for every message: worked out once.
 	json, raw bool
+	// onlyJSON is the chain "json": Decode checks the bytes itself, no
+	// call through the Codec interface for each message.
+	onlyJSON bool
 }
 
 var _ Codec = (*Chain)(nil)
@@ -105,6 +110,7 @@ func ParseSchema(spec string, cfg *SchemaConfig) (*Chain, error) {
 	}
 	c.json = jsonText(c.names[0])
 	c.raw = len(c.names) == 1 && c.names[0] == "raw"
+	c.onlyJSON = len(c.names) == 1 && c.names[0] == "json"
 	return c, nil
 }
 
@@ -129,6 +135,13 @@ func (c *Chain) Encode(text []byte) ([]byte, error) {
 // Decode turns wire bytes into their text form, applying the codecs right
 // to left. Empty input is returned as is, for the same reason as in Encode.
 func (c *Chain) Decode(wire []byte) ([]byte, error) {
+	if c.onlyJSON && jsonvalid.Valid(wire) {
+		return wire, nil // what jsonCodec.Decode returns; invalid JSON takes the long way, for its error
+	}
+	return c.decode(wire)
+}
+
+func (c *Chain) decode(wire []byte) ([]byte, error) {
 	if len(wire) == 0 {
 		return wire, nil
 	}

@@ -30,35 +30,45 @@ var class = func() (t [256]uint8) {
 // 8259, any byte from 0x20 up inside strings (encoding/json does not check
 // UTF-8 either), and at most maxDepth nested arrays and objects.
 func Valid(b []byte) bool {
-	// Most values nest less than 64 deep: one word of stack, which costs
-	// nothing to clear, holds them; deeper ones start again with room for
-	// maxDepth.
-	var shallow [1]uint64
-	if ok, deep := valid(b, shallow[:]); !deep {
-		return ok
-	}
-	ok, _ := valid(b, make([]uint64, maxDepth/64+1))
+	ok := valid(b) // Valid inlines into its caller: one call per value
 	return ok
 }
 
-// valid is Valid with objects for the stack of open containers: bit d is
-// set when the container at depth d+1 is an object. deep says the stack
-// was too small for b, which needs a bigger one.
-func valid(b []byte, objects []uint64) (ok, deep bool) {
+// valid is Valid. objects is the stack of open containers: bit d is set
+// when the container at depth d+1 is an object. Most values nest less than
+// 64 deep: one word, which costs nothing to clear, holds them; a deeper
+// one moves the stack to room for maxDepth.
+//
+// Strings are read inside this loop rather than in a function: a typical
+// record is a dozen short keys and values, and a call for each cost more
+// than the bytes in it. key says whether the string being read is a
+// member's name (a ':' and the value follow) or a value.
+func valid(b []byte) bool {
+	var shallow [1]uint64
+	objects := shallow[:]
 	depth := 0
 	inObject := false // the innermost open container is an object
+	key := false
+	var c byte
 	i := skipSpace(b, 0)
 value: // a value starts at b[i]
 	if i >= len(b) {
-		return false, false
+		return false
 	}
-	switch c := b[i]; {
-	case c == '{':
+	c = b[i]
+dispatch: // c is b[i], the first byte of a value
+	switch c {
+	case '"':
+		i++
+		goto str
+	case '{':
 		if depth == maxDepth {
-			return false, false
+			return false
 		}
 		if depth == 64*len(objects) {
-			return false, true
+			deep := make([]uint64, maxDepth/64+1)
+			copy(deep, objects)
+			objects = deep
 		}
 		objects[depth/64] |= 1 << (depth % 64)
 		depth++
@@ -66,19 +76,18 @@ value: // a value starts at b[i]
 			depth--
 			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			i++
-			break
+			goto after
 		}
 		inObject = true
-		if i = member(b, i); i < 0 {
-			return false, false
-		}
-		goto value
-	case c == '[':
+		goto name
+	case '[':
 		if depth == maxDepth {
-			return false, false
+			return false
 		}
 		if depth == 64*len(objects) {
-			return false, true
+			deep := make([]uint64, maxDepth/64+1)
+			copy(deep, objects)
+			objects = deep
 		}
 		objects[depth/64] &^= 1 << (depth % 64)
 		depth++
@@ -86,51 +95,67 @@ value: // a value starts at b[i]
 			depth--
 			inObject = depth > 0 && objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			i++
-			break
+			goto after
 		}
 		inObject = false
 		goto value
-	case c == '"':
-		if i = str(b, i+1); i < 0 {
-			return false, false
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		if i = number(b, i); i < 0 {
-			return false, false
-		}
-	case c == 't':
-		if !word(b, i, "true") {
-			return false, false
+	case 't':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("true") {
+			return false
 		}
 		i += 4
-	case c == 'f':
-		if !word(b, i, "false") {
-			return false, false
+	case 'f':
+		if len(b)-i < 5 || binary.LittleEndian.Uint32(b[i+1:]) != lit4("alse") {
+			return false
 		}
 		i += 5
-	case c == 'n':
-		if !word(b, i, "null") {
-			return false, false
+	case 'n':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != lit4("null") {
+			return false
 		}
 		i += 4
 	default:
-		return false, false
+		if c != '-' && (c < '0' || c > '9') {
+			return false
+		}
+		// Most numbers are integers: read those here, and leave zeros,
+		// fractions and exponents to number.
+		j := i
+		if c == '-' {
+			j++
+		}
+		if j < len(b) && b[j] >= '1' && b[j] <= '9' {
+			j++
+			for j < len(b) && b[j]-'0' < 10 {
+				j++
+			}
+			if j >= len(b) || b[j] != '.' && b[j]|0x20 != 'e' {
+				i = j
+				goto after
+			}
+		}
+		if i = number(b, i); i < 0 {
+			return false
+		}
 	}
 after: // a value ended at b[i]: what may follow depends on its container
-	i = skipSpace(b, i)
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
 	if depth == 0 {
-		return i == len(b), false
+		return i == len(b)
 	}
 	if i >= len(b) {
-		return false, false
+		return false
 	}
 	switch c := b[i]; {
 	case c == ',':
-		i = skipSpace(b, i+1)
+		i++
+		if i < len(b) && b[i] <= ' ' {
+			i = skipSpace(b, i)
+		}
 		if inObject {
-			if i = member(b, i); i < 0 {
-				return false, false
-			}
+			goto name
 		}
 		goto value
 	case inObject && c == '}', !inObject && c == ']':
@@ -139,22 +164,80 @@ after: // a value ended at b[i]: what may follow depends on its container
 		i++
 		goto after
 	}
-	return false, false
+	return false
+name: // an object member's name starts at b[i]
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	i++
+	key = true
+str: // the rest of a string whose opening quote is before b[i]
+	// Eight bytes at a time; the lowest flagged byte is exact, and in
+	// most strings it is the closing quote.
+	// The flagged byte is tested in the word already loaded.
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		m := special(w)
+		if m == 0 {
+			i += 8
+			continue
+		}
+		t := bits.TrailingZeros64(m) // the flag is bit 7 of its byte
+		i += t >> 3
+		if byte(w>>(t&56)) == '"' {
+			i++
+			// What follows the quote is often in w too: a key's ':'
+			// and its value's first byte, or a value's ',' and the
+			// next key's quote. Taking them from w saves two loads
+			// that each waited for the one before.
+			if t>>3 <= 6 {
+				next := w >> (t&56 + 8)
+				if key {
+					if byte(next) == ':' {
+						key = false
+						i++
+						if c = byte(next >> 8); t>>3 <= 5 && c > ' ' {
+							goto dispatch
+						}
+						if i < len(b) && b[i] <= ' ' {
+							i = skipSpace(b, i)
+						}
+						goto value
+					}
+				} else if t>>3 <= 5 && inObject && byte(next) == ',' && byte(next>>8) == '"' {
+					i += 2
+					key = true
+					goto str
+				}
+			}
+			goto strEnd
+		}
+		break
+	}
+	if i = strTail(b, i); i < 0 {
+		return false
+	}
+strEnd:
+	if !key {
+		goto after
+	}
+	key = false
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i++
+	if i < len(b) && b[i] <= ' ' {
+		i = skipSpace(b, i)
+	}
+	goto value
 }
 
-// member reads an object member's `"name" :` starting at b[i] and returns
-// where its value starts (past the whitespace), or -1.
-func member(b []byte, i int) int {
-	if i >= len(b) || b[i] != '"' {
-		return -1
-	}
-	if i = str(b, i+1); i < 0 {
-		return -1
-	}
-	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-		return -1
-	}
-	return skipSpace(b, i+1)
+// lit4 is the little-endian word of a 4-byte literal.
+func lit4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // skipSpace returns the index of the first byte from i on that is not JSON
@@ -171,9 +254,10 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// str reads the rest of a string whose opening quote is before b[i] and
-// returns the index past its closing quote, or -1.
-func str(b []byte, i int) int {
+// strTail reads the rest of a string whose opening quote is before b[i]
+// and returns the index past its closing quote, or -1: what the loop in
+// valid leaves, escapes and a string's last few bytes.
+func strTail(b []byte, i int) int {
 	for {
 		// Eight bytes at a time while none of them needs a look (long
 		// values are mostly text); the flag is exact in its lowest byte,
@@ -218,10 +302,14 @@ func str(b []byte, i int) int {
 
 // special flags (0x80) the bytes of w that are a quote, a backslash or
 // below 0x20; bytes above a flagged one may be flagged wrongly.
+//
+// A byte below 0x21 after flipping bit 1 is a control character (still
+// below 0x20) or a quote (0x22 becomes 0x20), so one subtraction finds
+// both.
 func special(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
+	ctlQuote, backslash := w^(ones*0x02), w^(ones*'\\')
+	return ((ctlQuote-ones*0x21)&^ctlQuote | (backslash-ones)&^backslash) & highs
 }
 
 func hex(c byte) bool {
@@ -268,9 +356,4 @@ func digits(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// word reports whether the literal w is at b[i].
-func word(b []byte, i int, w string) bool {
-	return len(b)-i >= len(w) && string(b[i:i+len(w)]) == w
 }

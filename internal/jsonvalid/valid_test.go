@@ -2,6 +2,7 @@ package jsonvalid
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,46 @@ func BenchmarkEncodingJSONValid(b *testing.B) {
 	b.SetBytes(int64(len(v)))
 	for b.Loop() {
 		json.Valid(v)
+	}
+}
+
+// TestValidStringPositions puts each byte the string loop must look at (a
+// quote, a backslash, escapes, control characters, and bytes next to them
+// in value) at every position of strings long enough to span several
+// words, as a key and as a value, and checks the verdict is
+// encoding/json's: the eight-byte loop must find the first such byte
+// wherever it falls in a word.
+func TestValidStringPositions(t *testing.T) {
+	specials := []string{`"`, `\`, `\"`, `\\`, `\n`, `\u00e9`, `\u00`, `\x`, "\x00", "\x1f", "\x20", "\x21", "\x23", "\x5b", "\x5d", "\x7f", "\x80", "\xff"}
+	for n := 0; n < 20; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range specials {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos)
+				for _, doc := range []string{`"` + s + `"`, `{"` + s + `":1}`, `["` + s + `",2]`, `{"k":"` + s + `"}`} {
+					if got, want := Valid([]byte(doc)), json.Valid([]byte(doc)); got != want {
+						t.Errorf("Valid(%q) = %v, want %v (encoding/json)", doc, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkValidRecords checks 1000 different records of the shape the
+// consume benchmark produces (~100 B, short keys and strings), so branch
+// history cannot learn a single value.
+func BenchmarkValidRecords(b *testing.B) {
+	vs := make([][]byte, 1000)
+	n := 0
+	for i := range vs {
+		vs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","ok":%t,"note":null}`,
+			i*7919, i, i, i%100, i/60%60, i%60, i%3 != 0)
+		n += len(vs[i])
+	}
+	b.SetBytes(int64(n / len(vs)))
+	for i := 0; b.Loop(); i++ {
+		if !Valid(vs[i%len(vs)]) {
+			b.Fatal("not valid")
+		}
 	}
 }
