@@ -10,19 +10,13 @@ import (
 
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/kafkatest"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // TestTypedErrors: a missing partition and an undecodable message come
 // back as typed errors that say where; their text names no flag and
 // gives no hint (cmd words those).
 func TestTypedErrors(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	_, addr := seedCluster(t, 1, 3, 0)
 	kafkatest.Produce(t, addr, "t", kafkatest.Message{Partition: 1, Key: []byte("k"), Value: []byte("{")})
 	json, err := codec.Parse("json")
 	if err != nil {

@@ -263,17 +263,12 @@ func TestStartSurvivesLeaderMoves(t *testing.T) {
 // TestDeadline: Options.Deadline stops the run at the instant the caller
 // chose, start-up included, and says what it cut short.
 func TestDeadline(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	c, addr := seedCluster(t, 1, 1, 0)
 	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("x")})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out strings.Builder
-	_, err = Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Num: 5, Deadline: time.Now().Add(300 * time.Millisecond)}, &out)
+	_, err := Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Num: 5, Deadline: time.Now().Add(300 * time.Millisecond)}, &out)
 	var te *TimeoutError
 	if !errors.As(err, &te) || te.Idle || te.Starting || te.Written != 1 || te.Num != 5 {
 		t.Fatalf("Run = %#v, want a deadline after 1 of 5", err)

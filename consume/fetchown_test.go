@@ -15,7 +15,6 @@ import (
 	"github.com/streamctl/streamctl/internal/format"
 	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/kafkatest"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -50,12 +49,7 @@ func runLines(t *testing.T, addr string, o Options) []string {
 func TestFetchCodecsEndToEnd(t *testing.T) {
 	for _, codec := range []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy, sarama.CompressionLZ4, sarama.CompressionZSTD} {
 		t.Run("sarama-"+codec.String(), func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
-			addr := c.ListenAddrs()[0]
+			_, addr := seedCluster(t, 1, 1, 0)
 			conf := kafkatest.Config()
 			conf.Producer.Compression = codec
 			prod, err := sarama.NewSyncProducer([]string{addr}, conf)
@@ -91,12 +85,7 @@ func TestFetchCodecsEndToEnd(t *testing.T) {
 	}
 	for _, codec := range []string{"gzip", "snappy", "snappy-raw", "lz4", "zstd"} {
 		t.Run("own-"+codec, func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
-			addr := c.ListenAddrs()[0]
+			_, addr := seedCluster(t, 1, 1, 0)
 			var want []string
 			for b := 0; b < 3; b++ {
 				var recs []testRecord
@@ -172,12 +161,7 @@ func (k *keeper) Drain(context.Context, []TopicPartition, bool) error { return n
 // fetch buffer. Output without one, written from reused buffers over many
 // fetches, is what was produced, line for line.
 func TestFetchBuffersOutliveNoMessage(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	_, addr := seedCluster(t, 1, 3, 0)
 	// Small batches and small fetches: many fetches, and many buffers
 	// reused.
 	const per = 2000
@@ -241,12 +225,7 @@ func TestFetchBuffersOutliveNoMessage(t *testing.T) {
 // still has its records read, through sarama's Fetch. kfake stores magic 2
 // only, so its Fetch answers are made here.
 func TestFetchLegacyMessageSets(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	c, addr := seedCluster(t, 1, 1, 0)
 	const n = 6
 	var seed []kafkatest.Message
 	for i := 0; i < n; i++ {
@@ -299,12 +278,7 @@ func TestFetchLegacyMessageSets(t *testing.T) {
 // run with an error naming the partition and offset, once the records
 // before it are written.
 func TestFetchCorruptBatch(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	c, addr := seedCluster(t, 1, 1, 0)
 	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("a")}, kafkatest.Message{Value: []byte("b")}, kafkatest.Message{Value: []byte("c")})
 	good := testBatch{base: 0, records: []testRecord{{value: []byte("a")}, {offDelta: 1, value: []byte("b")}}}.encode(t)
 	bad := testBatch{base: 2, records: []testRecord{{value: []byte("c")}}}.encode(t)

@@ -10,7 +10,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,12 +18,7 @@ import (
 // request of each kind, and a partition's refusal names the partition and
 // the kind of offset.
 func TestStartAsksEachKindOfOffsetOnce(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	c, addr := seedCluster(t, 1, 3, 0)
 	kafkatest.Produce(t, addr, "t", kafkatest.Message{Partition: 0, Value: []byte("a")})
 	client := kafkatest.Client(t, addr)
 

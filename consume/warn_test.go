@@ -9,7 +9,6 @@ import (
 
 	"github.com/streamctl/streamctl/codec"
 	"github.com/streamctl/streamctl/internal/kafkatest"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // interleaving records the order in which output and warnings arrive, as
@@ -40,12 +39,7 @@ func (l *interleaving) warn(msg string) {
 // stderr after the messages before it reached stdout, not ahead of them
 // (stdout is buffered, stderr is not).
 func TestWarningFollowsEarlierOutput(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	_, addr := seedCluster(t, 1, 1, 0)
 	kafkatest.Produce(t, addr, "t",
 		kafkatest.Message{Value: []byte(`{"a":1}`)},
 		kafkatest.Message{Value: []byte(`{"a":2}`)},

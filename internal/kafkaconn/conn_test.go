@@ -40,6 +40,25 @@ func metadata(t *testing.T, c *Conn, topic string) (brokers []string, parts int)
 	return brokers, parts
 }
 
+// open starts an in-process broker with a topic of parts partitions (none
+// when parts is 0) and returns the topic and a connection to the broker of
+// a fresh pool (c.pool), which closes at cleanup.
+func open(t *testing.T, parts int32) (topic string, c *Conn) {
+	t.Helper()
+	addr := kafkatest.Broker(t)
+	if parts > 0 {
+		topic = kafkatest.Topic(t)
+		kafkatest.CreateTopic(t, addr, topic, parts)
+	}
+	p := NewPool(kafkatest.Config())
+	t.Cleanup(p.Close)
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic, c
+}
+
 // Requests go through every kind of listener: the pool does TLS itself and
 // leaves SASL to sarama, then speaks on the connection.
 func TestRoundTripOnEachListener(t *testing.T) {
@@ -108,15 +127,7 @@ func TestGetFailsOnBadCredentials(t *testing.T) {
 // Answers come back in the order the requests went, and a produce request
 // with acks 0 expects none.
 func TestPipelinedAnswersComeInOrder(t *testing.T) {
-	addr := kafkatest.Broker(t)
-	topic := kafkatest.Topic(t)
-	kafkatest.CreateTopic(t, addr, topic, 3)
-	p := NewPool(kafkatest.Config())
-	defer p.Close()
-	c, err := p.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	topic, c := open(t, 3)
 	noAnswer := kmsg.NewPtrProduceRequest()
 	noAnswer.SetVersion(3)
 	noAnswer.Acks = 0
@@ -135,6 +146,7 @@ func TestPipelinedAnswersComeInOrder(t *testing.T) {
 		}
 	}
 	var buf []byte
+	var err error
 	for i, want := range []struct {
 		topic string
 		parts int
@@ -155,13 +167,7 @@ func TestPipelinedAnswersComeInOrder(t *testing.T) {
 
 // A response is read into the caller's buffer when it is large enough.
 func TestReadReusesTheBuffer(t *testing.T) {
-	addr := kafkatest.Broker(t)
-	p := NewPool(kafkatest.Config())
-	defer p.Close()
-	c, err := p.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := open(t, 0)
 	buf := make([]byte, 0, 64<<10)
 	for range 3 {
 		req := kmsg.NewPtrApiVersionsRequest()
@@ -183,15 +189,8 @@ func TestReadReusesTheBuffer(t *testing.T) {
 
 // Interrupt cuts off a fetch's long poll, and later Gets fail.
 func TestInterruptCutsALongPoll(t *testing.T) {
-	addr := kafkatest.Broker(t)
-	topic := kafkatest.Topic(t)
-	kafkatest.CreateTopic(t, addr, topic, 1)
-	p := NewPool(kafkatest.Config())
-	defer p.Close()
-	c, err := p.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	topic, c := open(t, 1)
+	addr, p := c.Addr(), c.pool
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(4)
 	req.ReplicaID = -1
@@ -223,13 +222,8 @@ func TestInterruptCutsALongPoll(t *testing.T) {
 
 // After a connection fails, Get dials a new one.
 func TestGetRedialsAfterAFailure(t *testing.T) {
-	addr := kafkatest.Broker(t)
-	p := NewPool(kafkatest.Config())
-	defer p.Close()
-	c, err := p.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := open(t, 0)
+	addr, p := c.Addr(), c.pool
 	_ = c.conn.Close() // the network drops it under the pool
 	if _, err := c.RoundTrip(kmsg.NewPtrMetadataRequest(), kmsg.NewPtrMetadataResponse(), nil); err == nil {
 		t.Fatal("a request on a closed connection succeeded")
@@ -299,15 +293,7 @@ func TestConcurrentGetsOfOneAddress(t *testing.T) {
 // A request whose body the caller encodes, in pieces, is the request
 // Write sends: the broker answers it the same, flexible or not.
 func TestWriteBodyIsWrite(t *testing.T) {
-	addr := kafkatest.Broker(t)
-	topic := kafkatest.Topic(t)
-	kafkatest.CreateTopic(t, addr, topic, 2)
-	p := NewPool(kafkatest.Config())
-	defer p.Close()
-	c, err := p.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	topic, c := open(t, 2)
 	for _, v := range []int16{7, 9} { // v9 is flexible
 		r := kmsg.NewPtrMetadataRequest()
 		r.SetVersion(v)
