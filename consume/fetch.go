@@ -98,7 +98,9 @@ var (
 )
 
 // A broker far away bounds the rate by the round trip, not by the bytes:
-// a fetch that came back full after farFetch or longer doubles the next
+// a fetch that came back full (at least half of what it asked for: the
+// batch after the last one sent may not have fitted) after farFetch or
+// longer doubles the next
 // one, up to fetchMaxFar, and one that came back within half of it goes
 // back to fetchMax. Fetches go one at a time per broker: 1 MB a round trip
 // of 50 ms (another region) would be 20 MB/s; a broker nearby (the same
@@ -112,7 +114,7 @@ const (
 // brought got bytes in took.
 func nextFetchMax(cur int32, got int, took time.Duration) int32 {
 	switch {
-	case took >= farFetch && got >= int(cur)/4*3:
+	case took >= farFetch && got >= int(cur)/2:
 		return min(2*cur, fetchMaxFar)
 	case took < farFetch/2:
 		return min(cur, fetchMax)

@@ -364,13 +364,17 @@ func TestFetchesGrowOnAFarBroker(t *testing.T) {
 		t.Run(fmt.Sprint("far=", far), func(t *testing.T) {
 			const parts, per = 4, 1200 // about 5 MB
 			c, addr := seedCluster(t, 1, parts, 0)
-			var seed []kafkatest.Message
+			// Batches of 100 records (about 60 KB): a fetch fills up to
+			// its size whatever the producer's batching was.
 			for p := int32(0); p < parts; p++ {
-				for i := 0; i < per; i++ {
-					seed = append(seed, kafkatest.Message{Partition: p, Value: testValue(p, i)})
+				for i := 0; i < per; i += 100 {
+					var seed []kafkatest.Message
+					for j := i; j < i+100; j++ {
+						seed = append(seed, kafkatest.Message{Partition: p, Value: testValue(p, j)})
+					}
+					kafkatest.Produce(t, addr, "t", seed...)
 				}
 			}
-			kafkatest.Produce(t, addr, "t", seed...)
 			var mu sync.Mutex
 			var largest int32
 			c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
