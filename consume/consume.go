@@ -503,7 +503,11 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 // topics being read go on.
 func (r *runner) discover(ctx context.Context, f *fetcher, known []string) {
 	r.discoverEach(ctx, known, func(fresh []string, tps []TopicPartition) bool {
-		oldest, newest, err := r.boundsAll(ctx, tps)
+		// Connections of their own: the fetcher's carry its fetches,
+		// whose requests and answers must not interleave with these.
+		conns := kafkaconn.NewPool(r.client.Config())
+		oldest, newest, err := r.boundsOn(ctx, conns, tps)
+		conns.Close()
 		if err != nil {
 			if ctx.Err() == nil {
 				r.warn(fmt.Sprintf("new topics %s: %v", strings.Join(fresh, ", "), err))

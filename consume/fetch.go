@@ -690,42 +690,6 @@ func walkRecords(block *sarama.FetchResponseBlock, start int64, isolation sarama
 	return next
 }
 
-// boundsAll returns the oldest and end offsets of many partitions with one
-// ListOffsets request per leader and kind, instead of two per partition.
-// Under read_committed the end is the last stable offset: an open
-// transaction's records are not part of what -e waits for. The two kinds
-// are asked at once (a broker connection takes several requests in
-// flight), so that start-up waits for one round trip, not two.
-func (r *runner) boundsAll(ctx context.Context, tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
-	var newestErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		newest, newestErr = r.listOffsets(ctx, tps, sarama.OffsetNewest)
-	}()
-	oldest, err = r.listOffsets(ctx, tps, sarama.OffsetOldest)
-	<-done
-	if err != nil {
-		return nil, nil, fmt.Errorf("oldest offsets: %w", err)
-	}
-	if newestErr != nil {
-		return nil, nil, fmt.Errorf("end offsets: %w", newestErr)
-	}
-	return oldest, newest, nil
-}
-
-// listOffsets is listOffsets asked again, with the leaders looked up anew,
-// while the answer is retriable (a leader moved, a broker restarts), as
-// the fetcher does: a rolling restart must not fail a start.
-func (r *runner) listOffsets(ctx context.Context, tps []TopicPartition, ts int64) (map[TopicPartition]int64, error) {
-	var out map[TopicPartition]int64
-	err := kafkaerr.Retry(ctx, r.o.giveUp(), func() { r.refreshMetadata(tps) }, func() (err error) {
-		out, err = listOffsets(r.client, tps, ts, r.o.isolation())
-		return err
-	})
-	return out, err
-}
-
 // refreshMetadata asks for the leaders of tps' topics again.
 func (r *runner) refreshMetadata(tps []TopicPartition) {
 	var topics []string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/kafkaerr"
 )
 
@@ -259,6 +260,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	}
 	parts := map[TopicPartition]*partState{}
 	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, sess: sess}
+	fetching := false // f.run took f.conns over
 	if r.o.Exit {
 		f.ends = map[TopicPartition]int64{}
 	}
@@ -267,7 +269,15 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		if err != nil {
 			return err
 		}
-		oldest, newest, err := r.boundsAll(sess.Context(), tps)
+		// The offsets are asked on the session fetcher's connections,
+		// as at start-up outside a group; the fetcher then owns them.
+		f.conns = kafkaconn.NewPool(r.client.Config())
+		defer func() {
+			if !fetching {
+				f.conns.Close()
+			}
+		}()
+		oldest, newest, err := r.boundsOn(sess.Context(), f.conns, tps)
 		if err != nil {
 			return err
 		}
@@ -303,6 +313,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 		return nil
 	}
 	h.startFetch(sess.Context(), f)
+	fetching = true
 	h.sessions.Add(1)
 	return nil
 }

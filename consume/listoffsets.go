@@ -11,11 +11,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// boundsOn is boundsAll on the connections the fetcher then fetches on:
-// the oldest and end offsets are asked of each leader on one connection,
-// the two requests in flight together, so that start-up dials each leader
-// once (one handshake, one ApiVersions) and waits for one round trip, not
-// sarama's second connection per broker and its two requests in turn.
+// boundsOn returns the oldest and end offsets of tps, asked on conns
+// (the connections the fetcher then fetches on, at start-up and at a group
+// session's start) while the answer is retriable, with the leaders looked
+// up anew each time (a rolling restart must not fail a start). Each
+// leader gets one ListOffsets request per kind, the two in flight
+// together on one connection: one dial, one ApiVersions, one round trip.
+// Under read_committed the end is the last stable offset: an open
+// transaction's records are not part of what -e waits for.
 func (r *runner) boundsOn(ctx context.Context, conns *kafkaconn.Pool, tps []TopicPartition) (oldest, newest map[TopicPartition]int64, err error) {
 	// A stop cuts off the requests in flight, as it does the fetches.
 	defer context.AfterFunc(ctx, conns.Interrupt)()
@@ -120,7 +123,7 @@ func offsetsRequest(tps []TopicPartition, ts int64, isolation sarama.IsolationLe
 	return req
 }
 
-// kindOf names the offsets asked at ts, as boundsAll's errors do.
+// kindOf names the offsets asked at ts, for errors.
 func kindOf(ts int64) string {
 	if ts == sarama.OffsetNewest {
 		return "end offsets"
