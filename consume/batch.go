@@ -94,12 +94,13 @@ func hasLegacy(data []byte) bool {
 // the loop lets go of a delivery once it has written it (the formatted
 // output is a copy) or dropped it. Nothing of a message outlives that:
 // the filter judges it during the call, the group marks offsets only, and
-// a failed delivery is never let go (its error may quote its bytes). Runs
-// with a Processor, which keeps raw bytes as long as it likes (exec agents,
-// line items, dead letters), never reuse a buffer: theirs are left to the
-// garbage collector (Options.Processor promises the raw bytes are not
-// reused). A delivery the loop never lets go of, which a stop leaves in
-// the queue, is the garbage collector's too.
+// a failed delivery is never let go (its error may quote its bytes). With
+// a Processor, which keeps raw bytes until a record is done (an exec
+// agent's dead letters), each record's ticket holds one more, let go by
+// Ticket.Done. A delivery the loop never lets go of, which a stop leaves
+// in the queue, and a record a Processor abandons or did not take are the
+// garbage collector's (and the pool makes no more in their place: a run
+// that lost all its buffers so goes on with buffers made per answer).
 type fetchBuf struct {
 	resp     []byte // the response as read
 	inflated []byte // decompressed batches, one after another
@@ -115,13 +116,26 @@ type fetchBuf struct {
 // the queue (runner.msgs) and the loop hold at a time, about.
 const keptBufs = 8
 
+// pooledBufs bounds the reusable buffers a run has at once, free or held.
+// Each has room for a whole fetch; a Processor's records hold theirs until
+// done, and on a topic that trickles, each of many records could hold a
+// buffer of its own. Past the bound a fetch gets a buffer of just its
+// answer's size, left to the garbage collector.
+const pooledBufs = 2 * keptBufs
+
 // bufPool is the fetch buffers free for reuse, the last freed on top: it
 // is the one still in the CPU's caches, and the one a release too early
 // would have reused (a test under -race sees that).
 type bufPool struct {
 	mu   sync.Mutex
 	free []*fetchBuf
+	// made counts the pool's buffers alive, free or held.
+	made int
 }
+
+// bufTrace, set by tests, sees each buffer fetchBuf hands out: reused from
+// the pool, or else made for it (fresh) or made just for this answer.
+var bufTrace func(reused, fresh bool)
 
 // fetchBuf returns a buffer for the next fetch response, held once (by the
 // fetcher): a free one when the run reuses them.
@@ -133,19 +147,28 @@ func (r *runner) fetchBuf() *fetchBuf {
 		return b
 	}
 	var b *fetchBuf
+	fresh := false
 	p.mu.Lock()
 	if n := len(p.free); n > 0 {
 		b = p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
+	} else if fresh = p.made < pooledBufs; fresh {
+		p.made++
 	}
 	p.mu.Unlock()
-	if b != nil {
+	if bufTrace != nil {
+		bufTrace(b != nil, fresh)
+	}
+	switch {
+	case b != nil:
 		b.reset()
-	} else {
+	case fresh:
 		// Room for a whole fetch at once: kept, it is grown (and
 		// cleared) once, not per fetch.
 		b = &fetchBuf{pool: p, resp: make([]byte, 0, int(fetchMax)+64<<10)}
+	default:
+		b = &fetchBuf{}
 	}
 	b.refs.Store(1)
 	return b
@@ -168,16 +191,34 @@ func (b *fetchBuf) hold() {
 }
 
 // release lets go of a reference; the last one returns b for reuse.
-func (b *fetchBuf) release() {
-	if b == nil || b.refs.Add(-1) != 0 || b.pool == nil {
+func (b *fetchBuf) release() { b.releaseN(1) }
+
+// releaseN lets go of n references at once.
+func (b *fetchBuf) releaseN(n int32) {
+	if b == nil || b.refs.Add(-n) != 0 || b.pool == nil {
 		return
 	}
 	p := b.pool
 	p.mu.Lock()
 	if len(p.free) < keptBufs {
 		p.free = append(p.free, b)
-	} // else enough are kept: this one is the garbage collector's
+	} else { // enough are kept: this one is the garbage collector's
+		p.made--
+	}
 	p.mu.Unlock()
+}
+
+// releaseAll lets go of the holds of tickets ts, once per run of tickets
+// of one buffer.
+func releaseAll(ts []Ticket) {
+	for i := 0; i < len(ts); {
+		b, j := ts[i].buf, i+1
+		for j < len(ts) && ts[j].buf == b {
+			j++
+		}
+		b.releaseN(int32(j - i))
+		i = j
+	}
 }
 
 // inflate decompresses a batch's records with codec into b.inflated's

@@ -270,8 +270,7 @@ type runner struct {
 	buf    []byte
 	rec    envelope.Record
 	msgs   chan delivery
-	// bufs are the fetch buffers free for reuse (nil: none is reused,
-	// with a Processor); see fetchBuf.
+	// bufs are the fetch buffers free for reuse; see fetchBuf.
 	bufs   *bufPool
 	assign chan assignment
 	revoke chan revocation
@@ -346,9 +345,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		comp:        &completions{wake: make(chan struct{}, 1)},
 		outstanding: map[TopicPartition]*outstanding{},
 	}
-	if o.Processor == nil {
-		r.bufs = &bufPool{}
-	}
+	r.bufs = &bufPool{}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !o.Deadline.IsZero() {
@@ -989,7 +986,11 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		}
 	}
 	if r.o.Processor != nil {
-		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp}
+		// The ticket holds the buffer until the record is done. A
+		// record not taken keeps its hold: the run or its session is
+		// ending, and the buffer is left to the garbage collector.
+		d.buf.hold()
+		t := Ticket{TopicPartition: d.tp, Offset: m.offset, Session: d.sess, c: r.comp, buf: d.buf}
 		pm := Message{Record: rec, RawKey: m.key, RawValue: m.value, RawHeaders: m.headers, Ticket: t}
 		if err := r.push(d, &pm); err != nil {
 			if r.sessionEnded(d) {

@@ -138,28 +138,106 @@ func produceBatch(t *testing.T, addr string, batch []byte) {
 
 // keeper is a Processor that keeps every message it is handed, raw bytes
 // and all, and reports each done at once.
+// keeper is a Processor that keeps its records' tickets and raw bytes: it
+// finishes them from a goroutine of its own, lag records behind the newest
+// (all at Drain when lag is 0), checking each one's bytes just before
+// its Done, the last moment they are promised. bad says which were not
+// what was produced.
 type keeper struct {
-	mu   sync.Mutex
-	msgs []Message
+	lag   int
+	mu    sync.Mutex
+	held  []Message
+	todo  chan Message
+	quit  chan struct{}
+	ended chan struct{}
+	taken int // the loop's
+	done  int
+	bad   []string
+}
+
+func newKeeper(lag int) *keeper {
+	k := &keeper{lag: lag, todo: make(chan Message, 64), quit: make(chan struct{}), ended: make(chan struct{})}
+	go func() {
+		defer close(k.ended)
+		for {
+			select {
+			case m := <-k.todo:
+				k.finish(m)
+			case <-k.quit:
+				return
+			}
+		}
+	}()
+	return k
+}
+
+func (k *keeper) finish(m Message) {
+	p, i := m.Ticket.Partition, int(m.Ticket.Offset)
+	if !bytes.Equal(m.RawValue, testValue(p, i)) || string(m.RawKey) != fmt.Sprint(i) ||
+		len(m.RawHeaders) != 1 || string(m.RawHeaders[0].Value) != fmt.Sprintf("%d.%d", p, i) {
+		k.mu.Lock()
+		k.bad = append(k.bad, fmt.Sprintf("partition %d offset %d holds key %q value %.40q headers %v", p, i, m.RawKey, m.RawValue, m.RawHeaders))
+		k.mu.Unlock()
+	}
+	k.mu.Lock()
+	k.done++
+	k.mu.Unlock()
+	m.Ticket.Done(nil)
 }
 
 func (k *keeper) Process(ctx context.Context, m Message) error {
-	k.mu.Lock()
-	k.msgs = append(k.msgs, m)
-	k.mu.Unlock()
-	m.Ticket.Done(nil)
+	if k.lag > 0 && len(k.held) >= k.lag {
+		select {
+		case k.todo <- k.held[0]:
+		case <-ctx.Done():
+			return ctx.Err() // m is not taken
+		}
+		k.held = k.held[1:]
+	}
+	k.taken++
+	k.held = append(k.held, m)
 	return nil
 }
 
 func (k *keeper) Flush(context.Context) error { return nil }
 
-func (k *keeper) Drain(context.Context, []TopicPartition, bool) error { return nil }
+// Drain hands over what is held and returns once every record is done.
+func (k *keeper) Drain(ctx context.Context, _ []TopicPartition, _ bool) error {
+	for _, m := range k.held {
+		k.todo <- m
+	}
+	k.held = nil
+	for {
+		k.mu.Lock()
+		done := k.done
+		k.mu.Unlock()
+		if done == k.taken {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
 
-// TestFetchBuffersOutliveNoMessage: the raw bytes a Processor is handed
-// (an exec agent's items and dead letters keep them) are still what was
-// produced after every later fetch: a run with a Processor never reuses a
-// fetch buffer. Output without one, written from reused buffers over many
-// fetches, is what was produced, line for line.
+// stop ends the keeper's goroutine, once Run returned: what it had left
+// to finish was done before Run returned.
+func (k *keeper) stop() {
+	close(k.quit)
+	<-k.ended
+}
+
+// TestFetchBuffersOutliveNoMessage: output written from reused fetch
+// buffers over many fetches is what was produced, line for line; and the
+// raw bytes a Processor is handed (an exec agent's dead letters keep them)
+// are still what was produced when it reports the record done, many fetches
+// later, while the run reuses its buffers (under -race, a buffer reused
+// too early is also a race). When a Processor holds all its records, a
+// run makes no more than pooledBufs whole-fetch buffers: the rest are of
+// each answer's size, so a topic that trickles does not hold a whole
+// fetch's room per record.
 func TestFetchBuffersOutliveNoMessage(t *testing.T) {
 	_, addr := seedCluster(t, 1, 3, 0)
 	// Small batches and small fetches: many fetches, and many buffers
@@ -185,21 +263,48 @@ func TestFetchBuffersOutliveNoMessage(t *testing.T) {
 	defer func(part, total int32) { fetchPartitionMax, fetchMax = part, total }(fetchPartitionMax, fetchMax)
 	fetchPartitionMax, fetchMax = 8<<10, 24<<10
 
-	k := &keeper{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Exit: true, Processor: k}, &bytes.Buffer{}); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if len(k.msgs) != 3*per {
-		t.Fatalf("processed %d messages, want %d", len(k.msgs), 3*per)
-	}
-	for _, m := range k.msgs {
-		p, i := m.Ticket.Partition, int(m.Ticket.Offset)
-		if !bytes.Equal(m.RawValue, testValue(p, i)) || string(m.RawKey) != fmt.Sprint(i) ||
-			len(m.RawHeaders) != 1 || string(m.RawHeaders[0].Value) != fmt.Sprintf("%d.%d", p, i) {
-			t.Fatalf("partition %d offset %d holds key %q value %.40q headers %v: its bytes were reused", p, i, m.RawKey, m.RawValue, m.RawHeaders)
-		}
+	for _, lag := range []int{50, 0} {
+		t.Run(fmt.Sprintf("processor holding %d", lag), func(t *testing.T) {
+			var reused, fresh, sized int
+			bufTrace = func(r, f bool) {
+				switch {
+				case r:
+					reused++
+				case f:
+					fresh++
+				default:
+					sized++
+				}
+			}
+			defer func() { bufTrace = nil }()
+			k := newKeeper(lag)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, err := Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Exit: true, Processor: k}, &bytes.Buffer{})
+			k.stop()
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if k.done != 3*per {
+				t.Fatalf("processed %d messages, want %d", k.done, 3*per)
+			}
+			if len(k.bad) > 0 {
+				t.Fatalf("%d records' bytes were reused before they were done, the first: %s", len(k.bad), k.bad[0])
+			}
+			fetches := reused + fresh + sized
+			t.Logf("%d fetches: %d buffers reused, %d made for the pool, %d made for one answer", fetches, reused, fresh, sized)
+			if fetches < 100 {
+				t.Fatalf("%d fetches: too few to test reuse", fetches)
+			}
+			if lag == 0 && fresh > pooledBufs {
+				// Every record is held to the end: none of the pool's
+				// buffers came back, and each made is still alive.
+				t.Fatalf("%d whole-fetch buffers made, want at most %d", fresh, pooledBufs)
+			}
+			if lag > 0 && reused < fetches/2 {
+				t.Fatalf("%d of %d fetches reused a buffer, want most", reused, fetches)
+			}
+		})
 	}
 
 	seen := 0

@@ -24,8 +24,10 @@ type Processor interface {
 	// the record over again: it does so after marking what was done
 	// while Process pushed back); any other error ends the run. m's
 	// Record is valid during the call only (Run reuses it); its raw bytes
-	// are not reused. Process must see to it that m.Ticket.Done is called
-	// once, from any goroutine, unless Drain abandons the record.
+	// until m.Ticket.Done is called (Run then reuses the fetch buffer they
+	// point into), or for good when Drain abandons the record. Process
+	// must see to it that m.Ticket.Done is called once, from any
+	// goroutine, unless Drain abandons the record.
 	Process(ctx context.Context, m Message) error
 	// Flush says the records of one delivery (what one fetch brought of
 	// a partition) were all handed over: a Processor that holds records
@@ -73,6 +75,9 @@ type Ticket struct {
 	// group); a ticket of a session that has ended is ignored.
 	Session sarama.ConsumerGroupSession
 	c       *completions
+	// buf is the fetch buffer the record's raw bytes point into; Done
+	// lets go of the ticket's hold on it.
+	buf *fetchBuf
 }
 
 // Done reports the record dealt with: err nil lets it be committed; an
@@ -89,6 +94,7 @@ func (t Ticket) Done(err error) {
 		t.c.failed = append(t.c.failed, completion{t: t, err: err})
 	}
 	t.c.mu.Unlock()
+	t.buf.release()
 	select {
 	case t.c.wake <- struct{}{}:
 	default:
@@ -117,6 +123,7 @@ func DoneAll(ts []Ticket) {
 	c.mu.Lock()
 	c.done = append(c.done, ts...)
 	c.mu.Unlock()
+	releaseAll(ts)
 	select {
 	case c.wake <- struct{}{}:
 	default:
