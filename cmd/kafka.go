@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/rcrowley/go-metrics"
+	"github.com/streamctl/streamctl/internal/kafkaconn"
 	"github.com/streamctl/streamctl/internal/saslscram"
 	"github.com/urfave/cli/v2"
 )
@@ -515,18 +516,11 @@ func (d *dialer) Dial(network, addr string) (net.Conn, error) {
 		return nil, err
 	}
 	if d.tls != nil {
-		tc := d.tls
-		if tc.ServerName == "" {
-			tc = tc.Clone()
-			tc.ServerName, _, _ = net.SplitHostPort(addr)
-		}
 		d.begin(trace{addr: addr, stage: stageHandshake})
-		tconn := tls.Client(conn, tc)
 		ctx, cancel := context.WithTimeout(dctx, d.timeout)
-		err := tconn.HandshakeContext(ctx)
+		tconn, err := kafkaconn.Handshake(ctx, conn, d.tls, addr)
 		cancel()
 		if err != nil {
-			conn.Close()
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no answer within %s (--connect-timeout)", d.timeout)
 			}

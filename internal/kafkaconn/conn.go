@@ -83,17 +83,10 @@ func (p *Pool) dialTracked(network, addr string) (net.Conn, error) {
 		return nil, err
 	}
 	if p.tls != nil {
-		cfg := p.tls
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		}
-		tc := tls.Client(conn, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), p.conf.Net.DialTimeout)
-		err := tc.HandshakeContext(ctx)
+		tc, err := Handshake(ctx, conn, p.tls, addr)
 		cancel()
 		if err != nil {
-			conn.Close()
 			return nil, err
 		}
 		conn = tc
@@ -106,6 +99,22 @@ func (p *Pool) dialTracked(network, addr string) (net.Conn, error) {
 	}
 	p.raw[conn] = struct{}{}
 	return &tracked{Conn: conn, p: p}, nil
+}
+
+// Handshake does a TLS client handshake on conn, within ctx, checking the
+// broker's name as cfg says or, when it names none, the host of addr.
+// conn is closed when it fails.
+func Handshake(ctx context.Context, conn net.Conn, cfg *tls.Config, addr string) (*tls.Conn, error) {
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // tracked forgets itself when closed.
