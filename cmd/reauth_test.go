@@ -13,13 +13,13 @@ import (
 	"github.com/streamctl/streamctl/internal/kafkatest"
 )
 
-// TestSASLSessionsOutlived: a produce of a paced stream and a consume
-// following it, over a listener whose SASL sessions last a few seconds
-// (connections.max.reauth.ms, KIP-368), each run outliving several
-// sessions. The broker closes a connection whose session ended at its next
-// request; every record still arrives once, in order, and both runs exit 0
-// without an error. Real broker only: kfake reports a session's lifetime
-// but never ends one.
+// TestSASLSessionsOutlived: with each SASL mechanism, a produce of a paced
+// stream and a consume following it, over a listener whose SASL sessions
+// last a few seconds (connections.max.reauth.ms, KIP-368), each run
+// outliving several sessions. The broker closes a connection whose session
+// ended at its next request; every record still arrives once, in order,
+// and both runs exit 0 without an error. Real broker only: kfake reports a
+// session's lifetime but never ends one.
 func TestSASLSessionsOutlived(t *testing.T) {
 	l, life := kafkatest.RealSASLReauth(t)
 	// Four lifetimes in bursts: a burst every 300 ms of a 3 s session.
@@ -29,11 +29,15 @@ func TestSASLSessionsOutlived(t *testing.T) {
 	for i := range bursts * perBurst {
 		fmt.Fprintf(&want, "m%03d\n", i)
 	}
-	for _, mech := range mechanisms {
+	for _, mech := range append(mechanisms, "OAUTHBEARER") {
 		t.Run(mech, func(t *testing.T) {
 			t.Parallel()
 			topic := l.Seed(t)
 			auth := saslArgs(l.Addr, mech, l.User, l.Password)
+			if mech == "OAUTHBEARER" { // the token's own lifetime is an hour
+				auth = []string{"-b", l.Addr, "--connect-timeout", connectTimeout, "--sasl-mechanism", mech,
+					"--sasl-oauth-token-command", "printf '%s\\n' " + unsecuredJWT(l.User)}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 			defer cancel()
 

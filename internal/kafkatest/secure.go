@@ -220,7 +220,7 @@ func RealSASLReauth(t testing.TB) (*Listener, time.Duration) {
 		t.Fatalf("%s=%q: want a positive number of milliseconds", EnvReauthMs, v[1])
 	}
 	return &Listener{Addr: v[0], Real: true, User: v[2], Password: v[3],
-		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512}, seed: v[4]}, time.Duration(ms) * time.Millisecond
+		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512, "OAUTHBEARER"}, seed: v[4]}, time.Duration(ms) * time.Millisecond
 }
 
 // RealTLS is the real broker's SSL listener, or with clientCert its mTLS
