@@ -2,6 +2,7 @@ package kafkaconn
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,57 @@ func TestSessionRenewalKeepsTheAnswersBefore(t *testing.T) {
 		if len(resp.Topics) != 1 || *resp.Topics[0].Topic != tp {
 			t.Fatalf("answer %d: topics %+v; want %s", i, resp.Topics, tp)
 		}
+	}
+}
+
+// As a producer's writer and reader do, one goroutine writes while another
+// reads; sessions are renewed under them, and every answer comes, in order.
+func TestSessionRenewalUnderAReader(t *testing.T) {
+	l := kafkatest.SASLBrokerSessions(t, time.Minute, kafkatest.ScramSHA512)
+	topic := l.Seed(t)
+	p, clk, dials := sessionPool(t, l)
+	c, err := p.Get(l.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	asked := make(chan string, n)
+	read := make(chan error, 1)
+	go func() {
+		var buf []byte
+		for range n {
+			want := <-asked
+			resp := kmsg.NewPtrMetadataResponse()
+			var err error
+			if buf, err = c.Read(resp, buf); err != nil {
+				read <- err
+				return
+			}
+			if len(resp.Topics) != 1 || *resp.Topics[0].Topic != want {
+				read <- fmt.Errorf("topics %+v; want %s", resp.Topics, want)
+				return
+			}
+		}
+		read <- nil
+	}()
+	for i := range n {
+		tp := topic
+		if i%2 == 1 {
+			tp = "missing-" + topic
+		}
+		if i%50 == 49 {
+			clk.advance(time.Minute) // this request goes on a new session
+		}
+		if err := c.Write(metadataRequest(tp)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		asked <- tp // its answer is awaited once it was written
+	}
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+	if got := dials.n.Load(); got != 1+n/50 {
+		t.Errorf("%d dials, want %d", got, 1+n/50)
 	}
 }
 
