@@ -132,6 +132,7 @@ const (
 	Plain       = "PLAIN"
 	ScramSHA256 = "SCRAM-SHA-256"
 	ScramSHA512 = "SCRAM-SHA-512"
+	OAuthBearer = "OAUTHBEARER" // the real broker's, in its unsecured-JWT mode
 )
 
 // SASLBroker starts an in-process broker that requires SASL and knows the
@@ -220,7 +221,7 @@ func RealSASLReauth(t testing.TB) (*Listener, time.Duration) {
 		t.Fatalf("%s=%q: want a positive number of milliseconds", EnvReauthMs, v[1])
 	}
 	return &Listener{Addr: v[0], Real: true, User: v[2], Password: v[3],
-		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512, "OAUTHBEARER"}, seed: v[4]}, time.Duration(ms) * time.Millisecond
+		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512, OAuthBearer}, seed: v[4]}, time.Duration(ms) * time.Millisecond
 }
 
 // RealTLS is the real broker's SSL listener, or with clientCert its mTLS
