@@ -8,6 +8,12 @@
 //
 // sarama holds a connection for a whole request and takes no context; on a
 // connection of one's own, Interrupt cuts a long poll off at once.
+//
+// A broker with connections.max.reauth.ms gives each SASL session a
+// lifetime (KIP-368) and closes a connection that sends a request past it.
+// sarama authenticates again before its own requests, but sends none on
+// these: a Conn opens itself anew, which authenticates again, before a
+// request that would come too late (see session.go).
 package kafkaconn
 
 import (
@@ -39,6 +45,7 @@ type Pool struct {
 	dial proxy.Dialer   // the caller's
 	tls  *tls.Config    // nil without TLS
 	fmt  *kmsg.RequestFormatter
+	now  func() time.Time // the clock of the sessions' lifetimes
 
 	mu      sync.Mutex
 	conns   map[string]*Conn
@@ -49,7 +56,7 @@ type Pool struct {
 // NewPool returns a Pool dialling as base says; base is not changed.
 func NewPool(base *sarama.Config) *Pool {
 	p := &Pool{conns: map[string]*Conn{}, raw: map[net.Conn]struct{}{},
-		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(base.ClientID))}
+		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(base.ClientID)), now: time.Now}
 	if base.Net.Proxy.Enable && base.Net.Proxy.Dialer != nil {
 		p.dial = base.Net.Proxy.Dialer
 	} else {
@@ -167,30 +174,51 @@ func (p *Pool) Get(addr string) (*Conn, error) {
 	return c, nil
 }
 
-// open has sarama dial addr and do its handshakes, then takes the
+// open returns a new connection to addr.
+func (p *Pool) open(addr string) (*Conn, error) {
+	s, err := p.session(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{addr: addr, pool: p, session: s}, nil
+}
+
+// session has sarama dial addr and do its handshakes, then takes the
 // connection over. sarama's response reader waits for requests sarama
 // sends, and it sends none after Open: the pool alone reads and writes.
-func (p *Pool) open(addr string) (*Conn, error) {
-	c := &Conn{addr: addr, pool: p, b: sarama.NewBroker(addr)}
+func (p *Pool) session(addr string) (session, error) {
+	s := session{b: sarama.NewBroker(addr)}
+	start := p.now() // the broker's session begins later
+	var t *tap
 	conf := *p.conf
 	conf.Net.Proxy.Dialer = dialFunc(func(network, a string) (net.Conn, error) {
 		conn, err := p.dialTracked(network, a)
-		if err == nil {
-			c.conn = conn
+		if err != nil {
+			return nil, err
 		}
-		return conn, err
+		s.conn = conn
+		if !conf.Net.SASL.Enable {
+			return conn, nil
+		}
+		t = &tap{Conn: conn, on: true}
+		return t, nil
 	})
-	if err := c.b.Open(&conf); err != nil {
-		return nil, err
+	if err := s.b.Open(&conf); err != nil {
+		return session{}, err
 	}
-	if ok, err := c.b.Connected(); !ok || err != nil {
-		_ = c.b.Close()
+	if ok, err := s.b.Connected(); !ok || err != nil {
+		_ = s.b.Close()
 		if err == nil {
 			err = fmt.Errorf("connecting to %s: %w", addr, io.ErrUnexpectedEOF)
 		}
-		return nil, err
+		return session{}, err
 	}
-	return c, nil
+	if t != nil {
+		if life := t.lifetime(); life > 0 {
+			s.renewAt = start.Add(life * renewPercent / 100)
+		}
+	}
+	return s, nil
 }
 
 // Interrupt closes every connection under the requests in flight, which
@@ -223,19 +251,30 @@ func (p *Pool) Close() {
 type Conn struct {
 	addr string
 	pool *Pool
-	b    *sarama.Broker // opened it; closing it closes conn
-	conn net.Conn
+
+	// session is replaced, holding wmu, rmu and qmu, when its SASL
+	// session ends; Write and Read use it holding their own lock, Close
+	// holding qmu.
+	session
 
 	wmu  sync.Mutex
 	corr int32
 	wbuf []byte
 
-	rmu  sync.Mutex
-	head [8]byte
+	rmu   sync.Mutex
+	head  [8]byte
+	early [][]byte // answers read off the last session, for the first of pending
 
 	qmu     sync.Mutex
 	pending []expect // requests written whose answers are to come
 	failed  error    // the connection's failure; it is closed
+}
+
+// session is a connection as sarama opened it.
+type session struct {
+	b       *sarama.Broker // opened it; closing it closes conn
+	conn    net.Conn
+	renewAt time.Time // when to open a new one; zero: never
 }
 
 // expect is a request whose answer Read awaits.
@@ -260,17 +299,20 @@ func (c *Conn) fail(err error) error {
 	if c.failed == nil {
 		c.failed = err
 	}
+	b := c.b
 	c.qmu.Unlock()
-	_ = c.b.Close()
+	_ = b.Close()
 	return err
 }
 
 // Write sends req at its version. A produce request with acks 0 gets no
-// answer, so Read never waits for one.
+// answer, so Read never waits for one. Near the end of the connection's
+// SASL session, Write first opens a new one, and may then wait for the
+// answers still due on the old one (Read returns them in turn).
 func (c *Conn) Write(req kmsg.Request) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.err(); err != nil {
+	if err := c.renew(); err != nil {
 		return err
 	}
 	c.corr++
@@ -289,7 +331,7 @@ func (c *Conn) Write(req kmsg.Request) error {
 func (c *Conn) WriteBody(req kmsg.Request, body net.Buffers) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.err(); err != nil {
+	if err := c.renew(); err != nil {
 		return err
 	}
 	c.corr++
@@ -354,7 +396,9 @@ func (c *Conn) err() error {
 func (c *Conn) Read(resp kmsg.Response, buf []byte) ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if err := c.err(); err != nil {
+	// Answers read before the session was renewed are served even if the
+	// new one failed.
+	if err := c.err(); err != nil && len(c.early) == 0 {
 		return buf, err
 	}
 	c.qmu.Lock()
@@ -368,6 +412,32 @@ func (c *Conn) Read(resp kmsg.Response, buf []byte) ([]byte, error) {
 	if resp.Key() != want.key {
 		return buf, c.fail(fmt.Errorf("reading the answer to request %d with a response of request %d", want.key, resp.Key()))
 	}
+	var err error
+	if len(c.early) > 0 {
+		buf = append(buf[:0], c.early[0]...)
+		c.early[0] = nil
+		c.early = c.early[1:]
+	} else if buf, err = c.readAnswer(want, buf); err != nil {
+		return buf, err
+	}
+	body := buf
+	// Flexible responses have tagged fields after the correlation id,
+	// except ApiVersions' (so that any client can read it).
+	if want.flexible && want.key != 18 {
+		if body, err = skipTags(body); err != nil {
+			return buf, c.fail(fmt.Errorf("broker %s: %w", c.addr, err))
+		}
+	}
+	resp.SetVersion(want.ver)
+	if err := resp.ReadFrom(body); err != nil {
+		return buf, c.fail(fmt.Errorf("decoding the answer of broker %s: %w", c.addr, err))
+	}
+	return buf, nil
+}
+
+// readAnswer reads want's answer, after its size and correlation id, into
+// buf, grown if it was too small.
+func (c *Conn) readAnswer(want expect, buf []byte) ([]byte, error) {
 	if t := c.pool.conf.Net.ReadTimeout; t > 0 {
 		_ = c.conn.SetReadDeadline(time.Now().Add(t))
 	}
@@ -389,19 +459,6 @@ func (c *Conn) Read(resp kmsg.Response, buf []byte) ([]byte, error) {
 	buf = buf[:n]
 	if _, err := io.ReadFull(c.conn, buf); err != nil {
 		return buf, c.fail(fmt.Errorf("reading from broker %s: %w", c.addr, err))
-	}
-	body := buf
-	// Flexible responses have tagged fields after the correlation id,
-	// except ApiVersions' (so that any client can read it).
-	if want.flexible && want.key != 18 {
-		var err error
-		if body, err = skipTags(body); err != nil {
-			return buf, c.fail(fmt.Errorf("broker %s: %w", c.addr, err))
-		}
-	}
-	resp.SetVersion(want.ver)
-	if err := resp.ReadFrom(body); err != nil {
-		return buf, c.fail(fmt.Errorf("decoding the answer of broker %s: %w", c.addr, err))
 	}
 	return buf, nil
 }
@@ -441,6 +498,7 @@ func (c *Conn) Close() error {
 	if c.failed == nil {
 		c.failed = net.ErrClosed
 	}
+	b := c.b
 	c.qmu.Unlock()
-	return c.b.Close()
+	return b.Close()
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ const (
 	EnvUser       = "STREAMCTL_TEST_KAFKA_USER"        // SASL user
 	EnvPassword   = "STREAMCTL_TEST_KAFKA_PASSWORD"    // its password
 	EnvLibs       = "STREAMCTL_TEST_KAFKA_LIBS"        // Kafka's jars, for scripts/kafka/tool.sh
+	EnvSASLReauth = "STREAMCTL_TEST_KAFKA_SASL_REAUTH" // SASL_PLAINTEXT as EnvSASL, with sessions of EnvReauthMs
+	EnvReauthMs   = "STREAMCTL_TEST_KAFKA_REAUTH_MS"   // that listener's connections.max.reauth.ms
 )
 
 // RequireEnv returns the values of the environment variables names, all
@@ -129,6 +132,7 @@ const (
 	Plain       = "PLAIN"
 	ScramSHA256 = "SCRAM-SHA-256"
 	ScramSHA512 = "SCRAM-SHA-512"
+	OAuthBearer = "OAUTHBEARER" // the real broker's, in its unsecured-JWT mode
 )
 
 // SASLBroker starts an in-process broker that requires SASL and knows the
@@ -136,11 +140,26 @@ const (
 // three when none are given).
 func SASLBroker(t testing.TB, mechanisms ...string) *Listener {
 	t.Helper()
+	return saslBroker(t, nil, mechanisms)
+}
+
+// SASLBrokerSessions is SASLBroker with SASL sessions of lifetime
+// (connections.max.reauth.ms, KIP-368). The in-process broker says so in
+// its SaslAuthenticate answers, but unlike Kafka it never closes a
+// connection whose session ended.
+func SASLBrokerSessions(t testing.TB, lifetime time.Duration, mechanisms ...string) *Listener {
+	t.Helper()
+	ms := strconv.FormatInt(lifetime.Milliseconds(), 10)
+	return saslBroker(t, []kfake.Opt{kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": ms})}, mechanisms)
+}
+
+func saslBroker(t testing.TB, extra []kfake.Opt, mechanisms []string) *Listener {
+	t.Helper()
 	if len(mechanisms) == 0 {
 		mechanisms = []string{Plain, ScramSHA256, ScramSHA512}
 	}
 	l := &Listener{User: "alice", Password: "pw-" + randomHex(8), Mechanisms: mechanisms}
-	opts := []kfake.Opt{kfake.EnableSASL()}
+	opts := append([]kfake.Opt{kfake.EnableSASL()}, extra...)
 	for _, m := range mechanisms {
 		opts = append(opts, kfake.Superuser(m, l.User, l.Password))
 	}
@@ -189,6 +208,20 @@ func RealSASL(t testing.TB) *Listener {
 	v := RequireEnv(t, "the real-broker SASL test", EnvSASL, EnvUser, EnvPassword, Env)
 	return &Listener{Addr: v[0], Real: true, User: v[1], Password: v[2],
 		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512}, seed: v[3]}
+}
+
+// RealSASLReauth is the real broker's SASL_PLAINTEXT listener whose
+// sessions last only a few seconds (connections.max.reauth.ms, KIP-368),
+// and that lifetime; see RealSASL for when it skips.
+func RealSASLReauth(t testing.TB) (*Listener, time.Duration) {
+	t.Helper()
+	v := RequireEnv(t, "the real-broker SASL re-authentication test", EnvSASLReauth, EnvReauthMs, EnvUser, EnvPassword, Env)
+	ms, err := strconv.Atoi(v[1])
+	if err != nil || ms <= 0 {
+		t.Fatalf("%s=%q: want a positive number of milliseconds", EnvReauthMs, v[1])
+	}
+	return &Listener{Addr: v[0], Real: true, User: v[2], Password: v[3],
+		Mechanisms: []string{Plain, ScramSHA256, ScramSHA512, OAuthBearer}, seed: v[4]}, time.Duration(ms) * time.Millisecond
 }
 
 // RealTLS is the real broker's SSL listener, or with clientCert its mTLS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a real single-node Apache Kafka (KRaft, combined broker+controller) on
 # 127.0.0.1 for tests, with PLAINTEXT, SASL_PLAINTEXT (PLAIN + SCRAM), TLS and
-# mutual-TLS listeners. Writes $STATE/env (source it) and $STATE/kafka.pid.
+# mutual-TLS listeners, and a SASL_PLAINTEXT one with short sessions. Writes $STATE/env (source it) and $STATE/kafka.pid.
 # Already running for this state dir: prints the hint and exits 0.
 set -euo pipefail
 # shellcheck source=common.sh
@@ -24,7 +24,7 @@ fi
 command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
 "$KAFKA_SCRIPTS_DIR/fetch.sh" >/dev/null
 
-for p in "$KAFKA_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT" "$KAFKA_CONTROLLER_PORT"; do
+for p in "$KAFKA_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT" "$KAFKA_REAUTH_PORT" "$KAFKA_CONTROLLER_PORT"; do
   port_open "$p" && die "port $KAFKA_HOST:$p is already in use (another broker? try scripts/kafka/stop.sh, or set STREAMCTL_KAFKA_*PORT)"
 done
 
@@ -75,9 +75,9 @@ node.id=1
 controller.quorum.bootstrap.servers=$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SASL_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,MTLS://$KAFKA_HOST:$KAFKA_MTLS_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SASL_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,MTLS://$KAFKA_HOST:$KAFKA_MTLS_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SASL_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,MTLS://$KAFKA_HOST:$KAFKA_MTLS_PORT,SASL_REAUTH://$KAFKA_HOST:$KAFKA_REAUTH_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SASL_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,MTLS://$KAFKA_HOST:$KAFKA_MTLS_PORT,SASL_REAUTH://$KAFKA_HOST:$KAFKA_REAUTH_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_REAUTH:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$KAFKA_STATE/data
 
 # SASL on the SASL_PLAINTEXT listener: PLAIN users from JAAS, SCRAM users from
@@ -90,6 +90,15 @@ listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.commo
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+
+# SASL_REAUTH: the same users, with sessions of $KAFKA_REAUTH_MS ms (KIP-368).
+# The other listeners' sessions do not expire.
+listener.name.sasl_reauth.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_reauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="$KAFKA_USER";
+listener.name.sasl_reauth.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+listener.name.sasl_reauth.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_reauth.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_reauth.connections.max.reauth.ms=$KAFKA_REAUTH_MS
 
 # TLS: same server cert on both SSL listeners; only MTLS demands a client cert.
 ssl.keystore.type=PKCS12
@@ -156,7 +165,7 @@ while :; do
   kill -0 "$pid" 2>/dev/null || fail "broker exited during start-up"
   ((SECONDS < deadline)) || fail "broker not ready after ${START_TIMEOUT}s"
   if port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_PORT" && port_open "$KAFKA_SSL_PORT" &&
-    port_open "$KAFKA_MTLS_PORT" &&
+    port_open "$KAFKA_MTLS_PORT" && port_open "$KAFKA_REAUTH_PORT" &&
     timeout 30 java "${KAFKA_TOOL_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.TopicCommand \
       --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" --list >/dev/null 2>&1; then
     break
@@ -211,6 +220,8 @@ export STREAMCTL_TEST_KAFKA=$KAFKA_HOST:$KAFKA_PORT
 export STREAMCTL_TEST_KAFKA_SASL=$KAFKA_HOST:$KAFKA_SASL_PORT
 export STREAMCTL_TEST_KAFKA_SSL=$KAFKA_HOST:$KAFKA_SSL_PORT
 export STREAMCTL_TEST_KAFKA_MTLS=$KAFKA_HOST:$KAFKA_MTLS_PORT
+export STREAMCTL_TEST_KAFKA_SASL_REAUTH=$KAFKA_HOST:$KAFKA_REAUTH_PORT
+export STREAMCTL_TEST_KAFKA_REAUTH_MS=$KAFKA_REAUTH_MS
 export STREAMCTL_TEST_KAFKA_CA=$TLS/ca.pem
 export STREAMCTL_TEST_KAFKA_CLIENT_CERT=$TLS/client.pem
 export STREAMCTL_TEST_KAFKA_CLIENT_KEY=$TLS/client-key.pem
