@@ -57,6 +57,10 @@ func TestConsumeRangeTime(t *testing.T) {
 	if r.Stdout != "4\n5\n" {
 		t.Errorf("future end: stdout %q", r.Stdout)
 	}
+	// The timeout names the end time it waited for, not an offset.
+	if want := "at 6, waiting for a message at or after 2027-01-01T00:00:00Z"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("future end: stderr %q, want it to say %q", r.Stderr, want)
+	}
 }
 
 func TestConsumeRangePerPartition(t *testing.T) {

@@ -45,13 +45,21 @@ type TimeoutError struct {
 	Processing bool
 }
 
-// Position is where reading a partition stands against its end offset.
+// Position is where reading a partition stands against its end offset,
+// or against its end time when that is still ahead.
 type Position struct {
 	TopicPartition
 	Next, End int64
+	// EndTime, when not zero, is the end (ms since the epoch): the first
+	// message at or after it ends the partition, and End means nothing.
+	EndTime int64
 }
 
 func (p Position) String() string {
+	if p.EndTime != 0 {
+		at := time.UnixMilli(p.EndTime).UTC().Format(time.RFC3339Nano)
+		return fmt.Sprintf("%s at %d, waiting for a message at or after %s", p.TopicPartition, p.Next, at)
+	}
 	return fmt.Sprintf("%s at %d of %d", p.TopicPartition, p.Next, p.End)
 }
 
@@ -838,7 +846,7 @@ func (r *runner) timedOut(idle bool) error {
 	if r.o.Num == 0 {
 		for tp, st := range r.parts {
 			if !st.done {
-				e.Behind = append(e.Behind, Position{tp, st.next, st.end})
+				e.Behind = append(e.Behind, Position{tp, st.next, st.end, st.endTime})
 			}
 		}
 		slices.SortFunc(e.Behind, func(a, b Position) int {
