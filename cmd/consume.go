@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,6 +156,13 @@ func runConsume(c *cli.Context, s Streams) error {
 		// A group assigns partitions itself; reading a chosen few as a
 		// member would make it rebalance without end.
 		return usagef("-p/--partitions and -g/--group do not go together: a group assigns its members' partitions")
+	}
+	if len(o.Partitions) > 0 {
+		for _, p := range slices.Sorted(maps.Keys(o.PartitionRanges)) {
+			if !slices.Contains(o.Partitions, p) {
+				return usagef("--offset names partition %d, which -p/--partitions %s leaves out: add it to -p or drop its %d= entry", p, c.String("partitions"), p)
+			}
+		}
 	}
 	switch c.String("isolation") {
 	case "read_committed":

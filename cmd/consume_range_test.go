@@ -99,7 +99,13 @@ func TestConsumeRangeUsage(t *testing.T) {
 		}
 	}
 	mustRun(t, 2, "", "consume", topic, "-b", addr, "-o", "1:5", "-g", topic+"-g")
-	r := mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
+	// A partition -o names that -p leaves out exists: the error is the
+	// two flags disagreeing, not a missing partition.
+	r := mustRun(t, 2, "", "consume", topic, "-b", addr, "-p", "0", "-o", "0=1,3=2", "-e")
+	if !strings.Contains(r.Stderr, "--offset names partition 3, which -p/--partitions 0 leaves out") {
+		t.Errorf("-p 0 -o 0=1,3=2: stderr %q", r.Stderr)
+	}
+	r = mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
 	if !strings.Contains(r.Stderr, "partition 4") || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
 		t.Errorf("-o 4=2 on a one-partition topic: stderr %q", r.Stderr)
 	}
