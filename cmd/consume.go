@@ -87,7 +87,7 @@ Examples:
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report messages that do not decode on stderr and go on (default: stop with exit 1)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: envVars("format"),
-				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %h headers; \\n \\t \\xHH escapes"},
+				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %R value length as 4 big-endian bytes, %h headers, %% a percent sign; \\n \\r \\t \\0 \\\\ \\xHH escapes; nothing is added, so end with \\n for one line per message"},
 			&cli.BoolFlag{Name: "pretty", Aliases: []string{"P"}, EnvVars: envVars("pretty"),
 				Usage: "print the readable form (topic/partition, offset, time, key, headers, indented JSON) even when stdout is not a terminal; it is the default on a terminal"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
