@@ -401,7 +401,11 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 		if !slices.Contains(all, p) {
 			return nil, &PartitionError{Topic: topic, Partition: p, Valid: all}
 		}
-		out = append(out, p)
+		// A partition named twice is read once: a request that names
+		// one twice is refused as malformed.
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }
