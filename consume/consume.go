@@ -338,6 +338,14 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 	if o.Group == "" && (o.End != nil || (Ranges{Partitions: o.PartitionRanges}).HasEnd()) {
 		o.Exit = true // a range ends as -e does
 	}
+	// A topic named twice is read once, as a partition is (see partitions).
+	var topics []string
+	for _, t := range o.Topics {
+		if !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	o.Topics = topics
 	r := &runner{
 		o:       o,
 		client:  client,
