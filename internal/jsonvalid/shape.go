@@ -34,6 +34,9 @@ type seg struct {
 	w, m [2]uint64
 	n    int
 	slot uint8
+	// text is the length of the slot's string in the value the shape
+	// was built from: match tries that length first.
+	text int
 }
 
 // What follows a seg's bytes.
@@ -94,6 +97,10 @@ func (s *Shape) match(b []byte) bool {
 		i += g.n
 		switch g.slot {
 		case slotString:
+			if n := g.text; len(b)-i >= n+8 && b[i+n] == '"' && plain(b[i:], n) {
+				i += n
+				continue
+			}
 			// As in valid's string loop: the lowest flagged byte is
 			// exact, and is most often the closing quote.
 			for i+8 <= len(b) {
@@ -118,8 +125,15 @@ func (s *Shape) match(b []byte) bool {
 			if i >= len(b) {
 				return false
 			}
-			// Most numbers are integers; anything else is scalar's.
-			if c := b[i]; c >= '1' && c <= '9' {
+			// null, true and integers, the most common, are read here;
+			// anything else by scalar.
+			switch c := b[i]; {
+			case c == 'n' || c == 't':
+				if len(b)-i >= 4 && (binary.LittleEndian.Uint32(b[i:]) == lit4("null") || binary.LittleEndian.Uint32(b[i:]) == lit4("true")) {
+					i += 4
+					goto next
+				}
+			case c >= '1' && c <= '9':
 				j := i + 1
 				for j < len(b) && b[j]-'0' < 10 {
 					j++
@@ -136,6 +150,22 @@ func (s *Shape) match(b []byte) bool {
 	next:
 	}
 	return i == len(b)
+}
+
+// plain reports whether b[:n] holds no quote, backslash or control byte;
+// b holds at least n+8 bytes. Taking a string's length this way, rather
+// than from where its closing quote is found, tells where the next literal
+// starts before the string's bytes are read.
+func plain(b []byte, n int) bool {
+	j := 0
+	for ; j+8 <= n; j += 8 {
+		if special(binary.LittleEndian.Uint64(b[j:])) != 0 {
+			return false
+		}
+	}
+	// Flags are exact below the lowest true one, so the bytes from n on
+	// cannot flag those before it.
+	return j == n || special(binary.LittleEndian.Uint64(b[j:]))&(1<<(8*(n-j))-1) == 0
 }
 
 // wordAt is the eight bytes of b from i, little-endian, with zeros for any
@@ -205,6 +235,7 @@ func (s *Shape) build(b []byte) {
 				}
 				i = strTail(b, j+1)
 				start = i - 1
+				s.segs[len(s.segs)-1].text = start - (j + 1)
 				continue
 			}
 			if !s.lit(b[start:j], slotScalar) {
