@@ -87,8 +87,12 @@ func (s *Shape) match(b []byte) bool {
 	i := 0
 	for k := range s.segs {
 		g := &s.segs[k]
-		if len(b)-i >= 16 {
-			if (binary.LittleEndian.Uint64(b[i:])^g.w[0])&g.m[0]|(binary.LittleEndian.Uint64(b[i+8:])^g.w[1])&g.m[1] != 0 {
+		if p := b[i:]; len(p) >= 16 {
+			x := (binary.LittleEndian.Uint64(p[:8]) ^ g.w[0]) & g.m[0]
+			if g.n > 8 {
+				x |= (binary.LittleEndian.Uint64(p[8:16]) ^ g.w[1]) & g.m[1]
+			}
+			if x != 0 {
 				return false
 			}
 		} else if len(b)-i < g.n || (wordAt(b, i)^g.w[0])&g.m[0]|(wordAt(b, i+8)^g.w[1])&g.m[1] != 0 {
@@ -97,10 +101,23 @@ func (s *Shape) match(b []byte) bool {
 		i += g.n
 		switch g.slot {
 		case slotString:
-			if n := g.text; len(b)-i >= n+8 && b[i+n] == '"' && plain(b[i:], n) {
-				i += n
-				continue
+			if n := g.text; len(b)-i >= n+8 && b[i+n] == '"' {
+				// plain, in line: no quote, backslash or control
+				// byte before b[i+n]. Flags are exact below the
+				// lowest true one, so the bytes from n on cannot
+				// flag those before it.
+				j := 0
+				for ; j+8 <= n; j += 8 {
+					if special(binary.LittleEndian.Uint64(b[i+j:])) != 0 {
+						goto scan
+					}
+				}
+				if j == n || special(binary.LittleEndian.Uint64(b[i+j:]))&(1<<(8*(n-j))-1) == 0 {
+					i += n
+					continue
+				}
 			}
+		scan:
 			// As in valid's string loop: the lowest flagged byte is
 			// exact, and is most often the closing quote.
 			for i+8 <= len(b) {
@@ -150,22 +167,6 @@ func (s *Shape) match(b []byte) bool {
 	next:
 	}
 	return i == len(b)
-}
-
-// plain reports whether b[:n] holds no quote, backslash or control byte;
-// b holds at least n+8 bytes. Taking a string's length this way, rather
-// than from where its closing quote is found, tells where the next literal
-// starts before the string's bytes are read.
-func plain(b []byte, n int) bool {
-	j := 0
-	for ; j+8 <= n; j += 8 {
-		if special(binary.LittleEndian.Uint64(b[j:])) != 0 {
-			return false
-		}
-	}
-	// Flags are exact below the lowest true one, so the bytes from n on
-	// cannot flag those before it.
-	return j == n || special(binary.LittleEndian.Uint64(b[j:]))&(1<<(8*(n-j))-1) == 0
 }
 
 // wordAt is the eight bytes of b from i, little-endian, with zeros for any
