@@ -61,13 +61,15 @@ const (
 // Valid reports whether b is exactly one JSON value, as the package's Valid
 // does.
 func (s *Shape) Valid(b []byte) bool {
+	ok := s.match(b) // Valid inlines into its caller: one call a value
+	return ok
+}
+
+// slow is Valid for a value that does not match, or while s backs off.
+func (s *Shape) slow(b []byte) bool {
 	if s.skip > 0 {
 		s.skip--
 		return valid(b)
-	}
-	if s.ok && s.match(b) {
-		s.misses, s.backoff = 0, 0
-		return true
 	}
 	if !valid(b) {
 		return false
@@ -81,9 +83,13 @@ func (s *Shape) Valid(b []byte) bool {
 	return true
 }
 
-// match reports whether b is s's literal bytes with a value of the right
-// kind in each slot: then b is valid, as the value s was built from is.
+// match is Valid: when b is s's literal bytes with a value of the right
+// kind in each slot, b is valid, as the value s was built from is; any
+// other value, or any while s backs off, goes to slow.
 func (s *Shape) match(b []byte) bool {
+	if s.skip > 0 || !s.ok {
+		return s.slow(b)
+	}
 	i := 0
 	for k := range s.segs {
 		g := &s.segs[k]
@@ -93,10 +99,10 @@ func (s *Shape) match(b []byte) bool {
 				x |= (binary.LittleEndian.Uint64(p[8:16]) ^ g.w[1]) & g.m[1]
 			}
 			if x != 0 {
-				return false
+				return s.slow(b)
 			}
 		} else if len(b)-i < g.n || (wordAt(b, i)^g.w[0])&g.m[0]|(wordAt(b, i+8)^g.w[1])&g.m[1] != 0 {
-			return false
+			return s.slow(b)
 		}
 		i += g.n
 		switch g.slot {
@@ -135,12 +141,12 @@ func (s *Shape) match(b []byte) bool {
 				break
 			}
 			if i = strTail(b, i); i < 0 {
-				return false
+				return s.slow(b)
 			}
 			i-- // back to the closing quote
 		case slotScalar:
 			if i >= len(b) {
-				return false
+				return s.slow(b)
 			}
 			// null, true and integers, the most common, are read here;
 			// anything else by scalar.
@@ -161,12 +167,16 @@ func (s *Shape) match(b []byte) bool {
 				}
 			}
 			if i = scalar(b, i); i < 0 {
-				return false
+				return s.slow(b)
 			}
 		}
 	next:
 	}
-	return i == len(b)
+	if i != len(b) {
+		return s.slow(b)
+	}
+	s.misses, s.backoff = 0, 0
+	return true
 }
 
 // wordAt is the eight bytes of b from i, little-endian, with zeros for any
