@@ -93,7 +93,7 @@ func (s *Shape) match(b []byte) bool {
 	i := 0
 	for k := range s.segs {
 		g := &s.segs[k]
-		if p := b[i:]; len(p) >= 16 {
+		if p := b[i:]; len(p) >= 16 || len(p) >= 8 && g.n <= 8 {
 			x := (binary.LittleEndian.Uint64(p[:8]) ^ g.w[0]) & g.m[0]
 			if g.n > 8 {
 				x |= (binary.LittleEndian.Uint64(p[8:16]) ^ g.w[1]) & g.m[1]
