@@ -13,8 +13,9 @@ import (
 // false or null; a value that is those same bytes with a string, number or
 // literal in each slot is valid without being read against the grammar.
 // Any other value is read by Valid, and its shape becomes the one to
-// match. Where shapes keep changing, Shape stops trying for a while, so
-// its cost over Valid stays small.
+// match, though not for one value of another shape among many of this
+// one. Where shapes keep changing, Shape stops trying for a while, so its
+// cost over Valid stays small.
 //
 // The verdict is always Valid's. The zero Shape is ready for use; a Shape
 // is for one goroutine.
@@ -22,10 +23,12 @@ type Shape struct {
 	segs []seg
 	// ok says segs holds a shape (a value too big for maxSegs has none).
 	ok bool
-	// misses counts the values in a row that did not match; skip is how
-	// many values are left to read without trying, and backoff is how
-	// many were skipped the last time.
-	misses, skip, backoff int
+	// misses counts the values in a row that did not match. debt is
+	// what misses cost, less one for each value that matched since;
+	// at maxDebt Shape backs off: skip is how many values are left to
+	// read without trying, and backoff how many were skipped the last
+	// time (0 once the debt is paid).
+	misses, debt, skip, backoff int
 }
 
 // seg is up to 16 literal bytes of a shape, as two little-endian words and
@@ -50,10 +53,15 @@ const (
 	// maxSegs bounds a shape, and so the work of building one: about
 	// 60 members.
 	maxSegs = 128
-	// maxMisses values in a row that do not match start a back-off:
-	// minBackoff values read without trying, twice as many each time up
-	// to maxBackoff while no value matches.
-	maxMisses  = 4
+	// A match saves about half of Valid's time. A miss costs the try on
+	// top of Valid (missCost matches' worth), and building the new shape
+	// about as much again as Valid (buildCost). At maxDebt (4 values in a
+	// row of new shapes) Shape backs off: minBackoff values read without
+	// trying, twice as many each time up to maxBackoff while the debt
+	// comes back before it is paid.
+	missCost   = 1
+	buildCost  = 4
+	maxDebt    = missCost + 3*buildCost
 	minBackoff = 16
 	maxBackoff = 1 << 16
 )
@@ -74,12 +82,19 @@ func (s *Shape) slow(b []byte) bool {
 	if !valid(b) {
 		return false
 	}
-	if s.misses++; s.misses == maxMisses {
-		s.misses = 0
+	// One value of another shape keeps the shape: the next is most
+	// often of the shape again. Two in a row change it.
+	if s.misses++; s.misses >= 2 || !s.ok {
+		s.build(b)
+		s.debt += buildCost
+	} else {
+		s.debt += missCost
+	}
+	if s.debt >= maxDebt {
+		s.misses, s.debt = 0, 0
 		s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
 		s.skip = s.backoff
 	}
-	s.build(b)
 	return true
 }
 
@@ -175,7 +190,12 @@ func (s *Shape) match(b []byte) bool {
 	if i != len(b) {
 		return s.slow(b)
 	}
-	s.misses, s.backoff = 0, 0
+	s.misses = 0
+	if s.debt > 0 {
+		s.debt--
+	} else {
+		s.backoff = 0
+	}
 	return true
 }
 
@@ -269,10 +289,9 @@ func (s *Shape) lit(l []byte, slot uint8) bool {
 			return false
 		}
 		g := seg{n: min(len(l), 16)}
-		for j := range g.n {
-			g.w[j/8] |= uint64(l[j]) << (j % 8 * 8)
-			g.m[j/8] |= 0xff << (j % 8 * 8)
-		}
+		g.m[0] = 1<<(8*min(g.n, 8)) - 1 // all ones for 8 and more
+		g.m[1] = 1<<(8*max(g.n-8, 0)) - 1
+		g.w[0], g.w[1] = wordAt(l, 0)&g.m[0], wordAt(l, 8)&g.m[1]
 		if l = l[g.n:]; len(l) == 0 {
 			g.slot = slot
 			s.segs = append(s.segs, g)

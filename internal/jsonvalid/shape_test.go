@@ -99,7 +99,11 @@ func edit(v []byte, pos, op int, c byte) []byte {
 // order, through one Shape, and each case after each shape.
 func TestShapeValues(t *testing.T) {
 	var s Shape
-	for _, v := range append(records(1000), bytesOf(cases)...) {
+	vs := append(records(1000), bytesOf(cases)...)
+	for _, p := range []string{"AB", "AAB", "AABB"} {
+		vs = append(vs, interleaved(p)...)
+	}
+	for _, v := range vs {
 		if got, want := s.Valid(v), json.Valid(v); got != want {
 			t.Fatalf("Valid(%q) = %v, want %v (encoding/json)", v, got, want)
 		}
@@ -115,19 +119,24 @@ func TestShapeValues(t *testing.T) {
 	}
 }
 
-// TestShapeBacksOff feeds values whose shapes keep changing: after
-// maxMisses of them Shape stops trying, for longer each time, and a value
-// that matches again ends the back-off.
+// TestShapeBacksOff feeds values whose shapes keep changing: after 4 of
+// them Shape stops trying, for longer each time while it has not matched
+// enough to pay for the misses; once it has, the next back-off is short
+// again.
 func TestShapeBacksOff(t *testing.T) {
 	var s Shape
 	a := []byte(`{"a":1}`)
-	for i := range maxMisses {
-		if !s.Valid(fmt.Appendf(nil, `{"k%d":1}`, i)) {
-			t.Fatal("valid value not valid")
+	newShapes := func(prefix string) {
+		t.Helper()
+		for i := range 4 {
+			if !s.Valid(fmt.Appendf(nil, `{"%s%d":1}`, prefix, i)) {
+				t.Fatal("valid value not valid")
+			}
 		}
 	}
+	newShapes("k")
 	if s.skip != minBackoff {
-		t.Fatalf("after %d values of new shapes, skip = %d, want %d", maxMisses, s.skip, minBackoff)
+		t.Fatalf("after 4 values of new shapes, skip = %d, want %d", s.skip, minBackoff)
 	}
 	for range minBackoff {
 		s.Valid(a)
@@ -135,16 +144,38 @@ func TestShapeBacksOff(t *testing.T) {
 	if s.skip != 0 {
 		t.Fatalf("skip = %d after skipping %d values, want 0", s.skip, minBackoff)
 	}
-	for i := range maxMisses {
-		s.Valid(fmt.Appendf(nil, `{"j%d":1}`, i))
-	}
+	newShapes("j")
 	if s.skip != 2*minBackoff {
 		t.Fatalf("second back-off: skip = %d, want %d", s.skip, 2*minBackoff)
 	}
 	s.skip = 0
-	s.Valid(a)
-	if !s.Valid(a) || s.backoff != 0 || s.misses != 0 {
-		t.Fatalf("a match left backoff %d, misses %d, want 0 and 0", s.backoff, s.misses)
+	for range maxDebt + 2 {
+		s.Valid(a) // two misses (the second builds a's shape), then matches
+	}
+	if s.debt != 0 || s.backoff != 0 {
+		t.Fatalf("after matches: debt %d, backoff %d, want 0 and 0", s.debt, s.backoff)
+	}
+	newShapes("i")
+	if s.skip != minBackoff {
+		t.Fatalf("back-off after the debt was paid: skip = %d, want %d", s.skip, minBackoff)
+	}
+}
+
+// TestShapeKeepsShapeForOneOther: one value of another shape among values
+// of one shape does not replace it; two in a row do.
+func TestShapeKeepsShapeForOneOther(t *testing.T) {
+	var s Shape
+	a, b := []byte(`{"a":1}`), []byte(`{"b":"x"}`)
+	for _, v := range [][]byte{a, a, b} {
+		s.Valid(v)
+	}
+	if s.Valid(a); !matched(&s) {
+		t.Fatal("a value of the shape after one of another shape did not match")
+	}
+	s.Valid(b)
+	s.Valid(b)
+	if s.Valid(b); !matched(&s) {
+		t.Fatal("the third of a new shape in a row did not match: the shape did not change")
 	}
 }
 
@@ -229,6 +260,32 @@ func BenchmarkShapeRecords(b *testing.B) {
 			b.Fatal("not valid")
 		}
 	}
+}
+
+// BenchmarkShapeInterleaved has two shapes, two values of one for each of
+// the other; Valid takes about as long as in BenchmarkValidRecords.
+func BenchmarkShapeInterleaved(b *testing.B) {
+	vs := interleaved("AAB")
+	var s Shape
+	for i := 0; b.Loop(); i++ {
+		if !s.Valid(vs[i%len(vs)]) {
+			b.Fatal("not valid")
+		}
+	}
+}
+
+// interleaved makes values of two shapes, A and B, in the order pattern
+// repeats.
+func interleaved(pattern string) [][]byte {
+	vs := make([][]byte, 999)
+	for i := range vs {
+		if pattern[i%len(pattern)] == 'A' {
+			vs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","ok":true,"note":null}`, i, i, i, i%100, i/60%60, i%60)
+		} else {
+			vs[i] = fmt.Appendf(nil, `{"id":%d,"kind":"refund","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","reason":"late"}`, i, i, i%100, i/60%60, i%60)
+		}
+	}
+	return vs
 }
 
 // BenchmarkShapeMixed is the worst case: every value a new shape.
