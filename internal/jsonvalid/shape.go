@@ -37,8 +37,8 @@ type seg struct {
 	w, m [2]uint64
 	n    int
 	slot uint8
-	// text is the length of the slot's string in the value the shape
-	// was built from: match tries that length first.
+	// text is the length of the slot's string in the last value that
+	// had one there: match tries that length first.
 	text int
 }
 
@@ -122,6 +122,7 @@ func (s *Shape) match(b []byte) bool {
 		i += g.n
 		switch g.slot {
 		case slotString:
+			st := i
 			if n := g.text; len(b)-i >= n+8 && b[i+n] == '"' {
 				// plain, in line: no quote, backslash or control
 				// byte before b[i+n]. Flags are exact below the
@@ -151,6 +152,7 @@ func (s *Shape) match(b []byte) bool {
 				t := bits.TrailingZeros64(m)
 				i += t >> 3
 				if byte(w>>(t&56)) == '"' {
+					g.text = i - st // the length to try next time
 					goto next
 				}
 				break
@@ -159,6 +161,7 @@ func (s *Shape) match(b []byte) bool {
 				return s.slow(b)
 			}
 			i-- // back to the closing quote
+			g.text = i - st
 		case slotScalar:
 			if i >= len(b) {
 				return s.slow(b)
