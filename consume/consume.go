@@ -269,7 +269,11 @@ type runner struct {
 	out    *bufio.Writer
 	buf    []byte
 	rec    envelope.Record
-	msgs   chan delivery
+	// keyDec and valueDec are KeyCodec's and ValueCodec's decoders
+	// (nil with no codec): this goroutine's alone, they may keep state
+	// from one message to the next.
+	keyDec, valueDec *codec.Decoder
+	msgs             chan delivery
 	// bufs are the fetch buffers free for reuse; see fetchBuf.
 	bufs   *bufPool
 	assign chan assignment
@@ -346,6 +350,12 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		outstanding: map[TopicPartition]*outstanding{},
 	}
 	r.bufs = &bufPool{}
+	if o.KeyCodec != nil {
+		r.keyDec = o.KeyCodec.NewDecoder()
+	}
+	if o.ValueCodec != nil {
+		r.valueDec = o.ValueCodec.NewDecoder()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !o.Deadline.IsZero() {
@@ -944,10 +954,10 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		Headers: rec.Headers[:0],
 	}
 	var err error
-	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, m.key, m.headers, codec.KeySchemaHeader); err != nil {
+	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, r.keyDec, m.key, m.headers, codec.KeySchemaHeader); err != nil {
 		return r.invalid(m, d, "key", err)
 	}
-	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, m.value, m.headers, codec.ValueSchemaHeader); err != nil {
+	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, r.valueDec, m.value, m.headers, codec.ValueSchemaHeader); err != nil {
 		return r.invalid(m, d, "value", err)
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
@@ -1034,13 +1044,13 @@ func (r *runner) write(rec *envelope.Record) error {
 
 // decode returns b's text form and the schema registry id it named (0
 // without a schema codec); a schema codec finds the id in the bytes, or in
-// the Confluent 8 header idHeader.
-func decode(c *codec.Chain, b []byte, headers []*sarama.RecordHeader, idHeader string) ([]byte, int, error) {
+// the Confluent 8 header idHeader. dec is c's decoder.
+func decode(c *codec.Chain, dec *codec.Decoder, b []byte, headers []*sarama.RecordHeader, idHeader string) ([]byte, int, error) {
 	if b == nil || c == nil || c.Raw() {
 		return b, 0, nil
 	}
 	if !c.Schema() {
-		out, err := c.Decode(b)
+		out, err := dec.Decode(b)
 		return out, 0, err
 	}
 	var hv []byte
