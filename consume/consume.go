@@ -272,7 +272,9 @@ type runner struct {
 	msgs   chan delivery
 	// bufs are the fetch buffers free for reuse (nil: none is reused,
 	// with a Processor); see fetchBuf.
-	bufs   *bufPool
+	bufs *bufPool
+	// demand holds the fetcher back once -n is covered.
+	demand *demand
 	assign chan assignment
 	revoke chan revocation
 	errs   chan error
@@ -336,6 +338,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		client:  client,
 		out:     bufio.NewWriterSize(w, 64<<10),
 		msgs:    make(chan delivery, 16),
+		demand:  newDemand(o.Num),
 		assign:  make(chan assignment),
 		revoke:  make(chan revocation),
 		errs:    make(chan error, 1),
@@ -610,6 +613,7 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err) // d is not released: err may quote it
 			}
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 			if r.finished() {
 				return r.finish(nil)
 			}
@@ -752,6 +756,7 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 		select {
 		case d := <-r.msgs:
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 		default:
 			err := r.flush()
 			if perr != nil {

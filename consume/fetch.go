@@ -273,6 +273,9 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 	var resp kmsg.FetchResponse
 	var served []TopicPartition
 	for round.Err() == nil {
+		if !first && !f.r.demand.await(round) {
+			return nil // -n is met, or the round ends
+		}
 		req.MaxBytes = total
 		if n := f.request(req, tps, partMax); n == 0 {
 			return errFinished
@@ -456,11 +459,13 @@ func (f *fetcher) partitionErr(tp TopicPartition, kerr sarama.KError) (ok bool, 
 func (f *fetcher) send(ctx context.Context, d delivery) bool {
 	for _, part := range d.split(maxBatch) {
 		part.buf.hold()
+		f.r.demand.hand(len(part.msgs))
 		select {
 		case f.r.msgs <- part:
 			f.set(part.tp, part.next)
 		case <-ctx.Done():
 			part.buf.release()
+			f.r.demand.hand(-len(part.msgs))
 			return false
 		}
 	}
