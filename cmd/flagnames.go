@@ -119,6 +119,8 @@ func firstFlagName(f cli.Flag) string {
 		name, aliases = f.Name, f.Aliases
 	case *cli.StringSliceFlag:
 		name, aliases = f.Name, f.Aliases
+	case *cli.GenericFlag:
+		name, aliases = f.Name, f.Aliases
 	default:
 		return f.Names()[0]
 	}
