@@ -381,7 +381,7 @@ func (f *fetcher) askOldest(conn *kafkaconn.Conn, tps []TopicPartition, fetch *k
 		for j := range rt.Partitions {
 			p := &rt.Partitions[j]
 			tp := TopicPartition{rt.Topic, p.Partition}
-			if !f.atOldest[tp] || !errors.Is(sarama.KError(p.ErrorCode), sarama.ErrNoError) {
+			if !f.atOldest[tp] || !errors.Is(sarama.KError(p.ErrorCode), sarama.ErrNoError) || p.Offset < 0 {
 				continue
 			}
 			delete(f.atOldest, tp)
