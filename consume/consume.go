@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -275,7 +276,9 @@ type runner struct {
 	keyDec, valueDec *codec.Decoder
 	msgs             chan delivery
 	// bufs are the fetch buffers free for reuse; see fetchBuf.
-	bufs   *bufPool
+	bufs *bufPool
+	// demand holds the fetcher back once -n is covered.
+	demand *demand
 	assign chan assignment
 	revoke chan revocation
 	errs   chan error
@@ -339,6 +342,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		client:  client,
 		out:     bufio.NewWriterSize(w, 64<<10),
 		msgs:    make(chan delivery, 16),
+		demand:  newDemand(o.Num),
 		assign:  make(chan assignment),
 		revoke:  make(chan revocation),
 		errs:    make(chan error, 1),
@@ -454,12 +458,24 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	// The offsets are asked on the fetcher's connections, which it then
 	// owns (and closes): a leader is dialled once for both.
 	conns := kafkaconn.NewPool(r.client.Config())
+	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, conns: conns}
+	if r.fromOldest(tps) {
+		// Nothing needs the end offsets, and the start is each
+		// partition's oldest: the fetcher asks for that together with its
+		// first fetch, from 0, which is where most logs start.
+		f.atOldest = map[TopicPartition]bool{}
+		for _, tp := range tps {
+			r.parts[tp] = &partState{end: math.MaxInt64, last: time.Now()}
+			f.pos[tp] = 0
+			f.atOldest[tp] = true
+		}
+		return r.runFetcher(ctx, f), nil
+	}
 	oldest, newest, err := r.boundsOn(ctx, conns, tps)
 	if err != nil {
 		conns.Close()
 		return nil, err
 	}
-	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, conns: conns}
 	now := time.Now()
 	for _, tp := range tps {
 		rg := r.rangeFor(tp.Partition)
@@ -482,6 +498,27 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		}
 		f.pos[tp] = start
 	}
+	return r.runFetcher(ctx, f), nil
+}
+
+// fromOldest says that every partition of tps is read from its oldest
+// offset with no end (no -e, no range's end): nothing but the oldest
+// offsets is to be known before fetching.
+func (r *runner) fromOldest(tps []TopicPartition) bool {
+	if r.o.Exit {
+		return false
+	}
+	for _, tp := range tps {
+		if rg := r.rangeFor(tp.Partition); rg.Start.Kind != Start || rg.End != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runFetcher starts f, and r's discovery of new topics, and returns the
+// function that stops them.
+func (r *runner) runFetcher(ctx context.Context, f *fetcher) func() {
 	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -502,7 +539,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	return func() {
 		cancel()
 		wg.Wait()
-	}, nil
+	}
 }
 
 // discover asks Options.Discover for the topics to read until ctx ends,
@@ -617,6 +654,7 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err) // d is not released: err may quote it
 			}
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 			if r.finished() {
 				return r.finish(nil)
 			}
@@ -759,6 +797,7 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 		select {
 		case d := <-r.msgs:
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 		default:
 			err := r.flush()
 			if perr != nil {
