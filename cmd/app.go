@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 )
@@ -209,13 +210,14 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 	return app
 }
 
-// flagRef matches the Go flag package's "-name" in its error messages.
-var flagRef = regexp.MustCompile(`flag -([a-z])`)
+// flagRef matches the Go flag package's "-name" in its error messages. It
+// is compiled on first use: every run starting pays for what init does.
+var flagRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`flag -([a-z])`) })
 
 // explainFlagError rewrites the flag package's messages for people:
 // flags spelled with two dashes, and durations that lack a unit.
 func explainFlagError(err error) error {
-	msg := flagRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+	msg := flagRef().ReplaceAllStringFunc(err.Error(), func(m string) string {
 		name := strings.TrimPrefix(m, "flag -")
 		if len(name) == 1 {
 			return "flag -" + name

@@ -1,6 +1,10 @@
 package cmd
 
-import "github.com/urfave/cli/v2"
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
 
 // urfave/cli v2 works a flag's names out anew on every Names() call, with
 // a regular expression, and asks for them over and over: before a command
@@ -57,15 +61,15 @@ func cacheFlagNames(app *cli.App) {
 		for i, f := range flags {
 			switch f := f.(type) {
 			case *cli.StringFlag:
-				out[i] = &stringFlag{f, f.Names()}
+				out[i] = &stringFlag{f, flagNamesOf(f.Name, f.Aliases)}
 			case *cli.BoolFlag:
-				out[i] = &boolFlag{f, f.Names()}
+				out[i] = &boolFlag{f, flagNamesOf(f.Name, f.Aliases)}
 			case *cli.IntFlag:
-				out[i] = &intFlag{f, f.Names()}
+				out[i] = &intFlag{f, flagNamesOf(f.Name, f.Aliases)}
 			case *cli.DurationFlag:
-				out[i] = &durationFlag{f, f.Names()}
+				out[i] = &durationFlag{f, flagNamesOf(f.Name, f.Aliases)}
 			case *cli.StringSliceFlag:
-				out[i] = &stringSliceFlag{f, f.Names()}
+				out[i] = &stringSliceFlag{f, flagNamesOf(f.Name, f.Aliases)}
 			default:
 				out[i] = f
 			}
@@ -81,6 +85,46 @@ func cacheFlagNames(app *cli.App) {
 	}
 	app.Flags = wrap(app.Flags)
 	walk(app.Commands)
+}
+
+// flagNamesOf is what urfave/cli's Names() says of a flag with this name
+// and aliases, without its regular expression (a run's start once spent
+// a tenth of a millisecond on it, for every flag of every command): the
+// expression cuts each name at a comma or a space, which only a
+// urfave/cli v1 style name has, and those go to urfave/cli itself.
+func flagNamesOf(name string, aliases []string) []string {
+	names := make([]string, 0, 1+len(aliases))
+	for _, n := range append([]string{name}, aliases...) {
+		if strings.ContainsAny(n, ", ") {
+			return cli.FlagNames(name, aliases)
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// firstFlagName is a flag's first name, f.Names()[0], for flags not
+// wrapped yet.
+func firstFlagName(f cli.Flag) string {
+	var name string
+	var aliases []string
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		name, aliases = f.Name, f.Aliases
+	case *cli.BoolFlag:
+		name, aliases = f.Name, f.Aliases
+	case *cli.IntFlag:
+		name, aliases = f.Name, f.Aliases
+	case *cli.DurationFlag:
+		name, aliases = f.Name, f.Aliases
+	case *cli.StringSliceFlag:
+		name, aliases = f.Name, f.Aliases
+	case *cli.GenericFlag:
+		name, aliases = f.Name, f.Aliases
+	default:
+		return f.Names()[0]
+	}
+	return flagNamesOf(name, aliases)[0]
 }
 
 // unwrapFlag is the urfave/cli flag a cacheFlagNames wrapper holds.

@@ -8,8 +8,8 @@ import (
 )
 
 // TestFlagNamesCached: every flag the app gives urfave/cli says the same
-// names as the flag it wraps, and the kinds urfave/cli looks up most are
-// wrapped.
+// names as the flag it wraps (worked out without urfave/cli's regular
+// expression), and the kinds urfave/cli looks up most are wrapped.
 func TestFlagNamesCached(t *testing.T) {
 	app := newApp(Streams{})
 	check := func(where string, flags []cli.Flag) {
@@ -17,6 +17,9 @@ func TestFlagNamesCached(t *testing.T) {
 			inner := unwrapFlag(f)
 			if !slices.Equal(f.Names(), inner.Names()) {
 				t.Errorf("%s: flag %v says names %v, the flag it wraps %v", where, inner, f.Names(), inner.Names())
+			}
+			if got, want := firstFlagName(inner), inner.Names()[0]; got != want {
+				t.Errorf("%s: firstFlagName = %q, want %q", where, got, want)
 			}
 			switch inner.(type) {
 			case *cli.StringFlag, *cli.BoolFlag, *cli.IntFlag, *cli.DurationFlag, *cli.StringSliceFlag:

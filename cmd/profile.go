@@ -77,7 +77,7 @@ func profileFlags() []cli.Flag {
 func secretFlags(flags []cli.Flag) []cli.Flag {
 	var out []cli.Flag
 	for _, f := range flags {
-		name := f.Names()[0]
+		name := firstFlagName(f)
 		if !isSecret(name) {
 			continue
 		}

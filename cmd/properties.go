@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"software.sslmate.com/src/go-pkcs12"
@@ -348,8 +349,10 @@ func decodePKCS12(loc propEntry, pass, keyPass *propEntry, readFile func(string)
 }
 
 // jaasOption matches one option of a JAAS login module: name="value" or
-// name='value' or name=value.
-var jaasOption = regexp.MustCompile(`(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s;"']+))`)
+// name='value' or name=value. Compiled on first use, not at every start.
+var jaasOption = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s;"']+))`)
+})
 
 // parseJAAS reads the user name and password of a PLAIN or SCRAM login
 // module from a sasl.jaas.config value.
@@ -361,7 +364,7 @@ func parseJAAS(v string) (user, pass string, err error) {
 		return "", "", fmt.Errorf("login module %q: only PlainLoginModule and ScramLoginModule are supported", module)
 	}
 	found := map[string]bool{}
-	for _, m := range jaasOption.FindAllStringSubmatch(opts, -1) {
+	for _, m := range jaasOption().FindAllStringSubmatch(opts, -1) {
 		value := m[3] + m[4]
 		if m[2] != "" {
 			value = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(m[2])

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	jsoniter "github.com/json-iterator/go"
@@ -38,7 +39,7 @@ func parseJSON(text []byte) (any, error) {
 		return nil, jsonError(text)
 	}
 	var v any
-	if err := jsonNumbers.Unmarshal(text, &v); err != nil {
+	if err := jsonNumbers().Unmarshal(text, &v); err != nil {
 		return nil, jsonError(text)
 	}
 	return v, nil
@@ -46,8 +47,8 @@ func parseJSON(text []byte) (any, error) {
 
 // jsonNumbers reads JSON into any as encoding/json does with UseNumber,
 // several times faster; encoding/json has checked the text first, so that
-// both agree on what JSON is.
-var jsonNumbers = jsoniter.Config{UseNumber: true}.Froze()
+// both agree on what JSON is. Made on first use, not at every start.
+var jsonNumbers = sync.OnceValue(jsoniter.Config{UseNumber: true}.Froze)
 
 // at puts seg (a field name, "[3]" or `["key"]`) in front of a
 // FieldError's path.

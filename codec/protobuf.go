@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bufbuild/protocompile"
@@ -415,13 +416,16 @@ func protoErrText(err error) string {
 	return s
 }
 
-var protojsonPosition = regexp.MustCompile(`^(?:syntax error )?\(line (\d+):(\d+)\): `)
+// protojsonPosition is compiled on first use, not at every start.
+var protojsonPosition = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:syntax error )?\(line (\d+):(\d+)\): `)
+})
 
 // protoJSONError turns protojson's "(line L:C): what" into a FieldError
 // whose path is that of the JSON token at L:C.
 func protoJSONError(text []byte, err error) error {
 	msg := protoErrText(err)
-	m := protojsonPosition.FindStringSubmatch(msg)
+	m := protojsonPosition().FindStringSubmatch(msg)
 	if m == nil {
 		return &FieldError{Msg: msg}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -277,9 +278,15 @@ type runner struct {
 	out    *bufio.Writer
 	buf    []byte
 	rec    envelope.Record
-	msgs   chan delivery
+	// keyDec and valueDec are KeyCodec's and ValueCodec's decoders
+	// (nil with no codec): this goroutine's alone, they may keep state
+	// from one message to the next.
+	keyDec, valueDec *codec.Decoder
+	msgs             chan delivery
 	// bufs are the fetch buffers free for reuse; see fetchBuf.
-	bufs   *bufPool
+	bufs *bufPool
+	// demand holds the fetcher back once -n is covered.
+	demand *demand
 	assign chan assignment
 	revoke chan revocation
 	errs   chan error
@@ -351,6 +358,7 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		client:  client,
 		out:     bufio.NewWriterSize(w, 64<<10),
 		msgs:    make(chan delivery, 16),
+		demand:  newDemand(o.Num),
 		assign:  make(chan assignment),
 		revoke:  make(chan revocation),
 		errs:    make(chan error, 1),
@@ -362,6 +370,12 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 		outstanding: map[TopicPartition]*outstanding{},
 	}
 	r.bufs = &bufPool{}
+	if o.KeyCodec != nil {
+		r.keyDec = o.KeyCodec.NewDecoder()
+	}
+	if o.ValueCodec != nil {
+		r.valueDec = o.ValueCodec.NewDecoder()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !o.Deadline.IsZero() {
@@ -464,12 +478,24 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	// The offsets are asked on the fetcher's connections, which it then
 	// owns (and closes): a leader is dialled once for both.
 	conns := kafkaconn.NewPool(r.client.Config())
+	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, conns: conns}
+	if r.fromOldest(tps) {
+		// Nothing needs the end offsets, and the start is each
+		// partition's oldest: the fetcher asks for that together with its
+		// first fetch, from 0, which is where most logs start.
+		f.atOldest = map[TopicPartition]bool{}
+		for _, tp := range tps {
+			r.parts[tp] = &partState{end: math.MaxInt64, last: time.Now()}
+			f.pos[tp] = 0
+			f.atOldest[tp] = true
+		}
+		return r.runFetcher(ctx, f), nil
+	}
 	oldest, newest, err := r.boundsOn(ctx, conns, tps)
 	if err != nil {
 		conns.Close()
 		return nil, err
 	}
-	f := &fetcher{r: r, client: r.client, isolation: r.o.isolation(), pos: map[TopicPartition]int64{}, conns: conns}
 	now := time.Now()
 	for _, tp := range tps {
 		rg := r.rangeFor(tp.Partition)
@@ -492,6 +518,27 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 		}
 		f.pos[tp] = start
 	}
+	return r.runFetcher(ctx, f), nil
+}
+
+// fromOldest says that every partition of tps is read from its oldest
+// offset with no end (no -e, no range's end): nothing but the oldest
+// offsets is to be known before fetching.
+func (r *runner) fromOldest(tps []TopicPartition) bool {
+	if r.o.Exit {
+		return false
+	}
+	for _, tp := range tps {
+		if rg := r.rangeFor(tp.Partition); rg.Start.Kind != Start || rg.End != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runFetcher starts f, and r's discovery of new topics, and returns the
+// function that stops them.
+func (r *runner) runFetcher(ctx context.Context, f *fetcher) func() {
 	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -512,7 +559,7 @@ func (r *runner) startPartitions(ctx context.Context) (func(), error) {
 	return func() {
 		cancel()
 		wg.Wait()
-	}, nil
+	}
 }
 
 // discover asks Options.Discover for the topics to read until ctx ends,
@@ -627,6 +674,7 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.finish(err) // d is not released: err may quote it
 			}
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 			if r.finished() {
 				return r.finish(nil)
 			}
@@ -769,6 +817,7 @@ func (r *runner) drain(sess sarama.ConsumerGroupSession) error {
 		select {
 		case d := <-r.msgs:
 			d.buf.release()
+			r.demand.handled(len(d.msgs), r.o.Num-r.stats.Written)
 		default:
 			err := r.flush()
 			if perr != nil {
@@ -964,10 +1013,10 @@ func (r *runner) handle(m *message, d *delivery, st *partState, now time.Time) e
 		Headers: rec.Headers[:0],
 	}
 	var err error
-	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, m.key, m.headers, codec.KeySchemaHeader); err != nil {
+	if rec.Key, rec.KeySchemaID, err = decode(r.o.KeyCodec, r.keyDec, m.key, m.headers, codec.KeySchemaHeader); err != nil {
 		return r.invalid(m, d, "key", err)
 	}
-	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, m.value, m.headers, codec.ValueSchemaHeader); err != nil {
+	if rec.Value, rec.ValueSchemaID, err = decode(r.o.ValueCodec, r.valueDec, m.value, m.headers, codec.ValueSchemaHeader); err != nil {
 		return r.invalid(m, d, "value", err)
 	}
 	rec.KeyJSON = r.o.KeyCodec != nil && r.o.KeyCodec.JSON()
@@ -1054,13 +1103,13 @@ func (r *runner) write(rec *envelope.Record) error {
 
 // decode returns b's text form and the schema registry id it named (0
 // without a schema codec); a schema codec finds the id in the bytes, or in
-// the Confluent 8 header idHeader.
-func decode(c *codec.Chain, b []byte, headers []*sarama.RecordHeader, idHeader string) ([]byte, int, error) {
+// the Confluent 8 header idHeader. dec is c's decoder.
+func decode(c *codec.Chain, dec *codec.Decoder, b []byte, headers []*sarama.RecordHeader, idHeader string) ([]byte, int, error) {
 	if b == nil || c == nil || c.Raw() {
 		return b, 0, nil
 	}
 	if !c.Schema() {
-		out, err := c.Decode(b)
+		out, err := dec.Decode(b)
 		return out, 0, err
 	}
 	var hv []byte

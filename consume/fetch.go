@@ -60,6 +60,11 @@ type fetcher struct {
 	regroup context.CancelFunc
 
 	conns *kafkaconn.Pool // the fetcher's own connections, set by run unless given
+
+	// atOldest holds the partitions whose position, 0, stands for their
+	// oldest offset, not asked yet: a loop asks for it together with its
+	// first fetch (see askOldest), rather than a round trip before it.
+	atOldest map[TopicPartition]bool
 }
 
 // add starts fetching more partitions, at the given offsets.
@@ -273,6 +278,9 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 	var resp kmsg.FetchResponse
 	var served []TopicPartition
 	for round.Err() == nil {
+		if !first && !f.r.demand.await(round) {
+			return nil // -n is met, or the round ends
+		}
 		req.MaxBytes = total
 		if n := f.request(req, tps, partMax); n == 0 {
 			return errFinished
@@ -286,7 +294,15 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		}
 		buf := f.r.fetchBuf()
 		sent := time.Now()
-		buf.resp, err = conn.RoundTrip(req, &resp, buf.resp)
+		var stale map[TopicPartition]bool
+		if ask := f.unasked(tps); len(ask) > 0 {
+			stale, err = f.askOldest(conn, ask, req)
+			if err == nil {
+				buf.resp, err = conn.Read(&resp, buf.resp)
+			}
+		} else {
+			buf.resp, err = conn.RoundTrip(req, &resp, buf.resp)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // interrupted by the stop
@@ -295,7 +311,11 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		}
 		f.setOK()
 		if first {
-			partMax, total, first = fetchPartitionMax, fetchMax, false
+			// A fetch from positions that moved (stale) leaves the next
+			// one as small as this: it is the one that reads from them.
+			if len(stale) == 0 {
+				partMax, total, first = fetchPartitionMax, fetchMax, false
+			}
 		} else {
 			total = nextFetchMax(total, len(buf.resp), time.Since(sent))
 		}
@@ -308,7 +328,7 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 			}
 			continue
 		}
-		served, err = f.take(ctx, &resp, buf, served[:0])
+		served, err = f.take(ctx, &resp, buf, served[:0], stale)
 		buf.release() // the fetcher's own hold; deliveries hold theirs
 		if err != nil {
 			return err
@@ -316,6 +336,65 @@ func (f *fetcher) loop(ctx, round context.Context, leader *sarama.Broker, tps []
 		tps = toBack(tps, served)
 	}
 	return nil
+}
+
+// unasked returns the partitions of tps whose oldest offset is still to
+// be asked.
+func (f *fetcher) unasked(tps []TopicPartition) []TopicPartition {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.atOldest) == 0 {
+		return nil
+	}
+	var out []TopicPartition
+	for _, tp := range tps {
+		if f.atOldest[tp] {
+			out = append(out, tp)
+		}
+	}
+	return out
+}
+
+// askOldest sends a ListOffsets request for the oldest offsets of tps and
+// then fetch, with both in flight together (one round trip where asking
+// first took two), and reads the offsets' answer; the caller reads the
+// fetch's. A partition whose oldest offset is 0 was fetched from the right
+// place; one whose oldest offset is later moves there, and its answer to
+// this fetch (out of range) is stale. A partition the answer has no offset
+// for stays to be asked, with the next fetch: this one's answer says what
+// is wrong with it, and the fetcher's retries deal with that.
+func (f *fetcher) askOldest(conn *kafkaconn.Conn, tps []TopicPartition, fetch *kmsg.FetchRequest) (stale map[TopicPartition]bool, err error) {
+	if err := conn.Write(offsetsRequest(tps, sarama.OffsetOldest, f.isolation)); err != nil {
+		return nil, err
+	}
+	if err := conn.Write(fetch); err != nil {
+		return nil, err
+	}
+	resp := kmsg.NewPtrListOffsetsResponse()
+	if _, err := conn.Read(resp, nil); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		for j := range rt.Partitions {
+			p := &rt.Partitions[j]
+			tp := TopicPartition{rt.Topic, p.Partition}
+			if !f.atOldest[tp] || !errors.Is(sarama.KError(p.ErrorCode), sarama.ErrNoError) || p.Offset < 0 {
+				continue
+			}
+			delete(f.atOldest, tp)
+			if p.Offset > 0 && f.pos[tp] == 0 {
+				f.pos[tp] = p.Offset
+				if stale == nil {
+					stale = map[TopicPartition]bool{}
+				}
+				stale[tp] = true
+			}
+		}
+	}
+	return stale, nil
 }
 
 // toBack moves the partitions of served to the back of tps, the others
@@ -381,12 +460,19 @@ func legacy(resp *kmsg.FetchResponse) bool {
 
 // take hands the records of a fetch response, read into buf, to the loop,
 // partition by partition, and appends to served the partitions that moved.
-func (f *fetcher) take(ctx context.Context, resp *kmsg.FetchResponse, buf *fetchBuf, served []TopicPartition) ([]TopicPartition, error) {
+//
+// The partitions of stale were fetched from a position that moved since
+// (0, which stood for an oldest offset found to be later): their answers
+// are left out.
+func (f *fetcher) take(ctx context.Context, resp *kmsg.FetchResponse, buf *fetchBuf, served []TopicPartition, stale map[TopicPartition]bool) ([]TopicPartition, error) {
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			tp := TopicPartition{rt.Topic, rp.Partition}
+			if stale[tp] {
+				continue
+			}
 			start, fetched := f.position(tp)
 			if !fetched {
 				continue
@@ -456,11 +542,13 @@ func (f *fetcher) partitionErr(tp TopicPartition, kerr sarama.KError) (ok bool, 
 func (f *fetcher) send(ctx context.Context, d delivery) bool {
 	for _, part := range d.split(maxBatch) {
 		part.buf.hold()
+		f.r.demand.hand(len(part.msgs))
 		select {
 		case f.r.msgs <- part:
 			f.set(part.tp, part.next)
 		case <-ctx.Done():
 			part.buf.release()
+			f.r.demand.hand(-len(part.msgs))
 			return false
 		}
 	}
@@ -549,7 +637,10 @@ func (d delivery) split(n int) []delivery {
 // outOfRange moves a partition whose position left the log (retention
 // deleted it, or the log was truncated) to the nearer end of the log.
 func (f *fetcher) outOfRange(tp TopicPartition) error {
-	pos := f.get(tp)
+	f.mu.Lock()
+	pos, quiet := f.pos[tp], f.atOldest[tp]
+	delete(f.atOldest, tp)
+	f.mu.Unlock()
 	oldest, err := f.client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetOldest)
 	if err != nil {
 		return fmt.Errorf("partition %s: %w", tp, err)
@@ -560,7 +651,9 @@ func (f *fetcher) outOfRange(tp TopicPartition) error {
 			return fmt.Errorf("partition %s: %w", tp, err)
 		}
 	}
-	f.r.warn(fmt.Sprintf("partition %s: offset %d is no longer in the log; going on from %d", tp, pos, to))
+	if !quiet { // reading from the oldest offset, nothing was lost
+		f.r.warn(fmt.Sprintf("partition %s: offset %d is no longer in the log; going on from %d", tp, pos, to))
+	}
 	f.set(tp, to)
 	return nil
 }

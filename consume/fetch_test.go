@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/streamctl/streamctl/internal/envelope"
 	"github.com/streamctl/streamctl/internal/format"
 	"github.com/streamctl/streamctl/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -286,15 +289,21 @@ func TestDeadline(t *testing.T) {
 
 // TestStopInterruptsAFetchInFlight: once -n is reached, Run returns
 // without waiting for the broker to answer the fetch in flight: a long
-// poll on a quiet topic held every `consume -n 1` for the fetch's
-// 250 ms wait. Here the broker never answers the fetch after the first
-// records (until the test ends), and Run must still return, with no
-// goroutine of its own left. Before, Run waited for that answer.
+// poll on a quiet partition held every `consume -n 1` for the fetch's
+// 250 ms wait. Here the records are on one broker and the other broker,
+// leader of a quiet partition, never answers its fetch (until the test
+// ends), and Run must still return, with no goroutine of its own left.
+// Before, Run waited for that answer.
 func TestStopInterruptsAFetchInFlight(t *testing.T) {
 	for _, group := range []string{"", "g"} {
 		t.Run("group="+group, func(t *testing.T) {
-			const per = 10
-			c, addr := seedCluster(t, 1, 1, per)
+			c, addr := seedCluster(t, 2, 2, 0)
+			for p := int32(0); p < 2; p++ {
+				if err := c.MoveTopicPartition("t", p, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			kafkatest.Produce(t, addr, "t", kafkatest.Message{Partition: 0, Value: []byte("a")})
 			held := make(chan struct{})
 			release := make(chan struct{})
 			t.Cleanup(func() { close(release) }) // before the cluster closes
@@ -303,7 +312,7 @@ func TestStopInterruptsAFetchInFlight(t *testing.T) {
 				c.KeepControl()
 				for _, tp := range req.(*kmsg.FetchRequest).Topics {
 					for _, p := range tp.Partitions {
-						if p.FetchOffset >= per {
+						if p.Partition == 1 {
 							once.Do(func() { close(held) })
 							c.SleepControl(func() { <-release })
 						}
@@ -316,8 +325,9 @@ func TestStopInterruptsAFetchInFlight(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() {
-				// The first record is written only once the next fetch is
-				// held at the broker, so that it is in flight at the stop.
+				// The first record is written only once the quiet
+				// partition's fetch is held at the broker, so that it is
+				// in flight at the stop.
 				_, err := Run(ctx, client, Options{Topics: []string{"t"}, Group: group, Num: 1}, &heldWriter{held: held})
 				done <- err
 			}()
@@ -334,6 +344,88 @@ func TestStopInterruptsAFetchInFlight(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNumFetchesNoMoreThanItPrints: with -n, a fetch waits while the
+// records already fetched and not yet handled make up the count: `-n 1`
+// sends one Fetch request, not a second one (of a megabyte) while its
+// record is being written. The output holds the one record back until the
+// fetcher waits, or a second Fetch came (as it did before: the test
+// failed with 2 fetches).
+func TestNumFetchesNoMoreThanItPrints(t *testing.T) {
+	for _, group := range []string{"", "g"} {
+		t.Run("group="+group, func(t *testing.T) {
+			c, addr := seedCluster(t, 1, 3, 20)
+			var fetches atomic.Int32
+			c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				fetches.Add(1)
+				return nil, nil, false
+			})
+			w := &gateWriter{open: func() bool {
+				return fetches.Load() >= 2 || slices.ContainsFunc(goroutineStacks(), func(g string) bool {
+					return strings.Contains(g, "consume.(*demand).await")
+				})
+			}}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st, err := Run(ctx, groupClient(t, addr, groupConfig()), Options{Topics: []string{"t"}, Group: group, Num: 1}, w)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if st.Written != 1 || w.buf.Len() == 0 {
+				t.Fatalf("wrote %d records (%q), want 1", st.Written, w.buf.String())
+			}
+			if got := fetches.Load(); got != 1 {
+				t.Errorf("%d Fetch requests for -n 1, want 1", got)
+			}
+		})
+	}
+}
+
+// TestNumFetchesOnPastFilteredRecords: records a filter leaves out are
+// handled without counting toward -n, so the fetching goes on past them
+// until the count is printed: the first fetch brings a batch of records
+// the filter leaves out, the one it matches is in the next batch.
+func TestNumFetchesOnPastFilteredRecords(t *testing.T) {
+	_, addr := seedCluster(t, 1, 1, 0)
+	var skipped []kafkatest.Message
+	for i := 0; i < 200; i++ { // more than the first fetch's 16 KB
+		skipped = append(skipped, kafkatest.Message{Value: bytes.Repeat([]byte("x"), 100)})
+	}
+	kafkatest.Produce(t, addr, "t", skipped...)
+	kafkatest.Produce(t, addr, "t", kafkatest.Message{Value: []byte("hit")})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out strings.Builder
+	st, err := Run(ctx, kafkatest.Client(t, addr), Options{Topics: []string{"t"}, Num: 1, Filter: valueIs("hit")}, &out)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got, want := out.String(), "hit\n"; got != want || st.Seen != 201 {
+		t.Errorf("got %q after %d judged, want %q after 201", got, st.Seen, want)
+	}
+}
+
+// valueIs is a Filter matching the messages whose value is its own.
+type valueIs string
+
+func (v valueIs) Raw(_ string, _, value []byte, _ []*sarama.RecordHeader) bool {
+	return string(value) == string(v)
+}
+func (v valueIs) Decoded(*envelope.Record) (bool, error) { return true, nil }
+
+// gateWriter takes its first write once open reports true, polling it.
+type gateWriter struct {
+	open func() bool
+	buf  bytes.Buffer
+}
+
+func (w *gateWriter) Write(p []byte) (int, error) {
+	for deadline := time.Now().Add(30 * time.Second); !w.open() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return w.buf.Write(p)
 }
 
 // heldWriter takes its first write only once held is closed; entered,

@@ -479,8 +479,10 @@ func TestGroupGiveUpCountsFromTheLastAnswer(t *testing.T) {
 	c.Close()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "no session could start for 4s") {
-			t.Fatalf("Run = %v, want it to give up on the group after 4s", err)
+		// The group's bound and its session fetcher's count from the
+		// same last answer; either may end the run first.
+		if err == nil || !strings.Contains(err.Error(), "no session could start for 4s") && !strings.Contains(err.Error(), "no broker has answered for 4s") {
+			t.Fatalf("Run = %v, want it to give up after 4s", err)
 		}
 	case <-ctx.Done():
 		t.Fatal("Run did not give up")

@@ -54,7 +54,7 @@ func TestValidAllocatesNothing(t *testing.T) {
 
 // FuzzValid holds Valid to encoding/json.Valid's verdict on any input.
 func FuzzValid(f *testing.F) {
-	for _, c := range cases {
+	for _, c := range fuzzSeeds() {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -106,12 +106,10 @@ func TestValidStringPositions(t *testing.T) {
 // consume benchmark produces (~100 B, short keys and strings), so branch
 // history cannot learn a single value.
 func BenchmarkValidRecords(b *testing.B) {
-	vs := make([][]byte, 1000)
+	vs := records(1000)
 	n := 0
-	for i := range vs {
-		vs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","ok":%t,"note":null}`,
-			i*7919, i, i, i%100, i/60%60, i%60, i%3 != 0)
-		n += len(vs[i])
+	for _, v := range vs {
+		n += len(v)
 	}
 	b.SetBytes(int64(n / len(vs)))
 	for i := 0; b.Loop(); i++ {
@@ -119,4 +117,34 @@ func BenchmarkValidRecords(b *testing.B) {
 			b.Fatal("not valid")
 		}
 	}
+}
+
+// records are n different values of the shape the consume benchmark
+// produces.
+func records(n int) [][]byte {
+	vs := make([][]byte, n)
+	for i := range vs {
+		vs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","amount":"%d.%02d","at":"2024-05-01T12:%02d:%02d.000Z","ok":%t,"note":null}`,
+			i*7919, i, i, i%100, i/60%60, i%60, i%3 != 0)
+	}
+	return vs
+}
+
+// fuzzSeeds are the cases and tricky values for the fuzz targets' seed
+// corpus: escapes and quotes at each place in a word, control bytes,
+// nesting past maxDepth, numbers of every form and trailing garbage.
+func fuzzSeeds() []string {
+	s := append([]string(nil), cases...)
+	for n := 0; n < 9; n++ {
+		pad := strings.Repeat("a", n)
+		s = append(s, `"`+pad+`\"\u00e9"`, `{"`+pad+`\"":1}`, `["`+pad+"\x01\"]", `"`+pad+`\\"`, `"`+pad+"\x1f\"", `"`+pad+`\`)
+	}
+	s = append(s,
+		strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth),
+		strings.Repeat("[", maxDepth+1)+strings.Repeat("]", maxDepth+1),
+		strings.Repeat(`{"a":`, 100)+"0"+strings.Repeat("}", 100),
+		`-0`, `-0.0e-0`, `1e5`, `1E+5`, `01`, `-01`, `0e`, `1.e5`, `-`, `2.`, `1e5x`, `1e5 `, `[1e5,-0]`,
+		`{"a":1} x`, `{"a":1}}`, `[1]]`, `null null`, `"a" "b"`, "{\"a\":1}\x00", `{"a":1}/`,
+	)
+	return s
 }

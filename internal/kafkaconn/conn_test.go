@@ -1,9 +1,12 @@
 package kafkaconn
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +60,62 @@ func open(t *testing.T, parts int32) (topic string, c *Conn) {
 		t.Fatal(err)
 	}
 	return topic, c
+}
+
+// firstKeys is a dialer that records the API key of the first request
+// written on each connection it dials.
+type firstKeys struct {
+	mu   sync.Mutex
+	keys []int16
+}
+
+func (d *firstKeys) Dial(network, addr string) (net.Conn, error) {
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &firstKeyConn{Conn: c, d: d}, nil
+}
+
+type firstKeyConn struct {
+	net.Conn
+	d    *firstKeys
+	seen bool
+}
+
+func (c *firstKeyConn) Write(p []byte) (int, error) {
+	if !c.seen && len(p) >= 6 {
+		c.seen = true
+		c.d.mu.Lock()
+		c.d.keys = append(c.d.keys, int16(binary.BigEndian.Uint16(p[4:6])))
+		c.d.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+// TestNoApiVersionsWithoutSASL: a connection without SASL starts with the
+// caller's first request, not with an ApiVersions round trip whose answer
+// nothing reads (the pool's requests carry versions of their own). Before,
+// every connection began with ApiVersions (key 18).
+func TestNoApiVersionsWithoutSASL(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	conf := kafkatest.Config()
+	d := &firstKeys{}
+	conf.Net.Proxy.Enable, conf.Net.Proxy.Dialer = true, d
+	p := NewPool(conf)
+	t.Cleanup(p.Close)
+	c, err := p.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if brokers, _ := metadata(t, c, ""); len(brokers) == 0 {
+		t.Fatal("metadata named no broker")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if want := []int16{int16(kmsg.Metadata)}; !slices.Equal(d.keys, want) {
+		t.Errorf("first requests on the connections: %v, want %v (Metadata alone)", d.keys, want)
+	}
 }
 
 // Requests go through every kind of listener: the pool does TLS itself and
