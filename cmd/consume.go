@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ Examples:
 			&cli.BoolFlag{Name: "skip-invalid", EnvVars: envVars("skip-invalid"),
 				Usage: "report messages that do not decode on stderr and go on (default: stop with exit 1)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, EnvVars: envVars("format"),
-				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %h headers; \\n \\t \\xHH escapes"},
+				Usage: "print with a kcat format: %t topic, %p partition, %o offset, %T timestamp (ms), %k key, %K key length, %s value, %S value length, %R value length as 4 big-endian bytes, %h headers, %% a percent sign; \\n \\r \\t \\0 \\\\ \\xHH escapes; nothing is added, so end with \\n for one line per message"},
 			&cli.BoolFlag{Name: "pretty", Aliases: []string{"P"}, EnvVars: envVars("pretty"),
 				Usage: "print the readable form (topic/partition, offset, time, key, headers, indented JSON) even when stdout is not a terminal; it is the default on a terminal"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"J"}, EnvVars: envVars("json"),
@@ -155,6 +156,13 @@ func runConsume(c *cli.Context, s Streams) error {
 		// A group assigns partitions itself; reading a chosen few as a
 		// member would make it rebalance without end.
 		return usagef("-p/--partitions and -g/--group do not go together: a group assigns its members' partitions")
+	}
+	if len(o.Partitions) > 0 {
+		for _, p := range slices.Sorted(maps.Keys(o.PartitionRanges)) {
+			if !slices.Contains(o.Partitions, p) {
+				return usagef("--offset names partition %d, which -p/--partitions %s leaves out: add it to -p or drop its %d= entry", p, c.String("partitions"), p)
+			}
+		}
 	}
 	switch c.String("isolation") {
 	case "read_committed":

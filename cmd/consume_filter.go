@@ -81,7 +81,7 @@ func applyFilter(c *cli.Context, s Streams, o *consume.Options) (*filterRun, err
 // an unmet --expect is exit 3, unless a worse error came first.
 func (fr *filterRun) outcome(st consume.Stats, err error) error {
 	if st.FilterErrors > 0 {
-		fmt.Fprintf(fr.err, "streamctl: --where failed on %d messages (counted as no match)\n", st.FilterErrors)
+		fmt.Fprintf(fr.err, "streamctl: --where failed on %s (counted as no match)\n", plural(int64(st.FilterErrors), "message"))
 	}
 	if fr.verbose {
 		if fr.filtering {

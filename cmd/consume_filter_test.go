@@ -60,7 +60,7 @@ func TestConsumeWhereRuntimeErrorIsNoMatch(t *testing.T) {
 	if strings.Count(r.Stderr, "expected an object") != 1 {
 		t.Errorf("stderr %q: want the error once", r.Stderr)
 	}
-	for _, want := range []string{"failed on 1 messages", "2 of 5 messages matched"} {
+	for _, want := range []string{"--where failed on 1 message (counted as no match)", "2 of 5 messages matched"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr %q lacks %q", r.Stderr, want)
 		}

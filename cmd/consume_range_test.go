@@ -57,6 +57,10 @@ func TestConsumeRangeTime(t *testing.T) {
 	if r.Stdout != "4\n5\n" {
 		t.Errorf("future end: stdout %q", r.Stdout)
 	}
+	// The timeout names the end time it waited for, not an offset.
+	if want := "at 6, waiting for a message at or after 2027-01-01T00:00:00Z"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("future end: stderr %q, want it to say %q", r.Stderr, want)
+	}
 }
 
 func TestConsumeRangePerPartition(t *testing.T) {
@@ -95,7 +99,13 @@ func TestConsumeRangeUsage(t *testing.T) {
 		}
 	}
 	mustRun(t, 2, "", "consume", topic, "-b", addr, "-o", "1:5", "-g", topic+"-g")
-	r := mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
+	// A partition -o names that -p leaves out exists: the error is the
+	// two flags disagreeing, not a missing partition.
+	r := mustRun(t, 2, "", "consume", topic, "-b", addr, "-p", "0", "-o", "0=1,3=2", "-e")
+	if !strings.Contains(r.Stderr, "--offset names partition 3, which -p/--partitions 0 leaves out") {
+		t.Errorf("-p 0 -o 0=1,3=2: stderr %q", r.Stderr)
+	}
+	r = mustRun(t, 1, "", "consume", topic, "-b", addr, "-o", "0=1,4=2", "-e")
 	if !strings.Contains(r.Stderr, "partition 4") || !strings.Contains(r.Stderr, "hint: it has only partition 0") {
 		t.Errorf("-o 4=2 on a one-partition topic: stderr %q", r.Stderr)
 	}

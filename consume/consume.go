@@ -46,13 +46,21 @@ type TimeoutError struct {
 	Processing bool
 }
 
-// Position is where reading a partition stands against its end offset.
+// Position is where reading a partition stands against its end offset,
+// or against its end time when that is still ahead.
 type Position struct {
 	TopicPartition
 	Next, End int64
+	// EndTime, when not zero, is the end (ms since the epoch): the first
+	// message at or after it ends the partition, and End means nothing.
+	EndTime int64
 }
 
 func (p Position) String() string {
+	if p.EndTime != 0 {
+		at := time.UnixMilli(p.EndTime).UTC().Format(time.RFC3339Nano)
+		return fmt.Sprintf("%s at %d, waiting for a message at or after %s", p.TopicPartition, p.Next, at)
+	}
 	return fmt.Sprintf("%s at %d of %d", p.TopicPartition, p.Next, p.End)
 }
 
@@ -337,6 +345,14 @@ func Run(ctx context.Context, client sarama.Client, o Options, w io.Writer) (Sta
 	if o.Group == "" && (o.End != nil || (Ranges{Partitions: o.PartitionRanges}).HasEnd()) {
 		o.Exit = true // a range ends as -e does
 	}
+	// A topic named twice is read once, as a partition is (see partitions).
+	var topics []string
+	for _, t := range o.Topics {
+		if !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	o.Topics = topics
 	r := &runner{
 		o:       o,
 		client:  client,
@@ -407,7 +423,11 @@ func (r *runner) partitions(topic string) ([]int32, error) {
 		if !slices.Contains(all, p) {
 			return nil, &PartitionError{Topic: topic, Partition: p, Valid: all}
 		}
-		out = append(out, p)
+		// A partition named twice is read once: a request that names
+		// one twice is refused as malformed.
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }
@@ -887,7 +907,7 @@ func (r *runner) timedOut(idle bool) error {
 	if r.o.Num == 0 {
 		for tp, st := range r.parts {
 			if !st.done {
-				e.Behind = append(e.Behind, Position{tp, st.next, st.end})
+				e.Behind = append(e.Behind, Position{tp, st.next, st.end, st.endTime})
 			}
 		}
 		slices.SortFunc(e.Behind, func(a, b Position) int {

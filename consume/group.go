@@ -145,6 +145,13 @@ func (r *runner) consumeGroup(ctx context.Context, group sarama.ConsumerGroup, h
 		if err == nil {
 			continue // the session ended (a rebalance): join the next
 		}
+		if errors.Is(err, context.Canceled) {
+			// ctx is live, so the context that ended is a session's:
+			// a rebalance began while Setup still asked for its
+			// offsets (members started together do that). Not a
+			// failure: join the next session, as above.
+			continue
+		}
 		if !kafkaerr.Retriable(err) {
 			r.fail(fmt.Errorf("group %q: %w", r.o.Group, err))
 			return

@@ -241,6 +241,12 @@ func Parse(line []byte) (Record, error) {
 		if r.Timestamp, err = integer("timestamp", w.Timestamp, math.MinInt64, math.MaxInt64); err != nil {
 			return r, err
 		}
+		// -1 is Kafka's "no timestamp" (a record of the old formats,
+		// printed so by consume -J). Below it is no time at all: the
+		// broker would store it, and consume would read it back as -1.
+		if r.Timestamp < -1 {
+			return r, fmt.Errorf("field %q: want milliseconds since the epoch (0 or more, or -1 for none), got %d", "timestamp", r.Timestamp)
+		}
 		r.HasTimestamp = true
 	}
 	if r.Key, r.KeyJSON, err = field("key", w.Key, w.KeyEncoding); err != nil {

@@ -82,6 +82,9 @@ func TestParseErrors(t *testing.T) {
 		{`{"topic":1,"value":"a"}`, `field "topic": want a string, got a number`},
 		{`{"offset":"9","value":"a"}`, `field "offset": want an integer, got a string`},
 		{`{"timestamp":1.5,"value":"a"}`, `field "timestamp": want an integer, got 1.5`},
+		// Kafka has no time before the epoch: -1 is "none" (what consume
+		// -J prints for a record without one), anything below it is refused.
+		{`{"timestamp":-5,"value":"a"}`, `field "timestamp": want milliseconds since the epoch (0 or more, or -1 for none), got -5`},
 		{`{"headers":[{"key":"h","value":1}],"value":"a"}`, `field "headers[0].value": want a string`},
 		{`{"headers":[{"key":null,"value":"v"}],"value":"a"}`, `field "headers[0].key": a header key cannot be null`},
 		{`{"headers":["h"],"value":"a"}`, `field "headers[0]": want a {"key","value"} object, got a string`},
