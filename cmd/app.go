@@ -212,7 +212,7 @@ for example STREAMCTL_BROKERS=kafka:9092 or STREAMCTL_SASL_PASSWORD.`,
 
 // flagRef matches the Go flag package's "-name" in its error messages. It
 // is compiled on first use: every run starting pays for what init does.
-var flagRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`flag -([a-z])`) })
+var flagRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`flag -([a-z][a-z0-9-]*)`) })
 
 // explainFlagError rewrites the flag package's messages for people:
 // flags spelled with two dashes, and durations that lack a unit.

@@ -141,6 +141,8 @@ func TestProduceUsage(t *testing.T) {
 		{"unknown serializer", []string{"t", "-s", "yaml"}},
 		{"quiet and verbose", []string{"t", "-q", "-v"}},
 		{"unknown flag", []string{"t", "--nope"}},
+		{"bad value of a long flag", []string{"t", "--partition", "x"}},
+		{"bad value of a short flag", []string{"t", "-p", "x"}},
 		{"kafka older than 0.11", []string{"t", "--kafka-version", "0.10.2.0"}},
 	}
 	for _, c := range cases {
