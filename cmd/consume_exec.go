@@ -148,28 +148,38 @@ func (e *execSetup) run(c *cli.Context, ctx context.Context, client sarama.Clien
 	if terr := toError(err); terr != nil {
 		return st, terr
 	}
-	return st, execError(err, timeout)
+	return st, execError(err, timeout, o.Group != "")
 }
 
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
-// execError words the agent's errors, and consume's as consume does.
-func execError(err error, timeout time.Duration) error {
+// execError words the agent's errors, and consume's as consume does;
+// grouped says what failed was held back from a group's commits.
+func execError(err error, timeout time.Duration, grouped bool) error {
 	var ce *agent.CommandError
 	var ae *agent.AgentExitError
 	var de *agent.DeadLetterError
 	var ne *agent.NewlineError
+	held := func(src agent.Source) string {
+		if grouped {
+			return fmt.Sprintf("nothing from %s on in its partition was committed", src)
+		}
+		return fmt.Sprintf("the run stopped at %s (without -g nothing is committed: a run again starts where -o says)", src)
+	}
 	switch {
 	case errors.As(err, &ne):
-		return withHint(fmt.Errorf("consume: %w", err), "-J writes each message as its -J envelope, one line whatever the value holds; nothing from %s on in its partition was committed", ne.Source)
+		return withHint(fmt.Errorf("consume: %w", err), "-J writes each message as its -J envelope, one line whatever the value holds; %s", held(ne.Source))
 	case errors.As(err, &de):
-		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed: it is read again next time", de.Failure.Source)
+		if grouped {
+			return withHint(fmt.Errorf("consume: %w", err), "%s: it is read again next time", held(de.Failure.Source))
+		}
+		return withHint(fmt.Errorf("consume: %w", err), "%s", held(de.Failure.Source))
 	case errors.As(err, &ce) && ce.Attempts > 1:
-		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed; --dead-letter TOPIC sets such messages aside and goes on", ce.Source)
+		return withHint(fmt.Errorf("consume: %w", err), "%s; --dead-letter TOPIC sets such messages aside and goes on", held(ce.Source))
 	case errors.As(err, &ce):
-		return withHint(fmt.Errorf("consume: %w", err), "nothing from %s on in its partition was committed; --retries N tries again, --dead-letter TOPIC sets such messages aside and goes on", ce.Source)
+		return withHint(fmt.Errorf("consume: %w", err), "%s; --retries N tries again, --dead-letter TOPIC sets such messages aside and goes on", held(ce.Source))
 	case errors.As(err, &ae):
 		return withHint(fmt.Errorf("consume: %w", err), "with --exec-mode line, CMD reads a line per message and answers each with one line: ok, or why it failed")
 	}

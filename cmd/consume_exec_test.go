@@ -551,6 +551,21 @@ func TestExecFailureHintAfterRetries(t *testing.T) {
 	}
 }
 
+// TestExecFailureHintWithoutGroup: without -g nothing is ever committed,
+// so the hint does not say what was not (found by the README trial: it
+// said "nothing from t/0@0 on in its partition was committed").
+func TestExecFailureHintWithoutGroup(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("a")...)
+	r := run(t, "", "consume", topic, "-b", addr, "-e", "--exec", "exit 4")
+	if r.Code != ExitError {
+		t.Fatalf("exit %d, stderr %q; want exit 1", r.Code, r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "was committed") || !strings.Contains(r.Stderr, "the run stopped at "+topic+"/0@0") {
+		t.Errorf("stderr %q: want the hint to say where the run stopped, and no commit", r.Stderr)
+	}
+}
+
 // TestExecLineAgentCrashSaysHowItEnded: a line-mode CMD that dies with
 // messages unanswered stops the run (exit 1) with an error that names the
 // first of them and how the command ended (its exit status), so that a
