@@ -279,7 +279,9 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	if command == nil {
 		var names []string
 		for _, c := range app.Commands {
-			names = append(names, c.Name)
+			if !c.Hidden {
+				names = append(names, c.Name)
+			}
 		}
 		return nil, usagef("unknown command %q (want %s)", args[i], strings.Join(names, ", "))
 	}

@@ -96,3 +96,13 @@ func TestFlagWithoutValueIsUsageError(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCommandListsWhatUsersMayType: the list of commands an
+// unknown one gets leaves out the hidden __complete that the completion
+// scripts call (found by the README trial).
+func TestUnknownCommandListsWhatUsersMayType(t *testing.T) {
+	r := mustRun(t, 2, "", "nope")
+	if !strings.Contains(r.Stderr, `unknown command "nope" (want consume, produce,`) || strings.Contains(r.Stderr, completeCommand) {
+		t.Fatalf("stderr %q: want the commands a user may type, without %s", r.Stderr, completeCommand)
+	}
+}
