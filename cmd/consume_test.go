@@ -77,6 +77,7 @@ func TestConsumeUsageErrors(t *testing.T) {
 		{"consume", "t", "-f", "%z"},
 		{"consume", "t", "-p", "x"},
 		{"consume", "t", "--color", "purple"},
+		{"consume", "t", "--kafka-version", "0.10.2.0"},
 		{"frobnicate"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -85,6 +86,20 @@ func TestConsumeUsageErrors(t *testing.T) {
 				t.Errorf("stderr = %q, want a streamctl: error", r.Stderr)
 			}
 		})
+	}
+}
+
+// TestKafkaVersionsBefore1 are spelt with three or two numbers as often as
+// with Kafka's four: 0.11.0 and 0.11 are 0.11.0.0 (found by the README
+// trial: 0.11.0 was refused as an invalid version).
+func TestKafkaVersionsBefore1(t *testing.T) {
+	addr := kafkatest.Broker(t)
+	topic := seed(t, addr, 1, values("1")...)
+	for _, v := range []string{"0.11.0.0", "0.11.0", "0.11"} {
+		r := mustRun(t, 0, "", "consume", topic, "-b", addr, "-e", "--kafka-version", v)
+		if r.Stdout != "1\n" {
+			t.Errorf("--kafka-version %s: stdout %q, want 1", v, r.Stdout)
+		}
 	}
 }
 

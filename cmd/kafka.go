@@ -56,6 +56,18 @@ func globalFlags() []cli.Flag {
 // made at the same time, in a test, raced with the write).
 func init() { metrics.UseNilMetrics = true }
 
+// kafkaRelease spells a release before 1.0 as sarama parses it: Kafka
+// named those with four numbers (0.11.0.0), and people often write three
+// or two (0.11.0, 0.11).
+func kafkaRelease(v string) string {
+	if strings.HasPrefix(v, "0.") {
+		for strings.Count(v, ".") < 3 {
+			v += ".0"
+		}
+	}
+	return v
+}
+
 // kafkaConfig builds the sarama configuration from the global flags. Topic
 // auto-creation through metadata requests is always off: streamctl creates
 // topics on purpose, through the admin API.
@@ -63,9 +75,15 @@ func kafkaConfig(c *cli.Context, errOut func(string)) (*sarama.Config, error) {
 	conf := sarama.NewConfig()
 	conf.MetricRegistry = metrics.NewRegistry()
 	conf.ClientID = c.String("client-id")
-	v, err := sarama.ParseKafkaVersion(c.String("kafka-version"))
+	v, err := sarama.ParseKafkaVersion(kafkaRelease(c.String("kafka-version")))
 	if err != nil {
 		return nil, usagef("--kafka-version: %v (want a Kafka release such as 2.8.0, 3.7.0 or 4.0.0)", err)
+	}
+	if !v.IsAtLeast(sarama.V0_11_0_0) {
+		// Record batches, which carry headers, timestamps and producer
+		// IDs, and the Fetch requests that read them came with Kafka
+		// 0.11 (2017).
+		return nil, usagef("streamctl needs Kafka 0.11 or later: --kafka-version %s is older", v)
 	}
 	conf.Version = v
 	conf.Metadata.AllowAutoTopicCreation = false

@@ -345,11 +345,6 @@ func runProduce(c *cli.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	if !conf.Version.IsAtLeast(sarama.V0_11_0_0) {
-		// Record batches, which carry headers, timestamps and producer
-		// IDs, came with Kafka 0.11 (2017).
-		return usagef("produce needs Kafka 0.11 or later: --kafka-version %s is older", conf.Version)
-	}
 	producerConfig(conf, ps)
 	ctx := c.Context
 	client, err := connect(ctx, c, conf)
