@@ -247,9 +247,9 @@ func TestReadReusesTheBuffer(t *testing.T) {
 }
 
 // Interrupt cuts off a fetch's long poll, and later Gets fail.
-func TestInterruptCutsALongPoll(t *testing.T) {
-	topic, c := open(t, 1)
-	addr, p := c.Addr(), c.pool
+// longPoll is a Fetch of partition 0 of topic that waits an hour for a
+// record: only Interrupt, or the record, ends it.
+func longPoll(topic string) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(4)
 	req.ReplicaID = -1
@@ -262,6 +262,13 @@ func TestInterruptCutsALongPoll(t *testing.T) {
 	fp.PartitionMaxBytes = 1 << 20
 	ft.Partitions = append(ft.Partitions, fp)
 	req.Topics = append(req.Topics, ft)
+	return req
+}
+
+func TestInterruptCutsALongPoll(t *testing.T) {
+	topic, c := open(t, 1)
+	addr, p := c.Addr(), c.pool
+	req := longPoll(topic)
 	if err := c.Write(req); err != nil {
 		t.Fatal(err)
 	}

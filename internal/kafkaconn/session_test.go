@@ -255,18 +255,7 @@ func TestInterruptEndsARenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(4)
-	req.ReplicaID = -1
-	req.MaxWaitMillis = 3_600_000 // only Interrupt ends it
-	req.MinBytes = 1
-	req.MaxBytes = 1 << 20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic = topic
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	req.Topics = append(req.Topics, ft)
+	req := longPoll(topic)
 	if err := c.Write(req); err != nil {
 		t.Fatal(err)
 	}
