@@ -230,19 +230,7 @@ func TestStartSurvivesLeaderMoves(t *testing.T) {
 					return nil, nil, false
 				}
 				failed[ts]++
-				resp := lr.ResponseKind().(*kmsg.ListOffsetsResponse)
-				for _, rt := range lr.Topics {
-					st := kmsg.NewListOffsetsResponseTopic()
-					st.Topic = rt.Topic
-					for _, rp := range rt.Partitions {
-						sp := kmsg.NewListOffsetsResponseTopicPartition()
-						sp.Partition = rp.Partition
-						sp.ErrorCode = kerr.NotLeaderForPartition.Code
-						st.Partitions = append(st.Partitions, sp)
-					}
-					resp.Topics = append(resp.Topics, st)
-				}
-				return resp, nil, true
+				return refusedListOffsets(lr, func(int32) int16 { return kerr.NotLeaderForPartition.Code }), nil, true
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()

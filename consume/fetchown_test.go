@@ -24,6 +24,19 @@ func testValue(p int32, i int) []byte {
 	return []byte(fmt.Sprintf("p%d-i%d-%s", p, i, strings.Repeat(string(rune('a'+i%26)), 200+i%700)))
 }
 
+// sameLines fails t at the first line of got that is not want's.
+func sameLines(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d:\n got %.80q\nwant %.80q", i, got[i], want[i])
+		}
+	}
+}
+
 // runLines consumes topic t of addr to its end with "%p %o %k %h %s" lines
 // and returns them.
 func runLines(t *testing.T, addr string, o Options) []string {
@@ -72,15 +85,7 @@ func TestFetchCodecsEndToEnd(t *testing.T) {
 			if err := prod.SendMessages(batch); err != nil {
 				t.Fatal(err)
 			}
-			got := runLines(t, addr, Options{})
-			if len(got) != len(want) {
-				t.Fatalf("got %d lines, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("line %d:\n got %.80q\nwant %.80q", i, got[i], want[i])
-				}
-			}
+			sameLines(t, runLines(t, addr, Options{}), want)
 		})
 	}
 	for _, codec := range []string{"gzip", "snappy", "snappy-raw", "lz4", "zstd"} {
@@ -95,15 +100,7 @@ func TestFetchCodecsEndToEnd(t *testing.T) {
 				}
 				produceBatch(t, addr, testBatch{firstTS: 1000, maxTS: 1099, producer: -1, codec: codec, records: recs}.encode(t))
 			}
-			got := runLines(t, addr, Options{})
-			if len(got) != len(want) {
-				t.Fatalf("got %d lines, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("line %d:\n got %.80q\nwant %.80q", i, got[i], want[i])
-				}
-			}
+			sameLines(t, runLines(t, addr, Options{}), want)
 		})
 	}
 }

@@ -44,21 +44,12 @@ func TestStartAsksEachKindOfOffsetOnce(t *testing.T) {
 		if !refuse || lr.Topics[0].Partitions[0].Timestamp != sarama.OffsetNewest {
 			return nil, nil, false
 		}
-		resp := lr.ResponseKind().(*kmsg.ListOffsetsResponse)
-		for _, rt := range lr.Topics {
-			st := kmsg.NewListOffsetsResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewListOffsetsResponseTopicPartition()
-				sp.Partition = rp.Partition
-				if rp.Partition == 2 {
-					sp.ErrorCode = kerr.UnknownServerError.Code
-				}
-				st.Partitions = append(st.Partitions, sp)
+		return refusedListOffsets(lr, func(p int32) int16 {
+			if p == 2 {
+				return kerr.UnknownServerError.Code
 			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+			return 0
+		}), nil, true
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -204,4 +195,22 @@ func TestOldestOfATruncatedLog(t *testing.T) {
 	if len(warnings) > 0 {
 		t.Errorf("warnings %q, want none", warnings)
 	}
+}
+
+// refusedListOffsets answers each partition lr asks about with the error
+// code code gives it (0: none, and offset 0).
+func refusedListOffsets(lr *kmsg.ListOffsetsRequest, code func(partition int32) int16) *kmsg.ListOffsetsResponse {
+	resp := lr.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range lr.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code(rp.Partition)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

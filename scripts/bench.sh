@@ -148,6 +148,23 @@ create_topics() { # names...: 10 partitions each, empty (consume -e on an empty 
 
 # measure label tool cmd...: one timed run; appends "label tool wall user sys rss_kb"
 results=$work/results
+# medians results keys: for each key of a results file (lines "label tool
+# wall user sys rss_kb", as measure writes them), in the order they first
+# come, the medians of wall, CPU (user+sys) and peak RSS in MB. The key is
+# "label tool" with keys 2, the label alone with keys 1.
+medians() {
+  awk -v keys="$2" '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = keys == 2 ? $1 " " $2 : $1; if (!(k in wall)) order[++n] = k
+      wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
+    END { for (i = 1; i <= n; i++) { k = order[i]; printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
+  ' "$1"
+}
+
 measure() {
   local label=$1 tool=$2; shift 2
   local t0 t1 rc=0
@@ -392,17 +409,7 @@ fi
 # --- report ----------------------------------------------------------------------
 # summary: "label tool wall cpu rss_mb" with medians over the runs
 summary=$work/summary
-awk '
-  function median(list,   a, n, i, j, t) {
-    n = split(list, a, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  { k = $1 " " $2; if (!(k in wall)) order[++n] = k
-    wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
-  END { for (i = 1; i <= n; i++) { k = order[i]
-    printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
-' "$results" >"$summary"
+medians "$results" 2 >"$summary"
 
 get() { awk -v l="$1" -v t="$2" -v f="$3" '$1 == l && $2 == t { print $f }' "$summary"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -713,15 +720,7 @@ PY
     measure agent-true-c4 streamctl "$bin" consume "$ae" -b "$addr" -g "$run_id-true4$i" -e --exec true --concurrency 4
   done
   results=$results_main
-  awk '
-    function median(list,   a, n, i, j, t) {
-      n = split(list, a, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    { k = $1; if (!(k in wall)) order[++n] = k; wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
-    END { for (i = 1; i <= n; i++) { k = order[i]; printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
-  ' "$work/agent-results" >"$work/agent-summary"
+  medians "$work/agent-results" 1 >"$work/agent-summary"
   aget() { awk -v l="$1" -v f="$2" '$1 == l { print $f }' "$work/agent-summary"; }
   agent_table=$work/agent.md
   {
@@ -777,16 +776,7 @@ if want startup && [[ -n $kcat ]]; then
     done
   done
   results=$results_main
-  awk '
-    function median(list,   a, n, i, j, t) {
-      n = split(list, a, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    { k = $1 " " $2; if (!(k in wall)) order[++n] = k
-      wall[k] = wall[k] " " $3; cpu[k] = cpu[k] " " ($4 + $5); rss[k] = rss[k] " " ($6 / 1024) }
-    END { for (i = 1; i <= n; i++) { k = order[i]; printf "%s %.3f %.2f %.0f\n", k, median(wall[k]), median(cpu[k]), median(rss[k]) } }
-  ' "$work/startup-results" >"$work/startup-summary"
+  medians "$work/startup-results" 2 >"$work/startup-summary"
   sget() { awk -v l="$1" -v t="$2" -v f="$3" '$1 == l && $2 == t { print $f }' "$work/startup-summary"; }
   startup_table=$work/startup.md
   {

@@ -16,17 +16,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// metadataRequest is a Metadata v7 request for topic (none: every topic).
+func metadataRequest(topic string) *kmsg.MetadataRequest {
+	r := kmsg.NewPtrMetadataRequest()
+	r.SetVersion(7)
+	if topic != "" {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		r.Topics = append(r.Topics, rt)
+	}
+	return r
+}
+
 // metadata asks c for topic's metadata and returns the brokers' addresses
 // and the topic's partitions.
 func metadata(t *testing.T, c *Conn, topic string) (brokers []string, parts int) {
 	t.Helper()
-	req := kmsg.NewPtrMetadataRequest()
-	req.SetVersion(7)
-	if topic != "" { // none: every topic
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
-	}
+	req := metadataRequest(topic)
 	resp := kmsg.NewPtrMetadataResponse()
 	if _, err := c.RoundTrip(req, resp, nil); err != nil {
 		t.Fatalf("metadata: %v", err)
@@ -191,15 +197,7 @@ func TestPipelinedAnswersComeInOrder(t *testing.T) {
 	noAnswer.SetVersion(3)
 	noAnswer.Acks = 0
 	noAnswer.TimeoutMillis = 1000
-	req := func(topic string) *kmsg.MetadataRequest {
-		r := kmsg.NewPtrMetadataRequest()
-		r.SetVersion(7)
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		r.Topics = append(r.Topics, rt)
-		return r
-	}
-	for _, r := range []kmsg.Request{req(topic), noAnswer, req("missing-" + topic), req(topic)} {
+	for _, r := range []kmsg.Request{metadataRequest(topic), noAnswer, metadataRequest("missing-" + topic), metadataRequest(topic)} {
 		if err := c.Write(r); err != nil {
 			t.Fatalf("write: %v", err)
 		}
@@ -361,11 +359,8 @@ func TestConcurrentGetsOfOneAddress(t *testing.T) {
 func TestWriteBodyIsWrite(t *testing.T) {
 	topic, c := open(t, 2)
 	for _, v := range []int16{7, 9} { // v9 is flexible
-		r := kmsg.NewPtrMetadataRequest()
+		r := metadataRequest(topic)
 		r.SetVersion(v)
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		r.Topics = append(r.Topics, rt)
 		body := r.AppendTo(nil)
 		if err := c.WriteBody(r, net.Buffers{body[:3], body[3:]}); err != nil {
 			t.Fatalf("v%d: write: %v", v, err)

@@ -121,15 +121,6 @@ func TestSessionWithoutLifetimeLasts(t *testing.T) {
 	}
 }
 
-func metadataRequest(topic string) *kmsg.MetadataRequest {
-	r := kmsg.NewPtrMetadataRequest()
-	r.SetVersion(7)
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	r.Topics = append(r.Topics, rt)
-	return r
-}
-
 // A request due on a new session waits for the answers to the requests
 // before it, which it reads itself: one goroutine may write several
 // requests before it reads their answers, which still come in order.
